@@ -1,0 +1,267 @@
+"""Training recipes: the one place where a model meets its training settings.
+
+A :class:`Recipe` is one frozen dataclass of plain values; :data:`RECIPES` lists the
+seed's seven by name. Change a field with :func:`get_recipe` overrides
+(``get_recipe("step7", lr=0.02)``) or :meth:`Recipe.replace`, and run it with
+:func:`train`::
+
+    from mnistlite import recipes
+    model, history = recipes.train(recipes.get_recipe("step7"), root="~/data", out="runs/s7")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from mnistlite import models
+from mnistlite.atomic import save_torch
+from mnistlite.data import Augment, Batches, MNISTTensors, load_mnist
+from mnistlite.training import Callback, History, Trainer
+
+__all__ = [
+    "RECIPES",
+    "Recipe",
+    "build_optimizer",
+    "build_scheduler",
+    "get_recipe",
+    "list_recipes",
+    "register_recipe",
+    "train",
+]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that defines a training run, as plain data.
+
+    Attributes:
+        name: The recipe's name.
+        model: Registered model name (see :func:`mnistlite.models.list_models`).
+        epochs: Training epochs.
+        batch_size: Images per batch.
+        lr: Learning rate (the peak rate for ``schedule="onecycle"``).
+        momentum: SGD momentum.
+        nesterov: Use Nesterov momentum.
+        weight_decay: L2 weight decay.
+        schedule: ``"constant"``, ``"step"`` (StepLR, stepped per epoch) or
+            ``"onecycle"`` (OneCycleLR, stepped per batch).
+        step_size: StepLR period in epochs.
+        gamma: StepLR decay factor.
+        rotation: Largest random rotation in degrees (0: none).
+        translate: Largest random shift as a fraction of the side (0: none).
+        interpolation: Augmentation interpolation, ``"nearest"`` or ``"bilinear"``.
+        label_smoothing: Cross-entropy label smoothing.
+    """
+
+    name: str
+    model: str
+    epochs: int = 15
+    batch_size: int = 128
+    lr: float = 0.01
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    step_size: int = 10
+    gamma: float = 0.1
+    rotation: float = 0.0
+    translate: float = 0.0
+    interpolation: str = "nearest"
+    label_smoothing: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "step_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr!r}")
+        if self.schedule not in ("constant", "step", "onecycle"):
+            raise ValueError(
+                f"schedule must be 'constant', 'step' or 'onecycle', got {self.schedule!r}"
+            )
+        if self.model not in models.list_models():
+            models.get_model_builder(self.model)  # raises, listing the names
+
+    def replace(self, **overrides: Any) -> Recipe:
+        """Return a copy with some fields changed; unknown fields raise ValueError."""
+        names = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise ValueError(
+                f"unknown recipe field(s) {', '.join(unknown)}; fields: {', '.join(sorted(names))}"
+            )
+        return dataclasses.replace(self, **overrides)
+
+    def augment(self) -> Augment | None:
+        """The training-set augmentation this recipe asks for, or None."""
+        augment = Augment(
+            rotation=self.rotation, translate=self.translate, interpolation=self.interpolation
+        )
+        return augment if augment.active else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The recipe as plain JSON-ready data."""
+        return dataclasses.asdict(self)
+
+
+_step = Recipe(name="step2", model="step2")  # the seed's shared settings
+
+#: The seed's seven recipes: SGD with momentum 0.9, batch 128, lr 0.01.
+RECIPES: dict[str, Recipe] = {
+    "step1": _step.replace(name="step1", model="step1"),
+    "step2": _step,
+    "step3": _step.replace(name="step3", model="step3"),
+    "step4": _step.replace(name="step4", model="step4"),
+    "step5": _step.replace(name="step5", model="step5"),
+    "step6": _step.replace(name="step6", model="step6", epochs=20, schedule="step"),
+    "step7": _step.replace(name="step7", model="step7", epochs=20, schedule="step", rotation=7.0),
+}
+
+
+def register_recipe(recipe: Recipe) -> Recipe:
+    """Add a recipe to :data:`RECIPES` under its name (used for later models too)."""
+    if recipe.name in RECIPES:
+        raise ValueError(f"a recipe named {recipe.name!r} is already registered")
+    RECIPES[recipe.name] = recipe
+    return recipe
+
+
+def list_recipes() -> list[str]:
+    """Return the recipe names, the seed's steps first."""
+    return list(RECIPES)
+
+
+def get_recipe(name: str, **overrides: Any) -> Recipe:
+    """Return the recipe called ``name`` with some fields overridden.
+
+    Raises:
+        ValueError: For an unknown name (the message lists the names) or field.
+    """
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; available recipes: {', '.join(RECIPES)}")
+    return RECIPES[name].replace(**overrides) if overrides else RECIPES[name]
+
+
+def build_optimizer(recipe: Recipe, model: nn.Module) -> torch.optim.Optimizer:
+    """The recipe's SGD optimizer over ``model``'s parameters."""
+    return torch.optim.SGD(
+        model.parameters(),
+        lr=recipe.lr,
+        momentum=recipe.momentum,
+        nesterov=recipe.nesterov,
+        weight_decay=recipe.weight_decay,
+    )
+
+
+def build_scheduler(
+    recipe: Recipe, optimizer: torch.optim.Optimizer, steps_per_epoch: int
+) -> tuple[Any, str]:
+    """The recipe's scheduler and how often it steps (``"epoch"`` or ``"step"``)."""
+    if recipe.schedule == "step":
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, recipe.step_size, recipe.gamma)
+        return scheduler, "epoch"
+    if recipe.schedule == "onecycle":
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=recipe.lr, total_steps=recipe.epochs * steps_per_epoch
+        )
+        return scheduler, "step"
+    return None, "epoch"
+
+
+class _WriteHistory(Callback):
+    """Rewrite ``history.json`` after every epoch, so a crash loses nothing logged."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_epoch_end(self, trainer: Trainer, record: dict[str, float]) -> None:
+        trainer.history.save(self.path)
+
+
+def train(
+    recipe: Recipe,
+    *,
+    root: str | Path | None = None,
+    data: tuple[MNISTTensors, MNISTTensors] | None = None,
+    out: str | Path | None = None,
+    seed: int = 1,
+    device: str | torch.device = "cpu",
+    download: bool = False,
+    resume: bool = False,
+    progress: bool = True,
+    limit_train: int | None = None,
+    callbacks: Sequence[Callback] = (),
+    **switches: Any,
+) -> tuple[nn.Module, History]:
+    """Train ``recipe`` on MNIST and return the trained model and its history.
+
+    With ``out``, writes ``history.json`` (after every epoch), ``checkpoint.pt``
+    (the resumable state, after every epoch) and ``model.pt`` (the final state dict)
+    there, all atomically; ``out`` must exist.
+
+    Args:
+        recipe: The recipe to run.
+        root: MNIST root folder (torchvision layout); or pass ``data``.
+        data: ``(train, test)`` tensors already loaded, instead of ``root``.
+        out: Output folder, or None to write nothing.
+        seed: Seeds the model's initialisation, shuffling, augmentation and dropout.
+        device: Where to train.
+        download: Let torchvision download MNIST if it is missing.
+        resume: Continue from ``out/checkpoint.pt``.
+        progress: Show tqdm progress bars.
+        limit_train: Train on the first N images only (quick runs).
+        callbacks: Extra callbacks for the :class:`~mnistlite.training.Trainer`.
+        **switches: Speed switches for the Trainer: ``channels_last``, ``compile``, ``bf16``.
+    """
+    if data is None:
+        if root is None:
+            raise ValueError("pass the MNIST root folder (root=...) or data=(train, test)")
+        data = (
+            load_mnist(root, train=True, download=download, device=device),
+            load_mnist(root, train=False, download=download, device=device),
+        )
+    train_data, test_data = (part.to(device) for part in data)
+    train_data = train_data.take(limit_train)
+    torch.manual_seed(seed)
+    model = models.get_model(recipe.model)
+    batches = Batches(train_data, recipe.batch_size, augment=recipe.augment(), seed=seed)
+    optimizer = build_optimizer(recipe, model)
+    scheduler, interval = build_scheduler(recipe, optimizer, len(batches))
+    out_dir = Path(out) if out is not None else None
+    extra: list[Callback] = [_WriteHistory(out_dir / "history.json")] if out_dir else []
+    trainer = Trainer(
+        model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        scheduler_interval=interval,
+        epochs=recipe.epochs,
+        device=device,
+        seed=seed,
+        callbacks=[*callbacks, *extra],
+        progress=progress,
+        checkpoint=out_dir / "checkpoint.pt" if out_dir else None,
+        label_smoothing=recipe.label_smoothing,
+        meta={
+            "recipe": recipe.to_dict(),
+            "seed": seed,
+            "device": str(device),
+            "train_images": len(train_data),
+            "num_params": sum(p.numel() for p in model.parameters()),
+            "torch": torch.__version__,
+            "switches": switches,
+        },
+        **switches,
+    )
+    history = trainer.fit(batches, test_data, resume=resume)
+    if out_dir is not None:
+        history.save(out_dir / "history.json")
+        save_torch(out_dir / "model.pt", model.state_dict())
+    return model, history

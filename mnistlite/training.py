@@ -1,0 +1,458 @@
+"""The Trainer: fit, evaluate, predict, with History, callbacks and exact resume.
+
+Lightning's vocabulary without Lightning: a :class:`Trainer` trains any model on any
+iterable of ``(images, labels)`` batches (normally :class:`mnistlite.data.Batches`).
+After every epoch it writes a checkpoint atomically: model, optimizer, scheduler,
+every RNG state (torch's, CUDA's where used, the batches' generator) and the history.
+Resuming from it continues the run so that, on the CPU, a run killed with SIGKILL
+and resumed ends with the same weights and history as the run left alone.
+
+This module never imports :mod:`mnistlite.models`, :mod:`mnistlite.recipes` or the CLI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mnistlite.atomic import save_json, save_torch
+from mnistlite.data import MNISTTensors
+
+__all__ = [
+    "Callback",
+    "CheckpointError",
+    "EarlyStopping",
+    "History",
+    "Trainer",
+    "load_checkpoint",
+]
+
+CHECKPOINT_FORMAT = "mnistlite-checkpoint-v1"
+
+Optimizer = torch.optim.Optimizer
+Scheduler = Any  # torch.optim.lr_scheduler.LRScheduler or ReduceLROnPlateau-like
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, truncated, corrupt or from another run's shape."""
+
+
+@dataclass
+class History:
+    """What a training run logged.
+
+    Attributes:
+        epochs: One dict per epoch: ``epoch``, ``train_loss``, ``train_acc`` (running,
+            percent, as the seed logs it), ``test_loss``, ``test_acc`` (percent),
+            ``lr`` (the rate used during the epoch), ``seconds``.
+        batch_losses: The training loss of every batch, in order.
+        meta: Free-form run information (recipe, seed, device, ...).
+    """
+
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    batch_losses: list[float] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def column(self, key: str) -> list[float]:
+        """Return one per-epoch value for every epoch, e.g. ``column("test_acc")``."""
+        return [record[key] for record in self.epochs]
+
+    def best(self, key: str = "test_acc") -> float:
+        """Return the largest value of a per-epoch column (the best test accuracy)."""
+        return max(self.column(key))
+
+    @property
+    def final(self) -> dict[str, float]:
+        """The last epoch's record."""
+        return self.epochs[-1]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the history as JSON-ready data."""
+        return {"epochs": self.epochs, "batch_losses": self.batch_losses, "meta": self.meta}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> History:
+        """Build a history from :meth:`to_dict`'s output."""
+        if not isinstance(data, dict) or not isinstance(data.get("epochs"), list):
+            raise ValueError("a history needs an 'epochs' list")
+        return cls(
+            epochs=list(data["epochs"]),
+            batch_losses=list(data.get("batch_losses", [])),
+            meta=dict(data.get("meta", {})),
+        )
+
+    def save(self, path: str | Path) -> Path:
+        """Write the history as JSON, atomically."""
+        return save_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> History:
+        """Read a history written by :meth:`save`."""
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+class Callback:
+    """Base class of training callbacks; override the hooks you need."""
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        """Called once before the first epoch (also when resuming)."""
+
+    def on_epoch_end(self, trainer: Trainer, record: dict[str, float]) -> None:
+        """Called after each epoch's evaluation and checkpoint with its record.
+
+        Set ``trainer.should_stop = True`` to end training after this epoch.
+        """
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        """Called once after the last epoch."""
+
+
+class EarlyStopping(Callback):
+    """Stop once a monitored value reaches a target (e.g. 99.4% test accuracy).
+
+    Args:
+        target: The value to reach.
+        monitor: The history column to watch (``"test_acc"`` by default).
+        mode: ``"max"`` stops when the value is >= target, ``"min"`` when <= target.
+    """
+
+    def __init__(self, target: float, monitor: str = "test_acc", mode: str = "max") -> None:
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+        self.target = target
+        self.monitor = monitor
+        self.mode = mode
+        self.stopped_epoch: int | None = None
+
+    def on_epoch_end(self, trainer: Trainer, record: dict[str, float]) -> None:
+        """Ask the trainer to stop once the monitored value reaches the target."""
+        value = record.get(self.monitor)
+        if value is None:
+            return
+        reached = value >= self.target if self.mode == "max" else value <= self.target
+        if reached:
+            self.stopped_epoch = int(record["epoch"])
+            trainer.should_stop = True
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a Trainer checkpoint with ``weights_only=True``.
+
+    Raises:
+        CheckpointError: If the file is missing, unreadable or not a checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated or foreign files raise many error types
+        raise CheckpointError(f"checkpoint {path} is corrupt or unreadable: {err}") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a mnistlite checkpoint")
+    return state
+
+
+def _resolve_device(device: str | torch.device | None) -> torch.device:
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"unknown device {device!r}: {err}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device} requested but CUDA is not available")
+    return device
+
+
+class Trainer:
+    """Train, evaluate and checkpoint a classifier.
+
+    Args:
+        model: Any module mapping images to logits (N, 10).
+        optimizer: An optimizer over ``model``'s parameters, or a factory
+            ``params -> optimizer``. Default: SGD, lr 0.01, momentum 0.9 (the seed's).
+        scheduler: A learning-rate scheduler, or a factory ``optimizer -> scheduler``.
+        scheduler_interval: ``"epoch"`` steps the scheduler once per epoch, after
+            training and before the test pass (the seed's StepLR); ``"step"`` once per
+            batch (one-cycle schedules).
+        epochs: Number of epochs (>= 1).
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, or ``"auto"``.
+        seed: Seeds torch's global generator (dropout) at the start of :meth:`fit`.
+        callbacks: :class:`Callback` objects.
+        progress: Show a tqdm bar per epoch with loss and accuracy.
+        checkpoint: Path of the checkpoint written after every epoch (None: none).
+        label_smoothing: Cross-entropy label smoothing.
+        channels_last: Run the model in ``torch.channels_last`` memory format.
+        compile: Run the model through :func:`torch.compile`.
+        bf16: Run forward passes under bfloat16 autocast.
+        meta: Run information copied into every :class:`History` (recipe, seed, ...).
+
+    Attributes:
+        history: The :class:`History` of the current or last :meth:`fit`.
+        should_stop: Set by callbacks to end training after the current epoch.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        optimizer: Optimizer | Callable[[Any], Optimizer] | None = None,
+        scheduler: Scheduler | Callable[[Optimizer], Scheduler] | None = None,
+        scheduler_interval: str = "epoch",
+        epochs: int = 1,
+        device: str | torch.device | None = "cpu",
+        seed: int = 0,
+        callbacks: Sequence[Callback] = (),
+        progress: bool = True,
+        checkpoint: str | Path | None = None,
+        label_smoothing: float = 0.0,
+        channels_last: bool = False,
+        compile: bool = False,
+        bf16: bool = False,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+        if scheduler_interval not in ("epoch", "step"):
+            raise ValueError(
+                f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}"
+            )
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing}")
+        self.device = _resolve_device(device)
+        self.model = model.to(self.device)
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        if optimizer is None:
+            optimizer = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
+        elif not isinstance(optimizer, torch.optim.Optimizer):
+            optimizer = optimizer(self.model.parameters())
+        self.optimizer = optimizer
+        if scheduler is not None and callable(scheduler) and not hasattr(scheduler, "step"):
+            scheduler = scheduler(self.optimizer)
+        self.scheduler = scheduler
+        self.scheduler_interval = scheduler_interval
+        self.epochs = epochs
+        self.seed = seed
+        self.callbacks = list(callbacks)
+        self.progress = progress
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        self.label_smoothing = label_smoothing
+        self.channels_last = channels_last
+        self.bf16 = bf16
+        self._forward: Callable[[torch.Tensor], torch.Tensor] = (
+            torch.compile(self.model) if compile else self.model
+        )
+        self.meta = dict(meta or {})
+        self.history = History(meta=dict(self.meta))
+        self.should_stop = False
+
+    # -- one batch, one epoch -------------------------------------------------------
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if not self.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    def _prepare(self, images: torch.Tensor) -> torch.Tensor:
+        images = images.to(self.device, non_blocking=True)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return images
+
+    def _logits(self, images: torch.Tensor) -> torch.Tensor:
+        with self._autocast():
+            return self._forward(self._prepare(images)).float()
+
+    def _train_epoch(self, train: Iterable[Any], epoch: int) -> dict[str, float]:
+        self.model.train()
+        lr = self.optimizer.param_groups[0]["lr"]
+        total_loss = torch.zeros((), device=self.device)
+        correct = torch.zeros((), dtype=torch.long, device=self.device)
+        seen = 0
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(train), desc=f"epoch {epoch}/{self.epochs}", unit="batch")  # type: ignore[arg-type]
+        losses: list[torch.Tensor] = []
+        for images, labels in train:
+            labels = labels.to(self.device, non_blocking=True)
+            logits = self._logits(images)
+            loss = F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            if self.scheduler is not None and self.scheduler_interval == "step":
+                self.scheduler.step()
+            detached = loss.detach()
+            losses.append(detached)
+            total_loss += detached * labels.shape[0]
+            correct += (logits.detach().argmax(1) == labels).sum()
+            seen += labels.shape[0]
+            if bar is not None:
+                bar.update(1)
+                if bar.n % 20 == 0 or bar.n == bar.total:
+                    acc = 100.0 * correct.item() / seen
+                    bar.set_postfix(loss=f"{detached.item():.4f}", acc=f"{acc:.2f}")
+        if bar is not None:
+            bar.close()
+        if seen == 0:
+            raise ValueError("the training data yielded no batches")
+        self.history.batch_losses.extend(torch.stack(losses).tolist())
+        return {
+            "train_loss": total_loss.item() / seen,
+            "train_acc": 100.0 * correct.item() / seen,
+            "lr": lr,
+        }
+
+    # -- public API -----------------------------------------------------------------
+
+    @torch.no_grad()
+    def evaluate(
+        self, data: MNISTTensors | Iterable[Any], batch_size: int = 1000
+    ) -> dict[str, float]:
+        """Return the mean cross-entropy ``loss`` and ``accuracy`` (percent) on ``data``.
+
+        Args:
+            data: :class:`~mnistlite.data.MNISTTensors`, or any iterable of
+                ``(images, labels)`` batches.
+            batch_size: Batch size when ``data`` is :class:`MNISTTensors`.
+        """
+        batches: Iterable[Any]
+        if isinstance(data, MNISTTensors):
+            batches = (
+                (data.images[i : i + batch_size], data.labels[i : i + batch_size])
+                for i in range(0, len(data), batch_size)
+            )
+        else:
+            batches = data
+        was_training = self.model.training
+        self.model.eval()
+        total_loss, correct, seen = 0.0, 0, 0
+        try:
+            for images, labels in batches:
+                labels = labels.to(self.device)
+                logits = self._logits(images)
+                total_loss += F.cross_entropy(logits, labels, reduction="sum").item()
+                correct += int((logits.argmax(1) == labels).sum())
+                seen += labels.shape[0]
+        finally:
+            self.model.train(was_training)
+        if seen == 0:
+            raise ValueError("cannot evaluate on empty data")
+        return {"loss": total_loss / seen, "accuracy": 100.0 * correct / seen}
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+        """Return the predicted digit (N,) for normalized images (N, 1, 28, 28).
+
+        Use ``trainer.model(images)`` for the logits themselves.
+        """
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            parts = [
+                self._logits(images[i : i + batch_size]).argmax(1)
+                for i in range(0, images.shape[0], batch_size)
+            ]
+        finally:
+            self.model.train(was_training)
+        return torch.cat(parts) if parts else torch.empty(0, dtype=torch.long)
+
+    def state_dict(self, train: Iterable[Any] | None = None) -> dict[str, Any]:
+        """Everything needed to resume: weights, optimizer, scheduler, RNGs, history."""
+        rng: dict[str, Any] = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        if train is not None and hasattr(train, "state_dict"):
+            rng["data"] = train.state_dict()
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "epoch": len(self.history.epochs),
+            "epochs": self.epochs,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "rng": rng,
+            "history": self.history.to_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any], train: Iterable[Any] | None = None) -> None:
+        """Restore what :meth:`state_dict` saved (the inverse of it).
+
+        Raises:
+            CheckpointError: If the checkpoint does not fit this model or optimizer.
+        """
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scheduler is not None and state.get("scheduler") is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
+            torch.set_rng_state(state["rng"]["torch"])
+            if "cuda" in state["rng"] and self.device.type == "cuda":
+                torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+            if train is not None and "data" in state["rng"] and hasattr(train, "load_state_dict"):
+                train.load_state_dict(state["rng"]["data"])
+            self.history = History.from_dict(state["history"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as err:
+            raise CheckpointError(f"checkpoint does not match this run: {err}") from None
+
+    def fit(
+        self,
+        train: Iterable[Any],
+        val: MNISTTensors | Iterable[Any] | None = None,
+        *,
+        resume: bool = False,
+    ) -> History:
+        """Train for the configured epochs and return the :class:`History`.
+
+        Args:
+            train: Training batches (:class:`mnistlite.data.Batches`, or any sized
+                iterable of ``(images, labels)``).
+            val: Data evaluated after every epoch (logged as ``test_loss``/``test_acc``).
+            resume: Continue from ``checkpoint`` instead of starting afresh.
+
+        Raises:
+            CheckpointError: If ``resume`` is set and the checkpoint is missing or bad.
+        """
+        self.should_stop = False
+        self.history = History(meta=dict(self.meta))
+        torch.manual_seed(self.seed)
+        if resume:
+            if self.checkpoint is None:
+                raise CheckpointError("resume=True needs the Trainer's checkpoint path")
+            self.load_state_dict(load_checkpoint(self.checkpoint), train)
+        for callback in self.callbacks:
+            callback.on_fit_start(self)
+        for epoch in range(len(self.history.epochs) + 1, self.epochs + 1):
+            start = time.perf_counter()
+            record: dict[str, float] = {"epoch": epoch, **self._train_epoch(train, epoch)}
+            if self.scheduler is not None and self.scheduler_interval == "epoch":
+                self.scheduler.step()
+            if val is not None:
+                result = self.evaluate(val)
+                record["test_loss"], record["test_acc"] = result["loss"], result["accuracy"]
+            record["seconds"] = time.perf_counter() - start
+            self.history.epochs.append(record)
+            if self.checkpoint is not None:
+                save_torch(self.checkpoint, self.state_dict(train))
+            for callback in self.callbacks:
+                callback.on_epoch_end(self, record)
+            if self.should_stop:
+                break
+        for callback in self.callbacks:
+            callback.on_fit_end(self)
+        return self.history
