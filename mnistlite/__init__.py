@@ -6,8 +6,19 @@
 10252
 """
 
-from mnistlite import blocks, models, params
+from mnistlite import blocks, data, models, params, recipes, training
+from mnistlite.training import History, Trainer
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "blocks", "models", "params"]
+__all__ = [
+    "History",
+    "Trainer",
+    "__version__",
+    "blocks",
+    "data",
+    "models",
+    "params",
+    "recipes",
+    "training",
+]

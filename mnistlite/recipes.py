@@ -114,7 +114,7 @@ class Recipe:
 
 _step = Recipe(name="step2", model="step2")  # the seed's shared settings
 
-#: The seed's seven recipes: SGD with momentum 0.9, batch 128, lr 0.01.
+#: The seed's seven recipes (SGD with momentum 0.9, batch 128, lr 0.01), by name.
 RECIPES: dict[str, Recipe] = {
     "step1": _step.replace(name="step1", model="step1"),
     "step2": _step,
@@ -255,7 +255,7 @@ def train(
             "device": str(device),
             "train_images": len(train_data),
             "num_params": sum(p.numel() for p in model.parameters()),
-            "torch": torch.__version__,
+            "torch": str(torch.__version__),
             "switches": switches,
         },
         **switches,

@@ -156,7 +156,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated or foreign files raise many error types
-        raise CheckpointError(f"checkpoint {path} is corrupt or unreadable: {err}") from None
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or truncated and cannot be read "
+            f"({type(err).__name__}); it was left untouched"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a mnistlite checkpoint")
     return state
@@ -329,7 +332,7 @@ class Trainer:
         Args:
             data: :class:`~mnistlite.data.MNISTTensors`, or any iterable of
                 ``(images, labels)`` batches.
-            batch_size: Batch size when ``data`` is :class:`MNISTTensors`.
+            batch_size: Batch size when ``data`` is :class:`~mnistlite.data.MNISTTensors`.
         """
         batches: Iterable[Any]
         if isinstance(data, MNISTTensors):

@@ -53,7 +53,7 @@ def sha256_of(path: str | Path) -> str:
 def load_state_dict(path: str | Path, sha256: str | None = None) -> dict[str, torch.Tensor]:
     """Load a state dict with ``weights_only=True``, checking its SHA-256 first if given.
 
-    Also accepts a training checkpoint written by :class:`mnistlite.Trainer` (a dict
+    Also accepts a training checkpoint written by :class:`mnistlite.training.Trainer` (a dict
     with a ``"model"`` entry) and returns the model's part.
 
     Raises:
@@ -73,7 +73,10 @@ def load_state_dict(path: str | Path, sha256: str | None = None) -> dict[str, to
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for a bad file
-        raise WeightsError(f"cannot read weights from {path}: {err}") from None
+        raise WeightsError(
+            f"cannot read weights from {path}: corrupt, truncated or not a state dict "
+            f"({type(err).__name__})"
+        ) from None
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         state = state["model"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -86,7 +89,7 @@ class Weights:
     """One bundled weights file and its metadata.
 
     Attributes:
-        file: File name inside :data:`WEIGHTS_DIR`.
+        file: File name inside the package's ``weights`` folder (``WEIGHTS_DIR``).
         sha256: Expected hex SHA-256 of the file.
         meta: Metadata: ``num_params``, ``test_accuracy`` (percent, full MNIST test
             set), ``test_loss``, ``recipe`` (a dict of its fields), ``run`` (seed,

@@ -1,0 +1,303 @@
+"""The ``mnistlite`` command line: argument parsing and error reporting only.
+
+Every error the user can cause (an unknown recipe, a missing dataset, a bad
+``--out``, a corrupt checkpoint) ends with one line on stderr and exit code 2,
+never a traceback, and never destroys an existing checkpoint or leaves a stray folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["build_parser", "main"]
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for; reported without a traceback."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def _add_speed_switches(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("speed switches (see benchmarks/RESULTS.md)")
+    group.add_argument(
+        "--channels-last", action="store_true", help="run in channels_last memory format"
+    )
+    group.add_argument("--compile", action="store_true", help="run the model via torch.compile")
+    group.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``mnistlite`` command."""
+    parser = argparse.ArgumentParser(
+        prog="mnistlite",
+        description="Compact MNIST CNNs: train the seed's recipes, inspect models, evaluate.",
+    )
+    from mnistlite import __version__
+
+    parser.add_argument("--version", action="version", version=f"mnistlite {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    train = commands.add_parser(
+        "train",
+        help="train a recipe on MNIST",
+        description="Train a recipe on MNIST. Writes history.json, checkpoint.pt "
+        "(rewritten every epoch) and model.pt (the final state_dict) into --out.",
+    )
+    train.add_argument("recipe", metavar="RECIPE", help="recipe name (see `mnistlite list`)")
+    train.add_argument("--epochs", type=_positive_int, help="override the recipe's epochs")
+    train.add_argument("--data", metavar="ROOT", default="data", help="MNIST root (default: data)")
+    train.add_argument("--download", action="store_true", help="download MNIST if missing")
+    train.add_argument(
+        "--out", metavar="DIR", help="output folder, new or empty (default: runs/RECIPE)"
+    )
+    train.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    train.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
+    train.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
+    train.add_argument("--batch-size", type=_positive_int, help="override the batch size")
+    train.add_argument("--lr", type=_positive_float, help="override the learning rate")
+    train.add_argument(
+        "--limit-train", type=_positive_int, metavar="N", help="train on the first N images"
+    )
+    train.add_argument(
+        "--plot", action="store_true", help="save history.png beside history.json (needs plots)"
+    )
+    train.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    _add_speed_switches(train)
+
+    commands.add_parser(
+        "list", help="list models and recipes", description="List models and recipes."
+    )
+
+    summary = commands.add_parser(
+        "summary",
+        help="print a model's layer table",
+        description="Print a model's per-layer table: output shapes, parameters, MACs, "
+        "receptive fields.",
+    )
+    summary.add_argument("model", metavar="MODEL", help="model name (see `mnistlite list`)")
+    summary.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="evaluate a model on the MNIST test set",
+        description="Print loss and accuracy of a model on the 10,000 MNIST test images.",
+    )
+    evaluate.add_argument("model", metavar="MODEL", help="model name (see `mnistlite list`)")
+    evaluate.add_argument("--data", metavar="ROOT", default="data", help="MNIST root")
+    evaluate.add_argument("--download", action="store_true", help="download MNIST if missing")
+    evaluate.add_argument(
+        "--weights",
+        default="DEFAULT",
+        metavar="DEFAULT|NAME|PATH",
+        help="bundled weights (DEFAULT or an enum member name) or a .pt file (default: DEFAULT)",
+    )
+    evaluate.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    evaluate.add_argument("--json", action="store_true", help="print JSON")
+
+    try:
+        from mnistlite.sweep import add_sweep_parser
+    except ImportError:  # pragma: no cover - sweep is part of the package
+        pass
+    else:
+        add_sweep_parser(commands)
+    return parser
+
+
+# -- train ---------------------------------------------------------------------------
+
+
+def _check_out(out: Path, resume: bool, recipe_name: str) -> None:
+    """Validate --out before anything is written; raise UsageError naming the problem."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a directory")
+    if resume:
+        from mnistlite.training import CheckpointError, load_checkpoint
+
+        checkpoint = out / "checkpoint.pt"
+        if not checkpoint.is_file():
+            raise UsageError(f"--resume given but there is no checkpoint at {checkpoint}")
+        try:
+            state = load_checkpoint(checkpoint)
+        except CheckpointError as err:
+            raise UsageError(str(err)) from None
+        saved = state.get("history", {}).get("meta", {}).get("recipe", {}).get("name")
+        if saved is not None and saved != recipe_name:
+            raise UsageError(f"{checkpoint} was written by recipe {saved!r}, not {recipe_name!r}")
+    elif out.is_dir() and any(out.iterdir()):
+        raise UsageError(
+            f"--out {out} is not empty; choose a new folder, or pass --resume to continue"
+        )
+    existing = out
+    while not existing.exists():
+        existing = existing.parent
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out} is not writable (no write permission on {existing})")
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from mnistlite import recipes
+    from mnistlite.data import load_mnist
+
+    overrides: dict[str, Any] = {}
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    if args.batch_size is not None:
+        overrides["batch_size"] = args.batch_size
+    if args.lr is not None:
+        overrides["lr"] = args.lr
+    recipe = recipes.get_recipe(args.recipe, **overrides)
+    if args.plot:
+        from mnistlite.plots import require_matplotlib
+
+        require_matplotlib()
+    out = Path(args.out if args.out is not None else Path("runs") / recipe.name)
+    _check_out(out, args.resume, recipe.name)
+    from mnistlite.training import _resolve_device
+
+    device = _resolve_device(args.device)
+    data = (
+        load_mnist(args.data, train=True, download=args.download, device=device),
+        load_mnist(args.data, train=False, download=args.download, device=device),
+    )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot create --out {out}: {err.strerror}") from None
+    _, history = recipes.train(
+        recipe,
+        data=data,
+        out=out,
+        seed=args.seed,
+        device=device,
+        resume=args.resume,
+        progress=not args.no_progress,
+        limit_train=args.limit_train,
+        channels_last=args.channels_last,
+        compile=args.compile,
+        bf16=args.bf16,
+    )
+    final = history.final
+    print(
+        f"{recipe.name}: epoch {final['epoch']}: test accuracy {final['test_acc']:.2f}% "
+        f"(best {history.best('test_acc'):.2f}%), test loss {final['test_loss']:.4f}; "
+        f"wrote {out}/history.json, checkpoint.pt, model.pt"
+    )
+    if args.plot:
+        from mnistlite.plots import plot_history, save_figure
+
+        save_figure(plot_history(history), out / "history.png")
+        print(f"wrote {out}/history.png")
+    return 0
+
+
+# -- list, summary, eval -------------------------------------------------------------
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from mnistlite import models, params, recipes
+
+    print("models:")
+    for name in models.list_models():
+        builder = models.get_model_builder(name)
+        count = params.count_parameters(builder())
+        print(f"  {name:<10}{count:>12,} parameters")
+    print("recipes:")
+    for name in recipes.list_recipes():
+        r = recipes.get_recipe(name)
+        extras = [f"schedule={r.schedule}"] if r.schedule != "constant" else []
+        extras += [f"rotation={r.rotation:g}"] if r.rotation else []
+        print(
+            f"  {name:<10}model={r.model} epochs={r.epochs} batch={r.batch_size} lr={r.lr:g} "
+            + " ".join(extras)
+        )
+    return 0
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    from mnistlite import models, params
+
+    result = params.summary(models.get_model(args.model))
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result)
+    return 0
+
+
+def _load_for_eval(name: str, weights: str) -> Any:
+    from mnistlite import models
+
+    builder = models.get_model_builder(name)
+    looks_like_path = os.sep in weights or weights.endswith((".pt", ".pth"))
+    if looks_like_path or Path(weights).is_file():
+        model = builder()
+        try:
+            model.load_state_dict(models.load_state_dict(weights))
+        except RuntimeError as err:
+            raise UsageError(f"{weights} does not fit model {name}: {err}") from None
+        return model
+    return builder(weights=weights)
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from mnistlite.data import load_mnist
+    from mnistlite.training import Trainer, _resolve_device
+
+    model = _load_for_eval(args.model, args.weights)
+    device = _resolve_device(args.device)
+    test = load_mnist(args.data, train=False, download=args.download, device=device)
+    result = Trainer(model, device=device, progress=False).evaluate(test)
+    if args.json:
+        print(json.dumps({"model": args.model, "weights": args.weights, **result}))
+    else:
+        print(
+            f"{args.model} ({args.weights}): test loss {result['loss']:.4f}, "
+            f"test accuracy {result['accuracy']:.2f}% on {len(test):,} images"
+        )
+    return 0
+
+
+COMMANDS = {"train": _cmd_train, "list": _cmd_list, "summary": _cmd_summary, "eval": _cmd_eval}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``mnistlite`` command; return its exit code.
+
+    Args:
+        argv: Arguments without the program name (default: ``sys.argv[1:]``).
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = COMMANDS.get(args.command) or args.handler
+    try:
+        return command(args)
+    except KeyboardInterrupt:
+        print("mnistlite: interrupted; the last checkpoint is intact", file=sys.stderr)
+        return 130
+    except (UsageError, ValueError, FileNotFoundError, ImportError, TypeError) as err:
+        print(f"mnistlite {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE

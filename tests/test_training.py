@@ -1,0 +1,196 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from mnistlite import Trainer, data, models, recipes
+from mnistlite.training import CheckpointError, EarlyStopping, History, load_checkpoint
+
+
+def fake(n=96, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 10, (n,), generator=g)
+    # learnable: each class lights up its own row band
+    images = torch.randn(n, 1, 28, 28, generator=g) * 0.1
+    for i, label in enumerate(labels):
+        images[i, 0, 2 * label : 2 * label + 3, :] += 3.0
+    return data.MNISTTensors(images, labels)
+
+
+def make_trainer(tmp_path=None, epochs=2, **kwargs):
+    torch.manual_seed(0)
+    model = models.step4()
+    return Trainer(
+        model,
+        optimizer=lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9),
+        scheduler=lambda o: torch.optim.lr_scheduler.StepLR(o, 1, 0.5),
+        epochs=epochs,
+        progress=False,
+        checkpoint=tmp_path / "ck.pt" if tmp_path else None,
+        **kwargs,
+    )
+
+
+def test_fit_logs_history_and_steps_scheduler(tmp_path):
+    trainer = make_trainer(tmp_path, epochs=3)
+    history = trainer.fit(data.Batches(fake(), 32, seed=0), fake(64, seed=1))
+    assert [r["epoch"] for r in history.epochs] == [1, 2, 3]
+    assert history.column("lr") == [0.05, 0.025, 0.0125]
+    assert len(history.batch_losses) == 3 * 3
+    for record in history.epochs:
+        assert set(record) == {
+            "epoch",
+            "train_loss",
+            "train_acc",
+            "lr",
+            "test_loss",
+            "test_acc",
+            "seconds",
+        }
+        assert 0 <= record["test_acc"] <= 100
+    assert history.final["train_loss"] < history.epochs[0]["train_loss"]
+    ck = load_checkpoint(tmp_path / "ck.pt")
+    assert ck["epoch"] == 3 and set(ck["rng"]) >= {"torch", "data"}
+
+
+def test_history_round_trip(tmp_path):
+    history = History(
+        epochs=[{"epoch": 1, "test_acc": 98.0}], batch_losses=[1.0, 0.5], meta={"a": 1}
+    )
+    history.save(tmp_path / "h.json")
+    loaded = History.load(tmp_path / "h.json")
+    assert loaded == history and loaded.best() == 98.0
+    assert json.loads((tmp_path / "h.json").read_text())["epochs"][0]["epoch"] == 1
+
+
+def test_evaluate_and_predict():
+    trainer = make_trainer(epochs=1)
+    ds = fake(50)
+    result = trainer.evaluate(ds, batch_size=16)
+    assert set(result) == {"loss", "accuracy"}
+    preds = trainer.predict(ds.images, batch_size=16)
+    assert preds.shape == (50,) and preds.dtype == torch.long
+    assert result["accuracy"] == pytest.approx(100 * (preds == ds.labels).float().mean().item())
+
+
+def test_early_stopping_stops_at_target():
+    stopper = EarlyStopping(target=0.0)
+    trainer = make_trainer(epochs=5, callbacks=[stopper])
+    history = trainer.fit(data.Batches(fake(), 32), fake(32, 1))
+    assert len(history.epochs) == 1 and stopper.stopped_epoch == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"scheduler_interval": "year"}, "scheduler_interval"),
+        ({"label_smoothing": 1.5}, "label_smoothing"),
+        ({"device": "cuda:7"}, "device"),
+    ],
+)
+def test_trainer_rejects_bad_arguments(kwargs, message):
+    if message == "device" and torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    with pytest.raises(ValueError, match=message):
+        Trainer(models.step2(), **kwargs)
+
+
+def test_corrupt_and_missing_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
+    path = tmp_path / "ck.pt"
+    make_trainer(tmp_path, epochs=1).fit(data.Batches(fake(), 32), fake(32, 1))
+    path.write_bytes(path.read_bytes()[:100])  # truncated
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        make_trainer(tmp_path).fit(data.Batches(fake(), 32), resume=True)
+
+
+def test_speed_switches_train(tmp_path):
+    for switches in ({"channels_last": True}, {"bf16": True}):
+        history = make_trainer(epochs=1, **switches).fit(data.Batches(fake(), 32), fake(32, 1))
+        assert torch.isfinite(torch.tensor(history.final["train_loss"]))
+
+
+KILL_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys
+    from mnistlite import recipes
+    from mnistlite.data import load_mnist
+    from mnistlite.training import Callback
+
+    class KillAfter(Callback):
+        def on_epoch_end(self, trainer, record):
+            if record["epoch"] == 2:   # the checkpoint of epoch 2 is already on disk
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    root, out = sys.argv[1], sys.argv[2]
+    recipe = recipes.get_recipe("step7", epochs=3, step_size=2)
+    data = (load_mnist(root, train=True, limit=1024), load_mnist(root, train=False, limit=500))
+    recipes.train(recipe, data=data, out=out, seed=3, progress=False, callbacks=[KillAfter()])
+    """
+)
+
+RUN_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from mnistlite import recipes
+    from mnistlite.data import load_mnist
+
+    root, out, resume = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+    recipe = recipes.get_recipe("step7", epochs=3, step_size=2)
+    data = (load_mnist(root, train=True, limit=1024), load_mnist(root, train=False, limit=500))
+    recipes.train(recipe, data=data, out=out, seed=3, progress=False, resume=resume)
+    """
+)
+
+
+def _strip_seconds(history):
+    for record in history["epochs"]:
+        record.pop("seconds")
+    return history
+
+
+def test_sigkill_then_resume_equals_uninterrupted(tmp_path, mnist_root):
+    """A run killed with SIGKILL after epoch 2 and resumed ends exactly as one left alone."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    killed.mkdir()
+    whole.mkdir()
+    run = lambda script, *args: subprocess.run(  # noqa: E731
+        [sys.executable, "-c", script, str(mnist_root), *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    first = run(KILL_SCRIPT, killed)
+    assert first.returncode == -signal.SIGKILL, first.stderr
+    assert load_checkpoint(killed / "checkpoint.pt")["epoch"] == 2
+    assert not (killed / "model.pt").exists()
+    assert not [p for p in killed.iterdir() if p.name.endswith(".tmp")]
+    resumed = run(RUN_SCRIPT, killed, 1)
+    assert resumed.returncode == 0, resumed.stderr
+    plain = run(RUN_SCRIPT, whole, 0)
+    assert plain.returncode == 0, plain.stderr
+
+    a = torch.load(killed / "model.pt", weights_only=True)
+    b = torch.load(whole / "model.pt", weights_only=True)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    ha = _strip_seconds(json.loads((killed / "history.json").read_text()))
+    hb = _strip_seconds(json.loads((whole / "history.json").read_text()))
+    assert ha == hb and len(ha["epochs"]) == 3
+
+
+def test_recipe_train_on_real_slice_learns(mnist_root):
+    train = data.load_mnist(mnist_root, train=True, limit=2048)
+    test = data.load_mnist(mnist_root, train=False, limit=1000)
+    recipe = recipes.get_recipe("step5", epochs=2, lr=0.02, batch_size=32)
+    model, history = recipes.train(recipe, data=(train, test), progress=False)
+    assert history.final["test_acc"] > 70.0
+    assert history.meta["recipe"]["name"] == "step5" and history.meta["num_params"] == 10252
