@@ -10,10 +10,11 @@ backend is needed and nothing is left open in pyplot's figure registry.
 >>> fig = plots.plot_history("runs/step7/history.json")            # doctest: +SKIP
 >>> plots.save_figure(fig, "runs/step7/history.png")                # doctest: +SKIP
 
-A "history-like" argument is any of: a :class:`~mnistlite.training.History`; a dict
-as :meth:`History.to_dict` returns it (the content of ``history.json``); a path to a
-``history.json``; or a seed run from ``seed_runs.json`` (a dict with per-epoch
-``train_acc``/``test_acc`` lists and no losses), whose missing series are left out.
+A "history-like" argument is any of: a :class:`~mnistlite.training.History`; a
+dict as :meth:`~mnistlite.training.History.to_dict` returns it (the content of
+``history.json``); a path to a ``history.json``; or a seed run from
+``seed_runs.json`` (a dict with per-epoch ``train_acc``/``test_acc`` lists and no
+losses), whose missing series are left out.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 #: What the plotting functions accept as a training history.
-HistoryLike: TypeAlias = "History | Mapping[str, Any] | str | os.PathLike[str]"
+HistoryLike: TypeAlias = History | Mapping[str, Any] | str | os.PathLike[str]
 
 _EPOCH_KEYS = ("train_loss", "test_loss", "train_acc", "test_acc")
 _TITLES = {

@@ -67,7 +67,7 @@ def test_batches_are_reproducible_from_state():
     expected = [x.clone() for x, _ in a]
     b = data.Batches(ds, 16, augment=aug, seed=999)
     b.load_state_dict(state)
-    assert all(torch.equal(x, y) for x, (y, _) in zip(expected, b))
+    assert all(torch.equal(x, y) for x, (y, _) in zip(expected, b, strict=True))
 
 
 @pytest.mark.parametrize("bad", [{"rotation": -1}, {"translate": 1.5}, {"interpolation": "cubic"}])
