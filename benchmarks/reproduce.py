@@ -1,8 +1,9 @@
 """Train the seed's recipes with seed 1 on the real MNIST and keep their outputs.
 
 Usage: python benchmarks/reproduce.py --data ../shared/data --out runs/reproduce step7 step6 ...
+       python benchmarks/reproduce.py --data ../shared/data --out runs/frontier --seeds 1 2 3 lite600
 
-Each step goes to OUT/STEP/ (history.json, checkpoint.pt, model.pt), exactly as
+Each recipe and seed goes to OUT/RECIPE-seedS/ (history.json, checkpoint.pt, model.pt), exactly as
 `mnistlite train STEP --seed 1 --out OUT/STEP` writes them; an interrupted step resumes
 from its checkpoint when the script is run again.
 """
@@ -22,12 +23,12 @@ def main() -> None:
     parser.add_argument("steps", nargs="+")
     parser.add_argument("--data", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     args = parser.parse_args()
     train = data.load_mnist(args.data, train=True)
     test = data.load_mnist(args.data, train=False)
-    for step in args.steps:
-        out = Path(args.out) / f"{step}-seed{args.seed}"
+    for step, seed in [(step, seed) for step in args.steps for seed in args.seeds]:
+        out = Path(args.out) / f"{step}-seed{seed}"
         out.mkdir(parents=True, exist_ok=True)
         resume = (out / "checkpoint.pt").exists()
         start = time.time()
@@ -35,12 +36,12 @@ def main() -> None:
             recipes.get_recipe(step),
             data=(train, test),
             out=out,
-            seed=args.seed,
+            seed=seed,
             resume=resume,
             progress=False,
         )
         print(
-            f"{step} seed {args.seed}: best {history.best('test_acc'):.2f} "
+            f"{step} seed {seed}: best {history.best('test_acc'):.2f} "
             f"final {history.final['test_acc']:.2f} in {time.time() - start:.0f} s "
             f"on {platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)",
             flush=True,

@@ -125,6 +125,26 @@ RECIPES: dict[str, Recipe] = {
     "step7": _step.replace(name="step7", model="step7", epochs=20, schedule="step", rotation=7.0),
 }
 
+#: The frontier models' shared recipe: 12 epochs, one-cycle SGD, rotation and shift.
+_lite = Recipe(
+    name="lite8k",
+    model="lite8k",
+    epochs=12,
+    lr=0.1,
+    nesterov=True,
+    weight_decay=5e-5,
+    schedule="onecycle",
+    rotation=7.0,
+    translate=0.05,
+    interpolation="bilinear",
+)
+RECIPES.update(
+    {
+        name: _lite.replace(name=name, model=name)
+        for name in ("lite8k", "lite5k", "lite2k", "lite1k", "lite600")
+    }
+)
+
 
 def register_recipe(recipe: Recipe) -> Recipe:
     """Add a recipe to :data:`RECIPES` under its name (used for later models too)."""

@@ -7,6 +7,24 @@
 >>> model = models.get_model("step7")   # the same, by name
 """
 
+from mnistlite.models import seed as _seed  # noqa: F401  (registers step1-7 first)
+from mnistlite.models.lite import (
+    LITE1K,
+    LITE2K,
+    LITE5K,
+    LITE8K,
+    LITE600,
+    Lite1k_Weights,
+    Lite2k_Weights,
+    Lite5k_Weights,
+    Lite8k_Weights,
+    Lite600_Weights,
+    lite1k,
+    lite2k,
+    lite5k,
+    lite8k,
+    lite600,
+)
 from mnistlite.models.registry import get_model, get_model_builder, list_models, register_model
 from mnistlite.models.seed import (
     STEP1,
@@ -42,6 +60,21 @@ from mnistlite.models.spec import (
 from mnistlite.models.weights import Weights, WeightsEnum, WeightsError, load_state_dict
 
 __all__ = [
+    "LITE1K",
+    "LITE2K",
+    "LITE5K",
+    "LITE8K",
+    "LITE600",
+    "Lite1k_Weights",
+    "Lite2k_Weights",
+    "Lite5k_Weights",
+    "Lite8k_Weights",
+    "Lite600_Weights",
+    "lite1k",
+    "lite2k",
+    "lite5k",
+    "lite8k",
+    "lite600",
     "STEP1",
     "STEP2",
     "STEP3",
