@@ -1,7 +1,7 @@
 """Train the seed's recipes with seed 1 on the real MNIST and keep their outputs.
 
-Usage: python benchmarks/reproduce.py --data ../shared/data --out runs/reproduce step7 step6 ...
-       python benchmarks/reproduce.py --data ../shared/data --out runs/frontier --seeds 1 2 3 lite600
+Usage: python benchmarks/reproduce.py step7 step6 ... --data ../shared/data --out runs/reproduce
+       python benchmarks/reproduce.py lite600 --seeds 1 2 3 --data ../shared/data --out runs/f
 
 Each recipe and seed goes to OUT/RECIPE-seedS/ (history.json, checkpoint.pt, model.pt), exactly as
 `mnistlite train STEP --seed 1 --out OUT/STEP` writes them; an interrupted step resumes

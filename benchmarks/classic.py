@@ -1,0 +1,107 @@
+"""The classic MNIST pipeline of the seed's notebooks, kept as the speed baseline.
+
+torchvision's MNIST dataset with a per-sample PIL ``RandomRotation`` (step 7:
+±7°, fill 1), ``ToTensor`` and ``Normalize``, served by a ``DataLoader`` in batches
+of 128; training and test loops written as in the notebooks (log_softmax + NLL,
+running train accuracy, StepLR stepped once per epoch). The network is the same
+step-7 network mnistlite builds, so the comparison measures the pipeline alone.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+from torchvision import datasets, transforms
+
+from mnistlite import models
+
+
+def loaders(root: str, workers: int, batch_size: int = 128) -> tuple[DataLoader, DataLoader]:
+    """The seed's train (rotated) and test loaders."""
+    train_tf = transforms.Compose(
+        [
+            transforms.RandomRotation((-7.0, 7.0), fill=(1,)),
+            transforms.ToTensor(),
+            transforms.Normalize((0.1307,), (0.3081,)),
+        ]
+    )
+    test_tf = transforms.Compose(
+        [transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]
+    )
+    kwargs = {"num_workers": workers, "persistent_workers": workers > 0}
+    train = DataLoader(
+        datasets.MNIST(root, train=True, transform=train_tf),
+        batch_size=batch_size,
+        shuffle=True,
+        **kwargs,
+    )
+    test = DataLoader(
+        datasets.MNIST(root, train=False, transform=test_tf),
+        batch_size=batch_size,
+        shuffle=False,
+        **kwargs,
+    )
+    return train, test
+
+
+def train_epoch(model, loader, optimizer) -> float:
+    """One training epoch as in the notebooks; returns the running train accuracy."""
+    model.train()
+    correct = processed = 0
+    for data, target in loader:
+        optimizer.zero_grad()
+        y_pred = model(data)
+        loss = F.nll_loss(F.log_softmax(y_pred, dim=1), target)
+        loss.backward()
+        optimizer.step()
+        correct += y_pred.argmax(dim=1).eq(target).sum().item()
+        processed += len(data)
+    return 100.0 * correct / processed
+
+
+def test_epoch(model, loader) -> float:
+    """The notebooks' test pass; returns test accuracy in percent."""
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for data, target in loader:
+            correct += model(data).argmax(dim=1).eq(target).sum().item()
+    return 100.0 * correct / len(loader.dataset)
+
+
+def run(root: str, epochs: int, workers: int = 2, seed: int = 1, target: float | None = None):
+    """Train step 7 the classic way; stop early at ``target`` test accuracy.
+
+    Returns a list of (epoch, seconds since start, test accuracy).
+    """
+    start = time.perf_counter()
+    torch.manual_seed(seed)
+    model = models.step7()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=10, gamma=0.1)
+    train, test = loaders(root, workers)
+    log = []
+    for epoch in range(1, epochs + 1):
+        train_epoch(model, train, optimizer)
+        scheduler.step()
+        acc = test_epoch(model, test)
+        log.append((epoch, time.perf_counter() - start, acc))
+        print(f"classic epoch {epoch}: test {acc:.2f}% at {log[-1][1]:.1f} s", flush=True)
+        if target is not None and acc >= target:
+            break
+    return log
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Train step 7 through the classic pipeline.")
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--target", type=float, default=None)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    run(args.data, args.epochs, workers=args.workers, target=args.target)
