@@ -71,7 +71,7 @@ probabilities = logits.softmax(dim=1)
 predictions = logits.argmax(dim=1)
 
 print("digit  label  prediction  confidence")
-for i, (label, prediction) in enumerate(zip(labels.tolist(), predictions.tolist())):
+for i, (label, prediction) in enumerate(zip(labels.tolist(), predictions.tolist(), strict=True)):
     mark = "" if label == prediction else "  <- wrong"
     confidence = 100 * probabilities[i, prediction]
     print(f"{i:>5}  {label:>5}  {prediction:>10}  {confidence:>9.1f}%{mark}")

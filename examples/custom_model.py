@@ -21,9 +21,7 @@ from mnistlite import data, models, params, recipes
 from mnistlite.models import Conv, Head, NetSpec, OneByOne, Pool, SpecNet
 
 parser = argparse.ArgumentParser(description="Build a model from the blocks and train it.")
-parser.add_argument(
-    "--budget", type=int, default=8_000, help="parameter budget (default: 8000)"
-)
+parser.add_argument("--budget", type=int, default=8_000, help="parameter budget (default: 8000)")
 parser.add_argument("--epochs", type=int, default=3, help="training epochs (default: 3)")
 parser.add_argument("--data", metavar="ROOT", default="data", help="MNIST root (default: data)")
 parser.add_argument("--download", action="store_true", help="download MNIST if it is missing")

@@ -9,8 +9,8 @@ step), and show the test digits the trained model gets wrong with
 
 Run it from the command line::
 
-    python examples/plot_training.py --recipe step7 --epochs 5 --data data --download \\
-        --seed-runs ../shared/seed/seed_runs.json
+    python examples/plot_training.py --recipe step7 --epochs 5 --data data --download
+    python examples/plot_training.py --seed-runs path/to/seed_runs.json   # overlay the seed
     python examples/plot_training.py --quick --data data     # seconds: 2 epochs, 500 images
 
 The plots need matplotlib: ``pip install 'mnistlite[plots]'``.

@@ -1,0 +1,124 @@
+"""Every example in examples/ answers --help and runs in its quick mode on real MNIST."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mnistlite import models
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+SEED_RUNS = ROOT.parent / "shared" / "seed" / "seed_runs.json"
+SCRIPTS = [
+    "train_recipe.py",
+    "custom_model.py",
+    "classify_digits.py",
+    "plot_training.py",
+    "compare_steps.py",
+]
+
+
+def run_example(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run one example script in a fresh interpreter, one thread, no GUI backend."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, (
+        f"{script} {' '.join(args)} exited with {result.returncode}:\n"
+        f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
+    )
+    return result
+
+
+def quick(script: str, mnist_root: Path, out: Path, *extra: str) -> str:
+    """Run a script's quick mode on the real MNIST into ``out``; return its stdout."""
+    data = str(Path(mnist_root).resolve())
+    args = ["--quick", "--data", data, "--out", str(out), *extra]
+    return run_example(script, *args, cwd=out.parent).stdout
+
+
+def test_every_example_is_listed() -> None:
+    found = sorted(p.name for p in EXAMPLES.glob("*.py"))
+    assert found == sorted(SCRIPTS)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help(script: str, tmp_path: Path) -> None:
+    stdout = run_example(script, "--help", cwd=tmp_path).stdout
+    assert stdout.startswith("usage:")
+    for option in ("--data", "--download", "--out", "--quick"):
+        assert option in stdout, f"{script} --help does not mention {option}"
+    assert not list(tmp_path.iterdir()), "--help must not write anything"
+
+
+def test_train_recipe_quick(mnist_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    stdout = quick("train_recipe.py", mnist_root, out, "--recipe", "step7")
+    assert "epoch   1  train loss" in stdout
+    assert "500 training images, 500 test images" in stdout
+    for name in ("history.json", "model.pt", "checkpoint.pt", "history.png"):
+        assert (out / name).is_file(), name
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["epochs"]) == 1
+    assert history["meta"]["recipe"]["name"] == "step7"
+
+
+def test_custom_model_quick(mnist_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    stdout = quick("custom_model.py", mnist_root, out)
+    assert "TINY: 6,232 parameters, within the budget of 8,000" in stdout
+    assert "ValueError: 8,728 parameters exceed the budget of 8,000" in stdout
+    assert "Total params: 6,232" in stdout
+    assert "epoch 1: train acc" in stdout
+    for name in ("summary.txt", "history.json", "model.pt"):
+        assert (out / name).is_file(), name
+
+
+@pytest.mark.skipif(len(models.Step7_Weights) == 0, reason="weights not bundled yet")
+def test_classify_digits_quick(mnist_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    stdout = quick("classify_digits.py", mnist_root, out)
+    assert "digit  label  prediction" in stdout
+    assert "accuracy on 1,000 test images:" in stdout
+    accuracy = float(stdout.split("accuracy on 1,000 test images:")[1].split("%")[0])
+    assert accuracy > 95.0
+    assert (out / "predictions.png").is_file()
+
+
+def test_plot_training_quick(mnist_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    extra = ["--seed-runs", str(SEED_RUNS)] if SEED_RUNS.is_file() else []
+    stdout = quick("plot_training.py", mnist_root, out, *extra)
+    assert "epoch 2: train loss" in stdout
+    if extra:
+        assert "overlaying the seed's step7 run" in stdout
+    for name in ("history.png", "misclassified.png"):
+        assert (out / name).is_file(), name
+        assert (out / name).read_bytes().startswith(b"\x89PNG")
+
+
+def test_compare_steps_quick(mnist_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    stdout = quick("compare_steps.py", mnist_root, out, "--evaluate")
+    assert "| model | parameters | MACs / image |" in stdout
+    assert "| step1 | 6,379,786 |" in stdout
+    assert "| step7 | 10,252 |" in stdout
+    table = (out / "steps.md").read_text()
+    assert [line.split("|")[1].strip() for line in table.splitlines()[2:]] == [
+        f"step{i}" for i in range(1, 8)
+    ]
+    rows = json.loads((out / "steps.json").read_text())
+    assert [row["params"] for row in rows][1:] == [7688, 7852, 7852, 10252, 10252, 10252]
