@@ -133,6 +133,7 @@ class DepthwiseSeparableBlock(nn.Sequential):
         out_channels: Channels the pointwise convolution produces (>= 1).
         kernel_size: Square kernel side of the depthwise convolution (>= 1).
         padding: Zero padding of the depthwise convolution (>= 0).
+        relu: Apply ReLU after the pointwise convolution (off for a final classifier).
         batchnorm: Apply ``BatchNorm2d`` after the ReLU.
         dropout: Dropout probability in [0, 1).
 
@@ -147,6 +148,7 @@ class DepthwiseSeparableBlock(nn.Sequential):
         kernel_size: int = 3,
         padding: int = 0,
         *,
+        relu: bool = True,
         batchnorm: bool = True,
         dropout: float = 0.0,
     ) -> None:

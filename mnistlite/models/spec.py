@@ -23,6 +23,7 @@ __all__ = [
     "Conv",
     "DWConv",
     "Flatten",
+    "GlobalPool",
     "Head",
     "LayerSpec",
     "NetSpec",
@@ -68,12 +69,16 @@ class DWConv:
         cout: Output channels.
         k: Kernel size of the depthwise convolution.
         pad: Padding of the depthwise convolution.
+        relu: Whether a ReLU follows (``False`` for a final classifier layer).
+        batchnorm: Per-layer override of the network's BatchNorm switch (None: inherit).
     """
 
     cin: int
     cout: int
     k: int = 3
     pad: int = 0
+    relu: bool = True
+    batchnorm: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -110,12 +115,17 @@ class Head:
 
 
 @dataclass(frozen=True)
+class GlobalPool:
+    """Global average pooling to (N, C) logits, for nets whose last conv outputs 10 maps."""
+
+
+@dataclass(frozen=True)
 class Flatten:
     """Flatten an (N, 10, 1, 1) output to (N, 10) logits (step 1 has no GAP head)."""
 
 
 #: Any one of the layer specs a :class:`NetSpec` is made of.
-LayerSpec = Conv | DWConv | OneByOne | Pool | Head | Flatten
+LayerSpec = Conv | DWConv | OneByOne | Pool | Head | GlobalPool | Flatten
 
 
 @dataclass(frozen=True)
@@ -168,8 +178,9 @@ def _build_layer(layer: LayerSpec, net: NetSpec) -> nn.Module:
             layer.cout,
             layer.k,
             layer.pad,
-            batchnorm=net.batchnorm,
-            dropout=net.dropout,
+            relu=layer.relu,
+            batchnorm=net.batchnorm if layer.batchnorm is None else layer.batchnorm,
+            dropout=net.dropout if layer.relu else 0.0,
         )
     if isinstance(layer, OneByOne):
         return Transition(
@@ -184,6 +195,8 @@ def _build_layer(layer: LayerSpec, net: NetSpec) -> nn.Module:
         return nn.MaxPool2d(2)
     if isinstance(layer, Head):
         return GAPHead(layer.cin)
+    if isinstance(layer, GlobalPool):
+        return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
     if isinstance(layer, Flatten):
         return nn.Flatten()
     raise TypeError(f"not a layer spec: {layer!r}")
