@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from mnistlite import models
-
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 SEED_RUNS = ROOT.parent / "shared" / "seed" / "seed_runs.json"
@@ -87,7 +85,6 @@ def test_custom_model_quick(mnist_root: Path, tmp_path: Path) -> None:
         assert (out / name).is_file(), name
 
 
-@pytest.mark.skipif(len(models.Step7_Weights) == 0, reason="weights not bundled yet")
 def test_classify_digits_quick(mnist_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     stdout = quick("classify_digits.py", mnist_root, out)

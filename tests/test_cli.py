@@ -1,0 +1,166 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from mnistlite import cli
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def run(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "mnistlite", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=cwd,
+    )
+
+
+def main(*args):
+    """Run the CLI in-process; return (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = cli.main([str(a) for a in args])
+        except SystemExit as exit_:
+            code = exit_.code
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["list"], ["summary"], ["eval"], ["sweep"]])
+def test_help_at_every_level(command):
+    code, out, _ = main(*command, "--help")
+    assert code == 0 and "usage: mnistlite" in out
+
+
+def test_console_script_and_module_agree():
+    done = subprocess.run(["mnistlite", "list"], capture_output=True, text=True, env=ENV)
+    assert done.returncode == 0
+    assert done.stdout == run("list").stdout
+    assert "step7" in done.stdout and "10,252" in done.stdout and "lite600" in done.stdout
+
+
+def test_summary_table_and_json(capsys):
+    assert cli.main(["summary", "step7"]) == 0
+    out = capsys.readouterr().out
+    assert "Total params: 10,252" in out and "MACs per image: 1,668,660" in out
+    assert cli.main(["summary", "step5", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total_macs"] == 1668660
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "nope"], "unknown recipe 'nope'"),
+        (["train", "step7", "--epochs", "0"], "--epochs"),
+        (["train", "step7", "--lr", "-1"], "--lr"),
+        (["summary", "resnet"], "unknown model 'resnet'"),
+        (["eval", "nope"], "unknown model 'nope'"),
+        (["eval", "step1", "--weights", "DEFAULT"], "not bundled"),
+    ],
+)
+def test_bad_input_exits_2_without_traceback(args, message, tmp_path):
+    code, _, err = main(*args, "--data", tmp_path) if args[0] != "summary" else main(*args)
+    assert code == 2
+    assert message in err
+
+
+def test_missing_dataset_creates_nothing(tmp_path):
+    out = tmp_path / "out"
+    done = run("train", "step7", "--data", tmp_path / "nodata", "--out", out)
+    assert done.returncode == 2 and "MNIST not found" in done.stderr and "--download" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not out.exists()
+
+
+def test_out_checks_protect_existing_files(tmp_path, mnist_root):
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("keep me")
+    code, _, err = main("train", "step7", "--data", mnist_root, "--out", busy)
+    assert code == 2 and "not empty" in err
+    assert (busy / "notes.txt").read_text() == "keep me"
+
+    code, _, err = main(
+        "train", "step7", "--data", mnist_root, "--out", tmp_path / "new", "--resume"
+    )
+    assert code == 2 and "no checkpoint" in err
+    assert not (tmp_path / "new").exists()
+
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "checkpoint.pt").write_bytes(b"\x00garbage")
+    code, _, err = main("train", "step7", "--data", mnist_root, "--out", corrupt, "--resume")
+    assert code == 2 and "corrupt" in err
+    assert (corrupt / "checkpoint.pt").read_bytes() == b"\x00garbage"
+
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    code, _, err = main("train", "step7", "--data", mnist_root, "--out", afile)
+    assert code == 2 and "not a directory" in err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_out(tmp_path, mnist_root):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    done = run("train", "step7", "--data", mnist_root, "--out", locked / "run")
+    assert done.returncode == 2 and "not writable" in done.stderr
+
+
+def test_train_writes_outputs_and_resumes(tmp_path, mnist_root):
+    out = tmp_path / "run"
+    args = [
+        "train",
+        "step5",
+        "--data",
+        mnist_root,
+        "--out",
+        out,
+        "--limit-train",
+        "1024",
+        "--batch-size",
+        "64",
+        "--lr",
+        "0.02",
+        "--no-progress",
+    ]
+    done = run(*args, "--epochs", "1", "--plot")
+    assert done.returncode == 0, done.stderr
+    assert {p.name for p in out.iterdir()} == {
+        "history.json",
+        "checkpoint.pt",
+        "model.pt",
+        "history.png",
+    }
+    history = json.loads((out / "history.json").read_text())
+    assert [e["epoch"] for e in history["epochs"]] == [1]
+    assert history["meta"]["recipe"]["lr"] == 0.02 and history["meta"]["recipe"]["batch_size"] == 64
+    state = torch.load(out / "model.pt", weights_only=True)
+    assert state["layers.0.0.weight"].shape == (8, 1, 3, 3)
+
+    code, _, err = main(*args, "--epochs", "2", "--resume")  # one more epoch on top
+    assert code == 0, err
+    history = json.loads((out / "history.json").read_text())
+    assert [e["epoch"] for e in history["epochs"]] == [1, 2]
+
+    code, _, err = main("train", "step7", "--data", mnist_root, "--out", out, "--resume")
+    assert code == 2 and "recipe 'step5'" in err
+
+
+@pytest.mark.slow
+def test_step7_one_epoch_reaches_97(tmp_path, mnist_root):
+    """The issue's check: `mnistlite train step7 --epochs 1` reaches >= 97% test accuracy."""
+    done = run("train", "step7", "--epochs", "1", "--data", mnist_root, "--out", tmp_path / "r")
+    assert done.returncode == 0, done.stderr
+    history = json.loads((tmp_path / "r" / "history.json").read_text())
+    assert history["epochs"][0]["test_acc"] >= 97.0
