@@ -23,6 +23,7 @@ import statistics
 from pathlib import Path
 
 from mnistlite import models, params, plots
+from mnistlite.atomic import save_json
 
 SEED_BEST_TEST = {  # the seed's best logged test accuracy (SEED_FACTS.md / seed_runs.json)
     "step1": 99.24,
@@ -85,6 +86,7 @@ def main() -> None:
         "| gap (best − seed) | wall time | machine |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    summary: dict[str, dict] = {"machine": machine, "steps": {}, "frontier": {}}
     histories = {}
     for name in [f"step{i}" for i in range(1, 8)]:
         if name not in steps:
@@ -103,6 +105,16 @@ def main() -> None:
         trains = [e["train_acc"] for e in run["epochs"]]
         seconds = sum(e["seconds"] for e in run["epochs"])
         gap = max(tests) - SEED_BEST_TEST[name]
+        summary["steps"][name] = {
+            "params": run["meta"]["num_params"],
+            "epochs": len(tests),
+            "best_test": max(tests),
+            "final_test": tests[-1],
+            "best_train": max(trains),
+            "seed_best_test": SEED_BEST_TEST[name],
+            "minutes": round(seconds / 60, 1),
+            "device": run["meta"].get("device", "cpu"),
+        }
         lines.append(
             f"| {name} | {run['meta']['num_params']:,} | {len(tests)} | {max(tests):.2f} | "
             f"{tests[-1]:.2f} | {max(trains):.2f} | {SEED_BEST_TEST[name]:.2f} | {gap:+.2f} | "
@@ -122,6 +134,7 @@ def main() -> None:
     print("\n".join(lines))
 
     if args.frontier is None:
+        save_json(args.out / "summary.json", summary)
         return
     lite = runs_of(args.frontier)
     rows = [
@@ -142,12 +155,12 @@ def main() -> None:
         if name not in lite:
             continue
         model = models.get_model(name)
-        summary = params.summary(model)
+        stats = params.summary(model)
         finals = [r["epochs"][-1]["test_acc"] for r in lite[name]]
         seconds = statistics.mean(sum(e["seconds"] for e in r["epochs"]) for r in lite[name])
         reached = "reached" if statistics.mean(finals) >= targets[name] else "missed"
         rows.append(
-            f"| {name} | {summary.total_params:,} | {summary.total_macs:,} | "
+            f"| {name} | {stats.total_params:,} | {stats.total_macs:,} | "
             f"{len(lite[name][0]['epochs'])} | {len(finals)} | {mean_std(finals)} | "
             f"≥ {targets[name]:.2f} ({reached}) | {seconds / 60:.1f} min |"
         )
@@ -186,6 +199,7 @@ def main() -> None:
     ]
     plots.save_figure(plots.plot_frontier(points, anchors=ANCHORS), args.out / "frontier.png")
     (args.out / "frontier.md").write_text("\n".join(rows) + "\n")
+    save_json(args.out / "summary.json", summary)
     print("\n".join(rows))
 
 
