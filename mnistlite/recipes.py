@@ -145,6 +145,23 @@ _lite_aug = _lite.replace(
 RECIPES["lite5k"] = _lite_aug.replace(name="lite5k", model="lite5k")
 RECIPES["lite8k"] = _lite_aug.replace(name="lite8k", model="lite8k")
 
+#: The fast recipe: the step-7 network to >= 99.4% in the least wall time on a CPU.
+#: One-cycle SGD over few epochs of larger batches, label smoothing, rotation and shift.
+RECIPES["fast"] = Recipe(
+    name="fast",
+    model="step7",
+    epochs=10,
+    batch_size=256,
+    lr=0.2,
+    nesterov=True,
+    weight_decay=5e-5,
+    schedule="onecycle",
+    rotation=7.0,
+    translate=0.05,
+    interpolation="bilinear",
+    label_smoothing=0.1,
+)
+
 
 def register_recipe(recipe: Recipe) -> Recipe:
     """Add a recipe to :data:`RECIPES` under its name (used for later models too)."""
