@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from mnistlite.models.registry import register_model
 from mnistlite.models.spec import NetSpec, SpecNet
 from mnistlite.models.weights import WeightsEnum
 
-__all__ = ["build_model"]
+__all__ = ["build_model", "define_builder"]
 
 
 def build_model(
@@ -44,3 +45,33 @@ def build_model(
     if entry is not None:
         model.load_state_dict(entry.get_state_dict())
     return model
+
+
+def define_builder(name: str, spec: NetSpec, enum: type[WeightsEnum], summary: str) -> Any:
+    """Define and register the keyword-only builder of one model with bundled weights.
+
+    The builder has torchvision's signature ``name(*, weights=None, progress=True,
+    **kwargs)`` and a docstring that starts with ``summary``.
+    """
+
+    def builder(*, weights: Any | None = None, progress: bool = True, **kwargs: Any) -> SpecNet:
+        return build_model(name, spec, enum, weights, kwargs)
+
+    builder.__name__ = builder.__qualname__ = name
+    builder.__doc__ = f"""{summary}
+
+    Args:
+        weights: None for random initialisation, or pretrained weights:
+            ``{enum.__name__}.DEFAULT``, a member of :class:`{enum.__name__}`, or its
+            name as a string (``"DEFAULT"``).
+        progress: Unused (the weights are bundled); kept for torchvision compatibility.
+        **kwargs: Network-wide options (``batchnorm``, ``dropout``, ``bias``); not
+            allowed together with ``weights``.
+
+    Returns:
+        A :class:`~mnistlite.models.SpecNet` mapping (N, 1, 28, 28) images to (N, 10) logits.
+
+    Raises:
+        ValueError: For unknown weights or options.
+    """
+    return register_model(name)(builder)

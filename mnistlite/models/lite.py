@@ -7,12 +7,9 @@ weights. Each model has a recipe of the same name in :mod:`mnistlite.recipes`.
 
 from __future__ import annotations
 
-from typing import Any
-
-from mnistlite.models.builder import build_model
-from mnistlite.models.registry import register_model
-from mnistlite.models.spec import Conv, DWConv, Head, NetSpec, OneByOne, Pool, SpecNet
-from mnistlite.models.weights import WeightsEnum, weights_enum
+from mnistlite.models.builder import define_builder
+from mnistlite.models.spec import Conv, DWConv, Head, NetSpec, OneByOne, Pool
+from mnistlite.models.weights import weights_enum
 
 __all__ = [
     "LITE1K",
@@ -103,28 +100,10 @@ Lite1k_Weights = weights_enum("lite1k", "Lite1k_Weights")
 Lite600_Weights = weights_enum("lite600", "Lite600_Weights")
 
 
-def _lite_builder(name: str, spec: NetSpec, enum: type[WeightsEnum], budget: str) -> Any:
-    """Define and register a keyword-only builder for one frontier model."""
-
-    def builder(*, weights: Any | None = None, progress: bool = True, **kwargs: Any) -> SpecNet:
-        return build_model(name, spec, enum, weights, kwargs)
-
-    builder.__name__ = builder.__qualname__ = name
-    builder.__doc__ = f"""Frontier model under {budget} parameters (see ``results/frontier.md``).
-
-    Args:
-        weights: None, :class:`{enum.__name__}` member, or its name (``"DEFAULT"``).
-        progress: Unused (the weights are bundled); kept for torchvision compatibility.
-        **kwargs: Network-wide options (``batchnorm``, ``dropout``, ``bias``).
-
-    Returns:
-        A :class:`~mnistlite.models.SpecNet` mapping (N, 1, 28, 28) images to (N, 10) logits.
-    """
-    return register_model(name)(builder)
-
-
-lite8k = _lite_builder("lite8k", LITE8K, Lite8k_Weights, "8,000")
-lite5k = _lite_builder("lite5k", LITE5K, Lite5k_Weights, "5,000")
-lite2k = _lite_builder("lite2k", LITE2K, Lite2k_Weights, "2,000")
-lite1k = _lite_builder("lite1k", LITE1K, Lite1k_Weights, "1,000")
-lite600 = _lite_builder("lite600", LITE600, Lite600_Weights, "600")
+lite8k = define_builder("lite8k", LITE8K, Lite8k_Weights, "Frontier model under 8,000 parameters.")
+lite5k = define_builder("lite5k", LITE5K, Lite5k_Weights, "Frontier model under 5,000 parameters.")
+lite2k = define_builder("lite2k", LITE2K, Lite2k_Weights, "Frontier model under 2,000 parameters.")
+lite1k = define_builder("lite1k", LITE1K, Lite1k_Weights, "Frontier model under 1,000 parameters.")
+lite600 = define_builder(
+    "lite600", LITE600, Lite600_Weights, "Frontier model under 600 parameters."
+)

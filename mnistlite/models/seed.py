@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from mnistlite.models.builder import build_model
+from mnistlite.models.builder import build_model, define_builder
 from mnistlite.models.registry import register_model
 from mnistlite.models.spec import Conv, Flatten, Head, NetSpec, OneByOne, Pool, SpecNet
-from mnistlite.models.weights import WeightsEnum, weights_enum
+from mnistlite.models.weights import weights_enum
 
 __all__ = [
     "STEP1",
@@ -125,39 +125,13 @@ def step1(*, weights: Any | None = None, progress: bool = True, **kwargs: Any) -
     return build_model("step1", STEP1, None, None, kwargs)
 
 
-def _seed_builder(name: str, spec: NetSpec, enum: type[WeightsEnum], summary: str) -> Any:
-    """Define and register a keyword-only builder for one seed step."""
-
-    def builder(*, weights: Any | None = None, progress: bool = True, **kwargs: Any) -> SpecNet:
-        return build_model(name, spec, enum, weights, kwargs)
-
-    builder.__name__ = builder.__qualname__ = name
-    builder.__doc__ = f"""{summary}
-
-    Args:
-        weights: None for random initialisation, or pretrained weights:
-            ``{enum.__name__}.DEFAULT``, a member of :class:`{enum.__name__}`, or its
-            name as a string (``"DEFAULT"``).
-        progress: Unused (the weights are bundled); kept for torchvision compatibility.
-        **kwargs: Network-wide options (``batchnorm``, ``dropout``, ``bias``); not
-            allowed together with ``weights``.
-
-    Returns:
-        A :class:`~mnistlite.models.SpecNet` mapping (N, 1, 28, 28) images to (N, 10) logits.
-
-    Raises:
-        ValueError: For unknown weights or options.
-    """
-    return register_model(name)(builder)
-
-
-step2 = _seed_builder("step2", STEP2, Step2_Weights, "Step 2: 1×1 transition and GAP (7,688).")
-step3 = _seed_builder("step3", STEP3, Step3_Weights, "Step 3: step 2 + BatchNorm (7,852).")
-step4 = _seed_builder("step4", STEP4, Step4_Weights, "Step 4: step 3 + Dropout 0.07 (7,852).")
-step5 = _seed_builder("step5", STEP5, Step5_Weights, "Step 5: more layers (10,252).")
-step6 = _seed_builder(
+step2 = define_builder("step2", STEP2, Step2_Weights, "Step 2: 1×1 transition and GAP (7,688).")
+step3 = define_builder("step3", STEP3, Step3_Weights, "Step 3: step 2 + BatchNorm (7,852).")
+step4 = define_builder("step4", STEP4, Step4_Weights, "Step 4: step 3 + Dropout 0.07 (7,852).")
+step5 = define_builder("step5", STEP5, Step5_Weights, "Step 5: more layers (10,252).")
+step6 = define_builder(
     "step6", STEP5, Step6_Weights, "Step 6: step 5's network, trained with StepLR (10,252)."
 )
-step7 = _seed_builder(
+step7 = define_builder(
     "step7", STEP5, Step7_Weights, "Step 7: step 5's network, trained with rotation (10,252)."
 )
