@@ -24,11 +24,14 @@ def main() -> None:
     parser.add_argument("--data", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast (folder suffix -bf16)")
+    parser.add_argument("--channels-last", action="store_true", help="(folder suffix -cl)")
     args = parser.parse_args()
     train = data.load_mnist(args.data, train=True)
     test = data.load_mnist(args.data, train=False)
     for step, seed in [(step, seed) for step in args.steps for seed in args.seeds]:
-        out = Path(args.out) / f"{step}-seed{seed}"
+        suffix = ("-bf16" if args.bf16 else "") + ("-cl" if args.channels_last else "")
+        out = Path(args.out) / f"{step}{suffix}-seed{seed}"
         out.mkdir(parents=True, exist_ok=True)
         resume = (out / "checkpoint.pt").exists()
         start = time.time()
@@ -39,6 +42,8 @@ def main() -> None:
             seed=seed,
             resume=resume,
             progress=False,
+            bf16=args.bf16,
+            channels_last=args.channels_last,
         )
         print(
             f"{step} seed {seed}: best {history.best('test_acc'):.2f} "
