@@ -15,33 +15,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mnistlite.argtypes import positive_float, positive_int, seed_int
+
 __all__ = ["build_parser", "main"]
 
 EXIT_USAGE = 2
+MNIST_TRAIN_IMAGES = 60_000
 
 
 class UsageError(Exception):
     """A problem with what the user asked for; reported without a traceback."""
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
 
 
 def _add_speed_switches(parser: argparse.ArgumentParser) -> None:
@@ -71,19 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
         "(rewritten every epoch) and model.pt (the final state_dict) into --out.",
     )
     train.add_argument("recipe", metavar="RECIPE", help="recipe name (see `mnistlite list`)")
-    train.add_argument("--epochs", type=_positive_int, help="override the recipe's epochs")
+    train.add_argument("--epochs", type=positive_int, help="override the recipe's epochs")
     train.add_argument("--data", metavar="ROOT", default="data", help="MNIST root (default: data)")
     train.add_argument("--download", action="store_true", help="download MNIST if missing")
     train.add_argument(
         "--out", metavar="DIR", help="output folder, new or empty (default: runs/RECIPE)"
     )
-    train.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    train.add_argument("--seed", type=seed_int, default=1, help="random seed (default: 1)")
     train.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
     train.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
-    train.add_argument("--batch-size", type=_positive_int, help="override the batch size")
-    train.add_argument("--lr", type=_positive_float, help="override the learning rate")
+    train.add_argument("--batch-size", type=positive_int, help="override the batch size")
+    train.add_argument("--lr", type=positive_float, help="override the learning rate")
     train.add_argument(
-        "--limit-train", type=_positive_int, metavar="N", help="train on the first N images"
+        "--limit-train", type=positive_int, metavar="N", help="train on the first N images"
     )
     train.add_argument(
         "--plot", action="store_true", help="save history.png beside history.json (needs plots)"
@@ -133,7 +116,34 @@ def build_parser() -> argparse.ArgumentParser:
 # -- train ---------------------------------------------------------------------------
 
 
-def _check_out(out: Path, resume: bool, recipe_name: str) -> None:
+def _check_resumable(state: dict[str, Any], checkpoint: Path, run: dict[str, Any]) -> None:
+    """Refuse to resume a checkpoint written by a different run (recipe, seed, data)."""
+    meta = state.get("history", {}).get("meta", {})
+    saved_recipe = dict(meta.get("recipe") or {})
+    recipe = dict(run["recipe"])
+    if saved_recipe.get("name", recipe["name"]) != recipe["name"]:
+        raise UsageError(
+            f"{checkpoint} was written by recipe {saved_recipe['name']!r}, not {recipe['name']!r}"
+        )
+    may_grow = recipe["schedule"] != "onecycle"  # one-cycle's length is fixed at the start
+    if may_grow and recipe["epochs"] >= saved_recipe.get("epochs", 0):
+        saved_recipe["epochs"] = recipe["epochs"]
+    differences = [
+        f"{key} {saved_recipe[key]!r} -> {recipe[key]!r}"
+        for key in recipe
+        if key in saved_recipe and saved_recipe[key] != recipe[key]
+    ]
+    for key in ("seed", "train_images"):
+        if key in meta and meta[key] != run[key]:
+            differences.append(f"{key} {meta[key]!r} -> {run[key]!r}")
+    if differences:
+        raise UsageError(
+            f"{checkpoint} belongs to a different run ({'; '.join(differences)}); resume with "
+            "the same settings (only --epochs may grow, and not for one-cycle recipes)"
+        )
+
+
+def _check_out(out: Path, resume: bool, run: dict[str, Any]) -> None:
     """Validate --out before anything is written; raise UsageError naming the problem."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a directory")
@@ -147,9 +157,7 @@ def _check_out(out: Path, resume: bool, recipe_name: str) -> None:
             state = load_checkpoint(checkpoint)
         except CheckpointError as err:
             raise UsageError(str(err)) from None
-        saved = state.get("history", {}).get("meta", {}).get("recipe", {}).get("name")
-        if saved is not None and saved != recipe_name:
-            raise UsageError(f"{checkpoint} was written by recipe {saved!r}, not {recipe_name!r}")
+        _check_resumable(state, checkpoint, run)
     elif out.is_dir() and any(out.iterdir()):
         raise UsageError(
             f"--out {out} is not empty; choose a new folder, or pass --resume to continue"
@@ -178,31 +186,39 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
         require_matplotlib()
     out = Path(args.out if args.out is not None else Path("runs") / recipe.name)
-    _check_out(out, args.resume, recipe.name)
-    from mnistlite.training import _resolve_device
+    train_images = min(args.limit_train or MNIST_TRAIN_IMAGES, MNIST_TRAIN_IMAGES)
+    run = {"recipe": recipe.to_dict(), "seed": args.seed, "train_images": train_images}
+    _check_out(out, args.resume, run)
+    from mnistlite.training import resolve_device
 
-    device = _resolve_device(args.device)
+    device = resolve_device(args.device)
     data = (
         load_mnist(args.data, train=True, download=args.download, device=device),
         load_mnist(args.data, train=False, download=args.download, device=device),
     )
+    created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UsageError(f"cannot create --out {out}: {err.strerror}") from None
-    _, history = recipes.train(
-        recipe,
-        data=data,
-        out=out,
-        seed=args.seed,
-        device=device,
-        resume=args.resume,
-        progress=not args.no_progress,
-        limit_train=args.limit_train,
-        channels_last=args.channels_last,
-        compile=args.compile,
-        bf16=args.bf16,
-    )
+    try:
+        _, history = recipes.train(
+            recipe,
+            data=data,
+            out=out,
+            seed=args.seed,
+            device=device,
+            resume=args.resume,
+            progress=not args.no_progress,
+            limit_train=args.limit_train,
+            channels_last=args.channels_last,
+            compile=args.compile,
+            bf16=args.bf16,
+        )
+    except BaseException:
+        if created and not any(out.iterdir()):  # failed before the first epoch: no stray folder
+            out.rmdir()
+        raise
     final = history.final
     print(
         f"{recipe.name}: epoch {final['epoch']}: test accuracy {final['test_acc']:.2f}% "
@@ -249,26 +265,37 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 
 
 def _load_for_eval(name: str, weights: str) -> Any:
+    """The model with bundled weights (a name such as DEFAULT) or a state-dict file."""
     from mnistlite import models
 
     builder = models.get_model_builder(name)
+    enum = getattr(models, f"{name.capitalize()}_Weights", None)
+    is_bundled_name = enum is not None and weights.split(".")[-1] in enum.__members__
     looks_like_path = os.sep in weights or weights.endswith((".pt", ".pth"))
-    if looks_like_path or Path(weights).is_file():
-        model = builder()
-        try:
-            model.load_state_dict(models.load_state_dict(weights))
-        except RuntimeError as err:
-            raise UsageError(f"{weights} does not fit model {name}: {err}") from None
-        return model
-    return builder(weights=weights)
+    if is_bundled_name or not (looks_like_path or Path(weights).is_file()):
+        return builder(weights=weights)
+    model = builder()
+    try:
+        result = model.load_state_dict(models.load_state_dict(weights), strict=False)
+    except RuntimeError as err:  # tensors of the wrong shape
+        detail = [line.strip() for line in str(err).splitlines() if line.strip()][1:2]
+        raise UsageError(f"{weights} does not fit model {name}: {' '.join(detail)}") from None
+    if result.missing_keys or result.unexpected_keys:
+        example = (result.missing_keys or result.unexpected_keys)[0]
+        raise UsageError(
+            f"{weights} does not fit model {name}: {len(result.missing_keys)} missing and "
+            f"{len(result.unexpected_keys)} unexpected keys (e.g. {example}); "
+            "is it a state dict of another model?"
+        )
+    return model
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from mnistlite.data import load_mnist
-    from mnistlite.training import Trainer, _resolve_device
+    from mnistlite.training import Trainer, resolve_device
 
     model = _load_for_eval(args.model, args.weights)
-    device = _resolve_device(args.device)
+    device = resolve_device(args.device)
     test = load_mnist(args.data, train=False, download=args.download, device=device)
     result = Trainer(model, device=device, progress=False).evaluate(test)
     if args.json:
@@ -296,8 +323,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return command(args)
     except KeyboardInterrupt:
-        print("mnistlite: interrupted; the last checkpoint is intact", file=sys.stderr)
+        print("mnistlite: interrupted", file=sys.stderr)
         return 130
-    except (UsageError, ValueError, FileNotFoundError, ImportError, TypeError) as err:
+    except (UsageError, ValueError, OSError, ImportError) as err:
         print(f"mnistlite {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE

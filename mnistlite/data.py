@@ -61,6 +61,12 @@ class MNISTTensors:
                 f"labels must be ({self.images.shape[0]},) to match the images, "
                 f"got {tuple(self.labels.shape)}"
             )
+        if not self.images.is_floating_point():
+            raise ValueError(f"images must be floating point, got {self.images.dtype}")
+        if self.labels.dtype != torch.int64:
+            raise ValueError(f"labels must be torch.int64 digits, got {self.labels.dtype}")
+        if self.labels.numel() and not 0 <= int(self.labels.min()) <= int(self.labels.max()) <= 9:
+            raise ValueError("labels must be digits in 0-9")
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -132,9 +138,13 @@ def load_mnist(
     root = Path(root).expanduser()
     try:
         dataset = MNIST(str(root), train=train, download=download)
-    except RuntimeError as err:
+    except (RuntimeError, OSError) as err:
         if download:
-            raise
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise DatasetNotFoundError(
+                f"could not download MNIST into {root} ({reason}); "
+                f"copy the four MNIST files into {root / 'MNIST' / 'raw'} instead"
+            ) from err
         raise DatasetNotFoundError(
             f"MNIST not found under {root} (expected {root / 'MNIST' / 'raw'}); "
             "pass download=True (on the command line: --download) to fetch it"

@@ -12,6 +12,7 @@ seed's seven by name. Change a field with :func:`get_recipe` overrides
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -81,8 +82,17 @@ class Recipe:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr!r}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a finite positive number, got {self.lr!r}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must lie in [0, 1), got {self.momentum!r}")
+        if not 0 < self.gamma <= 1:
+            raise ValueError(f"gamma must lie in (0, 1], got {self.gamma!r}")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must lie in [0, 1), got {self.label_smoothing!r}")
+        self.augment()  # Augment checks rotation, translate and interpolation
         if self.schedule not in ("constant", "step", "onecycle"):
             raise ValueError(
                 f"schedule must be 'constant', 'step' or 'onecycle', got {self.schedule!r}"
@@ -258,6 +268,12 @@ def train(
         callbacks: Extra callbacks for the :class:`~mnistlite.training.Trainer`.
         **switches: Speed switches for the Trainer: ``channels_last``, ``compile``, ``bf16``.
     """
+    out_dir = Path(out) if out is not None else None
+    if out_dir is not None and not resume and (out_dir / "checkpoint.pt").exists():
+        raise ValueError(
+            f"{out_dir / 'checkpoint.pt'} exists; pass resume=True to continue it, "
+            "or choose another out folder"
+        )
     if data is None:
         if root is None:
             raise ValueError("pass the MNIST root folder (root=...) or data=(train, test)")
@@ -272,7 +288,6 @@ def train(
     batches = Batches(train_data, recipe.batch_size, augment=recipe.augment(), seed=seed)
     optimizer = build_optimizer(recipe, model)
     scheduler, interval = build_scheduler(recipe, optimizer, len(batches))
-    out_dir = Path(out) if out is not None else None
     extra: list[Callback] = [_WriteHistory(out_dir / "history.json")] if out_dir else []
     trainer = Trainer(
         model,

@@ -505,9 +505,9 @@ def run_sweep(
     )
     _check_url(storage)
     from mnistlite.data import load_mnist
-    from mnistlite.training import _resolve_device
+    from mnistlite.training import resolve_device
 
-    device = _resolve_device(device)
+    device = resolve_device(device)
     name = study_name or default_study_name(budget)
     full = load_mnist(root, train=True, download=download, device=device)
     rest, val = full.split(val_size, seed)
@@ -732,7 +732,7 @@ def add_sweep_parser(commands: Any) -> argparse.ArgumentParser:
     Returns:
         The new subparser (its handler is set as the ``handler`` default).
     """
-    from mnistlite.cli import _positive_int
+    from mnistlite.argtypes import positive_int
 
     sweep = commands.add_parser(
         "sweep",
@@ -744,17 +744,17 @@ def add_sweep_parser(commands: Any) -> argparse.ArgumentParser:
         f"'mnistlite[sweep]' extra ({_INSTALL_HINT}).",
     )
     sweep.add_argument(
-        "--budget", type=_positive_int, metavar="N", help="the largest allowed parameter count"
+        "--budget", type=positive_int, metavar="N", help="the largest allowed parameter count"
     )
     sweep.add_argument(
         "--trials",
-        type=_positive_int,
+        type=positive_int,
         default=20,
         metavar="N",
         help="trials to train (default: 20)",
     )
     sweep.add_argument(
-        "--epochs", type=_positive_int, default=3, metavar="E", help="epochs per trial (default: 3)"
+        "--epochs", type=positive_int, default=3, metavar="E", help="epochs per trial (default: 3)"
     )
     sweep.add_argument(
         "--storage",
@@ -768,11 +768,11 @@ def add_sweep_parser(commands: Any) -> argparse.ArgumentParser:
     sweep.add_argument("--data", metavar="ROOT", default="data", help="MNIST root (default: data)")
     sweep.add_argument("--download", action="store_true", help="download MNIST if missing")
     sweep.add_argument(
-        "--limit-train", type=_positive_int, metavar="N", help="train each trial on N images"
+        "--limit-train", type=positive_int, metavar="N", help="train each trial on N images"
     )
     sweep.add_argument(
         "--val-size",
-        type=_positive_int,
+        type=positive_int,
         default=5000,
         metavar="N",
         help="validation images held out from the training set (default: 5000)",
@@ -783,7 +783,7 @@ def add_sweep_parser(commands: Any) -> argparse.ArgumentParser:
     sweep.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
     sweep.add_argument("--show", action="store_true", help="list the best trials and exit")
     sweep.add_argument(
-        "--top", type=_positive_int, default=10, metavar="K", help="trials listed (default: 10)"
+        "--top", type=positive_int, default=10, metavar="K", help="trials listed (default: 10)"
     )
     sweep.add_argument(
         "--no-progress", action="store_true", help="hide the per-trial lines and progress bars"

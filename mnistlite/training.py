@@ -34,6 +34,7 @@ __all__ = [
     "History",
     "Trainer",
     "load_checkpoint",
+    "resolve_device",
 ]
 
 CHECKPOINT_FORMAT = "mnistlite-checkpoint-v1"
@@ -53,7 +54,7 @@ class History:
     Attributes:
         epochs: One dict per epoch: ``epoch``, ``train_loss``, ``train_acc`` (running,
             percent, as the seed logs it), ``test_loss``, ``test_acc`` (percent),
-            ``lr`` (the rate used during the epoch), ``seconds``.
+            ``lr`` (the rate at the start of the epoch), ``seconds``.
         batch_losses: The training loss of every batch, in order.
         meta: Free-form run information (recipe, seed, device, ...).
     """
@@ -165,7 +166,12 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return state
 
 
-def _resolve_device(device: str | torch.device | None) -> torch.device:
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """Turn ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"`` into a usable device.
+
+    Raises:
+        ValueError: For an unknown device string, or CUDA where none is available.
+    """
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -174,6 +180,8 @@ def _resolve_device(device: str | torch.device | None) -> torch.device:
         raise ValueError(f"unknown device {device!r}: {err}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device} requested but CUDA is not available")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device {device} requested but only {torch.cuda.device_count()} GPUs")
     return device
 
 
@@ -234,7 +242,7 @@ class Trainer:
             )
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing}")
-        self.device = _resolve_device(device)
+        self.device = resolve_device(device)
         self.model = model.to(self.device)
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)

@@ -164,3 +164,54 @@ def test_step7_one_epoch_reaches_97(tmp_path, mnist_root):
     assert done.returncode == 0, done.stderr
     history = json.loads((tmp_path / "r" / "history.json").read_text())
     assert history["epochs"][0]["test_acc"] >= 97.0
+
+
+def test_resume_refuses_a_different_run(tmp_path, mnist_root):
+    out = tmp_path / "run"
+    base = [
+        "train",
+        "step5",
+        "--data",
+        mnist_root,
+        "--out",
+        out,
+        "--limit-train",
+        "256",
+        "--epochs",
+        "1",
+        "--no-progress",
+    ]
+    code, _, err = main(*base)
+    assert code == 0, err
+    before = (out / "checkpoint.pt").read_bytes()
+    for extra, word in [
+        (["--lr", "0.05"], "lr"),
+        (["--seed", "7"], "seed"),
+        (["--batch-size", "64"], "batch_size"),
+    ]:
+        code, _, err = main(*base, "--resume", *extra)
+        assert code == 2 and word in err and "different run" in err
+    code, _, err = main(*base[:-3], "--limit-train", "512", "--epochs", "1", "--resume")
+    assert code == 2 and "train_images" in err
+    assert (out / "checkpoint.pt").read_bytes() == before
+
+
+def test_failed_download_is_a_clear_error(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    def offline(*args, **kwargs):
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nno network")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
+    code, _, err = main("eval", "step7", "--data", tmp_path, "--download")
+    assert code == 2 and "could not download MNIST" in err and "MNIST/raw" in err
+
+
+def test_eval_rejects_weights_of_another_shape(tmp_path, mnist_root):
+    from mnistlite import models
+
+    state = models.step5().state_dict()
+    state["layers.0.0.weight"] = torch.zeros(3, 1, 3, 3)
+    torch.save(state, tmp_path / "w.pt")
+    code, _, err = main("eval", "step5", "--data", mnist_root, "--weights", tmp_path / "w.pt")
+    assert code == 2 and "does not fit model step5" in err and "size mismatch" in err

@@ -47,12 +47,12 @@ def test_split_is_disjoint_and_complete():
 
 
 def test_batches_cover_each_sample_once_per_epoch():
-    ds = fake(100)
-    ds = data.MNISTTensors(ds.images, torch.arange(100))
+    images = torch.arange(100.0).view(100, 1, 1, 1).expand(100, 1, 28, 28).contiguous()
+    ds = data.MNISTTensors(images, torch.arange(100) % 10)
     batches = data.Batches(ds, 32, seed=0)
     assert len(batches) == math.ceil(100 / 32)
-    first = torch.cat([y for _, y in batches])
-    second = torch.cat([y for _, y in batches])
+    first = torch.cat([x[:, 0, 0, 0].long() for x, _ in batches])
+    second = torch.cat([x[:, 0, 0, 0].long() for x, _ in batches])
     assert sorted(first.tolist()) == list(range(100))
     assert first.tolist() != second.tolist()  # a new permutation each epoch
     assert len(data.Batches(ds, 32, drop_last=True)) == 3
@@ -110,3 +110,11 @@ def test_rotation_matches_torchvision_direction():
     ours = data.augment_batch(norm, fill_free, g) * MNIST_STD + MNIST_MEAN
     theirs = rotate(img, angle)
     assert (ours.round() - theirs).abs().sum() <= 4  # same blob, at most a few edge pixels
+
+
+def test_labels_must_be_int64_digits():
+    images = torch.zeros(3, 1, 28, 28)
+    with pytest.raises(ValueError, match="int64"):
+        data.MNISTTensors(images, torch.zeros(3, dtype=torch.int32))
+    with pytest.raises(ValueError, match="0-9"):
+        data.MNISTTensors(images, torch.tensor([0, 1, 40]))

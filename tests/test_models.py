@@ -435,3 +435,10 @@ def test_torch_export_matches_eager():
     program = torch.export.export(model, (x,))
     with torch.no_grad():
         torch.testing.assert_close(program.module()(x), model(x), rtol=1e-5, atol=1e-6)
+
+
+def test_float64_input_is_refused_at_the_boundary():
+    model = models.step7().eval()
+    with pytest.raises(ValueError, match="float32.*float64"):
+        model(torch.zeros(2, 1, 28, 28, dtype=torch.float64))
+    assert model.double()(torch.zeros(2, 1, 28, 28, dtype=torch.float64)).shape == (2, 10)

@@ -36,3 +36,27 @@ def test_override_one_field():
 def test_bad_recipes(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("lr", float("inf")),
+        ("momentum", 1.5),
+        ("gamma", 0.0),
+        ("weight_decay", -1.0),
+        ("label_smoothing", 1.0),
+        ("rotation", 200.0),
+        ("interpolation", "cubic"),
+    ],
+)
+def test_recipe_fields_are_checked(field, value):
+    with pytest.raises(ValueError, match=field):
+        recipes.get_recipe("step7", **{field: value})
+
+
+def test_train_refuses_to_overwrite_a_checkpoint(tmp_path):
+    (tmp_path / "checkpoint.pt").write_bytes(b"old")
+    with pytest.raises(ValueError, match="exists"):
+        recipes.train(recipes.get_recipe("step2"), root=tmp_path, out=tmp_path)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == b"old"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mnistlite.models.registry import register_model
@@ -31,9 +32,10 @@ def build_model(
         ValueError: For unknown weights or options, weights with architecture options,
             or weights for a model that has none bundled.
     """
-    if weights is not None and weights_enum is None:
+    if weights is not None and (weights_enum is None or len(weights_enum) == 0):
         raise ValueError(
-            f"no pretrained weights are bundled for {name}; build it with weights=None"
+            f"no pretrained weights are bundled for {name}; build it with weights=None and "
+            "load your own state dict (on the command line: --weights PATH)"
         )
     entry = weights_enum.verify(weights) if weights_enum is not None else None
     if entry is not None and options:
@@ -47,7 +49,9 @@ def build_model(
     return model
 
 
-def define_builder(name: str, spec: NetSpec, enum: type[WeightsEnum], summary: str) -> Any:
+def define_builder(
+    name: str, spec: NetSpec, enum: type[WeightsEnum], summary: str
+) -> Callable[..., SpecNet]:
     """Define and register the keyword-only builder of one model with bundled weights.
 
     The builder has torchvision's signature ``name(*, weights=None, progress=True,

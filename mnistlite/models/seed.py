@@ -120,7 +120,8 @@ def step1(*, weights: Any | None = None, progress: bool = True, **kwargs: Any) -
     if weights is not None:
         raise ValueError(
             "step1's weights (25 MB) are not bundled with mnistlite; use weights=None and "
-            "train it with `mnistlite train step1`, or load your own with load_state_dict"
+            "train it with `mnistlite train step1`, then load model.pt "
+            "(on the command line: --weights PATH)"
         )
     return build_model("step1", STEP1, None, None, kwargs)
 

@@ -23,7 +23,6 @@ __all__ = [
     "Conv",
     "DWConv",
     "Flatten",
-    "GlobalPool",
     "Head",
     "LayerSpec",
     "NetSpec",
@@ -115,17 +114,12 @@ class Head:
 
 
 @dataclass(frozen=True)
-class GlobalPool:
-    """Global average pooling to (N, C) logits, for nets whose last conv outputs 10 maps."""
-
-
-@dataclass(frozen=True)
 class Flatten:
     """Flatten an (N, 10, 1, 1) output to (N, 10) logits (step 1 has no GAP head)."""
 
 
 #: Any one of the layer specs a :class:`NetSpec` is made of.
-LayerSpec = Conv | DWConv | OneByOne | Pool | Head | GlobalPool | Flatten
+LayerSpec = Conv | DWConv | OneByOne | Pool | Head | Flatten
 
 
 @dataclass(frozen=True)
@@ -195,8 +189,6 @@ def _build_layer(layer: LayerSpec, net: NetSpec) -> nn.Module:
         return nn.MaxPool2d(2)
     if isinstance(layer, Head):
         return GAPHead(layer.cin)
-    if isinstance(layer, GlobalPool):
-        return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
     if isinstance(layer, Flatten):
         return nn.Flatten()
     raise TypeError(f"not a layer spec: {layer!r}")
@@ -248,4 +240,11 @@ class SpecNet(nn.Module):
         """Return the logits (N, 10) for a batch of images (N, 1, 28, 28)."""
         if not torch.compiler.is_compiling():
             check_input(x)
+            weight = next(self.parameters())
+            autocast = torch.is_autocast_enabled(x.device.type)
+            if x.dtype != weight.dtype and not autocast:
+                raise ValueError(
+                    f"expected input of dtype {weight.dtype} (the model's), got {x.dtype}; "
+                    f"convert it with x.to({weight.dtype})"
+                )
         return self.layers(x)
