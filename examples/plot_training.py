@@ -72,6 +72,7 @@ train_data = data.load_mnist(args.data, train=True, download=args.download, devi
 test_data = data.load_mnist(args.data, train=False, download=args.download, device=device)
 train_data, test_data = train_data.take(args.limit), test_data.take(args.limit)
 
+(out / "checkpoint.pt").unlink(missing_ok=True)  # start afresh (recipes.train never overwrites one)
 model, history = recipes.train(
     recipe, data=(train_data, test_data), out=out, seed=args.seed, device=device, progress=False
 )

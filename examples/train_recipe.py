@@ -109,6 +109,7 @@ class PrintEpoch(Callback):
         )
 
 
+(out / "checkpoint.pt").unlink(missing_ok=True)  # start afresh (recipes.train never overwrites one)
 model, history = recipes.train(
     recipe,
     data=(train_data, test_data),

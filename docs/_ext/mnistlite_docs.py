@@ -607,8 +607,14 @@ def _valid_defaults(
 
 
 def reset_argv(gallery_conf: dict[str, Any], script_vars: dict[str, Any]) -> list[str]:
-    """Arguments for every gallery script: ``$MNISTLITE_DOCS_EXAMPLE_ARGS``, split."""
-    return shlex.split(os.environ.get("MNISTLITE_DOCS_EXAMPLE_ARGS", ""))
+    """Arguments for every gallery script: ``$MNISTLITE_DOCS_EXAMPLE_ARGS``, split.
+
+    ``{example}`` in them becomes the script's name, so each script can get its own
+    ``--out`` folder (the examples refuse to overwrite another run's checkpoint).
+    """
+    name = Path(script_vars.get("src_file", "example")).stem
+    text = os.environ.get("MNISTLITE_DOCS_EXAMPLE_ARGS", "").replace("{example}", name)
+    return shlex.split(text)
 
 
 def figure_scraper(block: Any, block_vars: dict[str, Any], gallery_conf: dict[str, Any]) -> str:
