@@ -27,13 +27,34 @@ class UsageError(Exception):
     """A problem with what the user asked for; reported without a traceback."""
 
 
+#: The command line's speed switches, chosen by ``benchmarks/epoch_time.py`` (see
+#: ``benchmarks/RESULTS.md``): bf16 autocast gave the fastest step-7 epoch and kept the
+#: recipe's accuracy; channels_last and torch.compile were slower on two threads. The
+#: Python API (:class:`~mnistlite.training.Trainer`) keeps plain fp32 as its default.
+SPEED_DEFAULTS = {"channels_last": False, "bf16": True, "compile": False}
+
+
 def _add_speed_switches(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("speed switches (see benchmarks/RESULTS.md)")
+    on_off = argparse.BooleanOptionalAction
     group.add_argument(
-        "--channels-last", action="store_true", help="run in channels_last memory format"
+        "--channels-last",
+        action=on_off,
+        default=SPEED_DEFAULTS["channels_last"],
+        help="channels_last memory format (default: %(default)s)",
     )
-    group.add_argument("--compile", action="store_true", help="run the model via torch.compile")
-    group.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
+    group.add_argument(
+        "--compile",
+        action=on_off,
+        default=SPEED_DEFAULTS["compile"],
+        help="run the model via torch.compile (default: %(default)s)",
+    )
+    group.add_argument(
+        "--bf16",
+        action=on_off,
+        default=SPEED_DEFAULTS["bf16"],
+        help="bfloat16 autocast; --no-bf16 for exact fp32 (default: %(default)s)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
