@@ -90,7 +90,8 @@ def main() -> None:
         "Written by `python benchmarks/make_results.py` from the runs of "
         "`python benchmarks/reproduce.py step7 step6 step5 step4 step3 step2 "
         "--data ../shared/data --out runs/reproduce` (seed 1; the same code path as "
-        "`mnistlite train STEP --seed 1`). Accuracies in percent on the 10,000 test images; "
+        "`mnistlite train STEP --seed 1 --no-bf16`, plain fp32; step 2 also with seeds 2 "
+        "and 3). Accuracies in percent on the 10,000 test images; "
         "train accuracy is the running accuracy over the epoch, as the seed logs it.",
         "",
         f"Machine: {machine}, CPU only, one thread per run (two runs shared the 2 cores, "
