@@ -108,7 +108,7 @@ def main() -> None:
             lines.append(
                 f"| {name} | {params.count_parameters(models.get_model(name)):,} | "
                 "not run | | | | "
-                f"{SEED_BEST_TEST[name]:.2f} | | | |"
+                f"{SEED_BEST_TEST[name]:.2f} | | |"
             )
             continue
         run = steps[name][0]
@@ -163,7 +163,7 @@ def main() -> None:
         "- step2 falls short of the seed's best logged accuracy. The seed's own log shows why "
         "this recipe is fragile: without BatchNorm its accuracy sat at 10% for two epochs "
         "and then climbed, and its best epoch (98.64% at epoch 13) was followed by 98.25% "
-        "at the last. The extra seeds below show the spread.",
+        "at the last. The extra seeds above show the spread.",
     ]
     lines += [
         "",
