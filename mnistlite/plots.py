@@ -390,6 +390,29 @@ def _pareto(points: list[tuple[str, float, float, str | None]]) -> list[tuple[fl
     return front
 
 
+def _scatter_groups(
+    ax: Any,
+    points: list[tuple[str, float, float, str | None]],
+    *,
+    marker: str,
+    size: float,
+    default_label: str,
+) -> None:
+    """Scatter ``(name, params, accuracy, group)`` points, one legend entry per group."""
+    groups: dict[str | None, list[tuple[str, float, float, str | None]]] = {}
+    for point in points:
+        groups.setdefault(point[3], []).append(point)
+    for group, members in groups.items():
+        ax.scatter(
+            [p[1] for p in members],
+            [p[2] for p in members],
+            marker=marker,
+            s=size,
+            label=group if group is not None else default_label,
+            zorder=3,
+        )
+
+
 def plot_frontier(
     points: Sequence[Mapping[str, Any]],
     *,
@@ -422,30 +445,8 @@ def plot_frontier(
     fig = figure_class(figsize=(9, 6), layout="constrained")
     ax = fig.subplots()
 
-    groups: dict[str | None, list[tuple[str, float, float, str | None]]] = {}
-    for point in checked:
-        groups.setdefault(point[3], []).append(point)
-    for group, members in groups.items():
-        ax.scatter(
-            [p[1] for p in members],
-            [p[2] for p in members],
-            marker="o",
-            s=36,
-            label=group if group is not None else "models",
-            zorder=3,
-        )
-    anchor_groups: dict[str | None, list[tuple[str, float, float, str | None]]] = {}
-    for point in anchored:
-        anchor_groups.setdefault(point[3], []).append(point)
-    for group, members in anchor_groups.items():
-        ax.scatter(
-            [p[1] for p in members],
-            [p[2] for p in members],
-            marker="*",
-            s=110,
-            label=group if group is not None else "anchors",
-            zorder=3,
-        )
+    _scatter_groups(ax, checked, marker="o", size=36, default_label="models")
+    _scatter_groups(ax, anchored, marker="*", size=110, default_label="anchors")
     if pareto and len(checked) > 1:
         front = _pareto(checked)
         ax.plot(
