@@ -20,7 +20,7 @@ import torch
 
 from mnistlite import data, models, params, recipes
 from mnistlite.atomic import save_json
-from mnistlite.models.spec import Conv, Head, NetSpec, OneByOne, Pool
+from mnistlite.models.spec import Conv, Head, NetSpec, Pool
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "frontier" / "search.json"
 SPLIT = 10_000  # validation images held out of the 60,000 training images

@@ -76,6 +76,7 @@ class ScalarBatchNorm2d(nn.Module):
         return self.norm(x) * self.weight + self.bias
 
     def extra_repr(self) -> str:
+        """Shown by ``print(model)``: the channels and the shared affine."""
         return f"{self.norm.num_features}, shared affine (2 parameters)"
 
 

@@ -53,8 +53,8 @@ from mnistlite.models.spec import (
     Head,
     NetSpec,
     OneByOne,
-    Shared,
     Pool,
+    Shared,
     SpecNet,
     check_input,
 )
