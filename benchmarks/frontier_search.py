@@ -20,7 +20,7 @@ import torch
 
 from mnistlite import data, models, params, recipes
 from mnistlite.atomic import save_json
-from mnistlite.models.spec import Conv, Head, NetSpec, Pool
+from mnistlite.models.spec import Conv, DWConv, Head, NetSpec, Pool, Shared
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "frontier" / "search.json"
 SPLIT = 10_000  # validation images held out of the 60,000 training images
@@ -72,6 +72,37 @@ RECIPE_B = dict(
     interpolation="bilinear",
 )
 RECIPE_C = dict(RECIPE_A, batch_size=32, lr=0.02, scale=0.09, translate=0.09)
+RECIPE_D = dict(RECIPE_C, batch_size=64, lr=0.04)
+
+#: Tiny networks: pool right after the first conv, separable convs, a shared-weight block,
+#: the 2-parameter norm.
+TINY1K = NetSpec(
+    layers=(
+        Conv(1, 6, 3, 1),
+        Pool(),
+        DWConv(6, 12, pad=1),
+        Shared(12, 2),
+        Pool(),
+        DWConv(12, 16, pad=1),
+        Head(16),
+    ),
+    norm="scalar",
+)
+TINY600 = NetSpec(
+    layers=(
+        Conv(1, 4, 3, 1),
+        Pool(),
+        DWConv(4, 8, pad=1),
+        Shared(8, 2),
+        Pool(),
+        DWConv(8, 12, pad=1),
+        Head(12),
+    ),
+    norm="scalar",
+)
+#: The recipe of the earlier lite models below 2,000 parameters (no augmentation).
+RECIPE_E = dict(batch_size=128, lr=0.05, rotation=0.0, translate=0.0, weight_decay=0.0)
+KD = dict(teacher="step7", distill_temperature=4.0, distill_weight=0.5)
 
 CANDIDATES: dict[str, tuple[NetSpec, dict]] = {
     "sq10k-A": (_squeeze(10, 30, 10, 14), RECIPE_A),
@@ -79,6 +110,17 @@ CANDIDATES: dict[str, tuple[NetSpec, dict]] = {
     "sq10k-C": (_squeeze(10, 30, 10, 14), RECIPE_C),
     "pad3762-A": (_padded(((4, 4, 4), (8, 8, 8), (8, 8, 8))), RECIPE_A),
     "pad3762-C": (_padded(((4, 4, 4), (8, 8, 8), (8, 8, 8))), RECIPE_C),
+    "sq10k-D": (_squeeze(10, 30, 10, 14), RECIPE_D),
+    "pad3762-D": (_padded(((4, 4, 4), (8, 8, 8), (8, 8, 8))), RECIPE_D),
+    "pad4516-D": (_padded(((4, 4, 4), (8, 8, 8), (10, 10, 10))), RECIPE_D),
+    "sq5k-D": (_squeeze(6, 20, 8, 10), RECIPE_D),
+    "sq8k-D": (_squeeze(8, 28, 10, 12), RECIPE_D),
+    "lite1k-E": (models.LITE1K, RECIPE_E),
+    "lite1k-E-kd": (models.LITE1K, dict(RECIPE_E, **KD)),
+    "tiny1k-E": (TINY1K, RECIPE_E),
+    "tiny1k-E-kd": (TINY1K, dict(RECIPE_E, **KD)),
+    "tiny600-E": (TINY600, RECIPE_E),
+    "lite600-E": (models.LITE600, RECIPE_E),
 }
 
 

@@ -1,8 +1,10 @@
 """Frontier models: the best accuracy we found under fixed parameter budgets.
 
-Same blocks as the seed's steps. Below 5,000 parameters the later layers are
-depthwise-separable (:class:`~mnistlite.models.DWConv`), which buys width for few
-weights. Each model has a recipe of the same name in :mod:`mnistlite.recipes`.
+Same blocks as the seed's steps. From 5,000 parameters up the networks are deep and
+narrow with the full receptive field before global pooling; below that the later
+layers are depthwise-separable (:class:`~mnistlite.models.DWConv`), which buys width
+for few weights. Each model has a recipe of the same name in :mod:`mnistlite.recipes`;
+``results/frontier.md`` has their accuracies and how each design was chosen.
 """
 
 from __future__ import annotations
@@ -12,22 +14,41 @@ from mnistlite.models.spec import Conv, DWConv, Head, NetSpec, OneByOne, Pool
 from mnistlite.models.weights import weights_enum
 
 __all__ = [
+    "LITE10K",
     "LITE1K",
     "LITE2K",
     "LITE5K",
     "LITE8K",
     "LITE600",
+    "Lite10k_Weights",
     "Lite1k_Weights",
     "Lite2k_Weights",
     "Lite5k_Weights",
     "Lite8k_Weights",
     "Lite600_Weights",
+    "lite10k",
     "lite1k",
     "lite2k",
     "lite5k",
     "lite8k",
     "lite600",
 ]
+
+#: ≤ 10,000 parameters (9,994): wide early (30 channels at 24×24), a 1×1 squeeze to 10,
+#: one pool, then four unpadded 3×3 convs of 14 down to 4×4 before global pooling.
+LITE10K = NetSpec(
+    layers=(
+        Conv(1, 10, 3, 0),  # 26
+        Conv(10, 30, 3, 0),  # 24
+        Conv(30, 10, 1, 0),  # 24, 1×1 squeeze
+        Pool(),  # 12
+        Conv(10, 14, 3, 0),  # 10
+        Conv(14, 14, 3, 0),  # 8
+        Conv(14, 14, 3, 0),  # 6
+        Conv(14, 14, 3, 0),  # 4
+        Head(14),
+    ),
+)
 
 #: ≤ 8,000 parameters (7,756): step 5's shape with a 13×13 transition and 16-wide tail.
 LITE8K = NetSpec(
@@ -93,6 +114,7 @@ LITE600 = NetSpec(
     ),
 )
 
+Lite10k_Weights = weights_enum("lite10k", "Lite10k_Weights")
 Lite8k_Weights = weights_enum("lite8k", "Lite8k_Weights")
 Lite5k_Weights = weights_enum("lite5k", "Lite5k_Weights")
 Lite2k_Weights = weights_enum("lite2k", "Lite2k_Weights")
@@ -100,6 +122,9 @@ Lite1k_Weights = weights_enum("lite1k", "Lite1k_Weights")
 Lite600_Weights = weights_enum("lite600", "Lite600_Weights")
 
 
+lite10k = define_builder(
+    "lite10k", LITE10K, Lite10k_Weights, "Frontier model under 10,000 parameters."
+)
 lite8k = define_builder("lite8k", LITE8K, Lite8k_Weights, "Frontier model under 8,000 parameters.")
 lite5k = define_builder("lite5k", LITE5K, Lite5k_Weights, "Frontier model under 5,000 parameters.")
 lite2k = define_builder("lite2k", LITE2K, Lite2k_Weights, "Frontier model under 2,000 parameters.")
