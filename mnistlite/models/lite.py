@@ -50,30 +50,32 @@ LITE10K = NetSpec(
     ),
 )
 
-#: ≤ 8,000 parameters (7,756): step 5's shape with a 13×13 transition and 16-wide tail.
+#: ≤ 8,000 parameters (7,644): lite10k's shape, narrower (8 → 28 → 10, tail of 12).
 LITE8K = NetSpec(
     layers=(
-        Conv(1, 8, 3, 1),  # 28
-        Conv(8, 16, 3, 0),  # 26
-        Pool(),  # 13
-        OneByOne(16, 10),  # 13
-        Conv(10, 16, 3, 0),  # 11
-        Conv(16, 16, 3, 0),  # 9
-        Conv(16, 16, 3, 0),  # 7
-        Head(16),
+        Conv(1, 8, 3, 0),  # 26
+        Conv(8, 28, 3, 0),  # 24
+        Conv(28, 10, 1, 0),  # 24, 1×1 squeeze
+        Pool(),  # 12
+        Conv(10, 12, 3, 0),  # 10
+        Conv(12, 12, 3, 0),  # 8
+        Conv(12, 12, 3, 0),  # 6
+        Conv(12, 12, 3, 0),  # 4
+        Head(12),
     ),
 )
 
-#: ≤ 5,000 parameters (4,896).
+#: ≤ 5,000 parameters (4,962): lite10k's shape again (6 → 20 → 8, tail of 10).
 LITE5K = NetSpec(
     layers=(
-        Conv(1, 8, 3, 1),  # 28
-        Conv(8, 12, 3, 0),  # 26
-        Pool(),  # 13
-        OneByOne(12, 8),  # 13
-        Conv(8, 12, 3, 0),  # 11
-        Conv(12, 14, 3, 0),  # 9
-        Conv(14, 10, 3, 0),  # 7
+        Conv(1, 6, 3, 0),  # 26
+        Conv(6, 20, 3, 0),  # 24
+        Conv(20, 8, 1, 0),  # 24, 1×1 squeeze
+        Pool(),  # 12
+        Conv(8, 10, 3, 0),  # 10
+        Conv(10, 10, 3, 0),  # 8
+        Conv(10, 10, 3, 0),  # 6
+        Conv(10, 10, 3, 0),  # 4
         Head(10),
     ),
 )
