@@ -59,6 +59,9 @@ from mnistlite.models.spec import (
 )
 from mnistlite.models.weights import Weights, WeightsEnum, WeightsError, load_state_dict
 
+# isort: split
+from mnistlite.models.fast import FAST, Fast_Weights, fast  # registered after the lite models
+
 __all__ = [
     "LITE1K",
     "LITE2K",
@@ -75,6 +78,9 @@ __all__ = [
     "lite5k",
     "lite8k",
     "lite600",
+    "FAST",
+    "Fast_Weights",
+    "fast",
     "STEP1",
     "STEP2",
     "STEP3",
