@@ -57,7 +57,8 @@ def _profile(data: dict) -> list[str]:
     for batch in data["batches"]:
         lines += [
             f"Batch {batch['batch']}, median {data.get('clock', 'wall time')} of one training step "
-            "(interleaved variants; the machine was shared, see the load note):",
+            "(variants interleaved; thread CPU time is not inflated by other jobs on a "
+            "shared machine as wall time is):",
             "",
             "| variant | ms/step | ratio |",
             "|---|---|---|",
@@ -66,7 +67,9 @@ def _profile(data: dict) -> list[str]:
         for name, rows in batch["profiles"].items():
             lines += [
                 "",
-                f"Batch {batch['batch']}, {name}: operators by self CPU time in one step",
+                f"Batch {batch['batch']}, {name}: operators by self time in one profiled "
+                "step (the profiler's clock is the wall clock, which other jobs on a shared "
+                "machine inflate: read the shares)",
                 "",
                 "| operator | self ms | share |",
                 "|---|---|---|",
