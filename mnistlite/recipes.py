@@ -192,9 +192,10 @@ RECIPES["lite5k"] = _deep.replace(name="lite5k", model="lite5k")
 
 #: The fast recipe: >= 99.4% final test accuracy in the least wall time on a CPU. Its
 #: network (:func:`mnistlite.models.fast`, 9,910 parameters) pools after the first
-#: convolution, so an image costs about a third of step 7's multiply-adds; 8 epochs of
-#: one-cycle SGD at batch 512, with lite8k's augmentation. Chosen on a validation split
-#: of the training images by ``benchmarks/fast_search.py`` (see benchmarks/RESULTS.md).
+#: convolution, so an image costs under half of step 7's multiply-adds; 8 epochs of
+#: one-cycle SGD at batch 512, with rotation and shifts. To be confirmed on a validation
+#: split of the training images by ``benchmarks/fast_search.py`` (benchmarks/RESULTS.md
+#: says which candidates have been measured).
 RECIPES["fast"] = Recipe(
     name="fast",
     model="fast",

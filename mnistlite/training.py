@@ -235,7 +235,7 @@ def cpu_bf16_flags() -> frozenset[str]:
     """The native-bf16 flags this CPU reports: a subset of ``{"avx512_bf16", "amx_bf16"}``.
 
     Read from ``/proc/cpuinfo`` (Linux) and from
-    :func:`torch.backends.cpu.get_cpu_capability` (which names AMX on builds that
+    ``torch.backends.cpu.get_cpu_capability()`` (which names AMX on builds that
     dispatch to it). Empty where neither says anything, e.g. on macOS or Windows.
     """
     found: set[str] = set()
@@ -262,7 +262,7 @@ def bf16_native(device: str | torch.device) -> bool:
     """Whether ``device`` computes bfloat16 natively, so bf16 autocast pays.
 
     On the CPU: AVX-512 BF16 or AMX (:func:`cpu_bf16_flags`); without them bf16 is
-    emulated and slower than fp32. On CUDA: :func:`torch.cuda.is_bf16_supported`
+    emulated and slower than fp32. On CUDA: ``torch.cuda.is_bf16_supported()``
     (Ampere and later). Anything else: False.
     """
     device = torch.device(device)

@@ -1,9 +1,9 @@
 """The ``fast`` recipe's network: few multiply-adds, so an epoch is cheap on a CPU.
 
 It pools right after the first convolution, so only one layer runs at 28×28 and the
-rest at 14×14 or less: about 0.8 M multiply-adds per image, against 1.3 M for lite8k
-and 2.3 M for step 7, with 9,910 parameters (budget: step 7's 10,252). Chosen on a
-validation split by ``benchmarks/fast_search.py`` (see ``benchmarks/RESULTS.md``).
+rest at 14×14 or less: 0.80 M multiply-adds per image against step 7's 1.67 M, with
+9,910 parameters (budget: step 7's 10,252). Its validation runs are
+``benchmarks/fast_search.py``'s (see ``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations
