@@ -27,11 +27,12 @@ class UsageError(Exception):
     """A problem with what the user asked for; reported without a traceback."""
 
 
-#: The command line's speed switches, chosen by ``benchmarks/epoch_time.py`` (see
-#: ``benchmarks/RESULTS.md``): bf16 autocast gave the fastest step-7 epoch and kept the
-#: recipe's accuracy; channels_last and torch.compile were slower on two threads. The
-#: Python API (:class:`~mnistlite.training.Trainer`) keeps plain fp32 as its default.
-SPEED_DEFAULTS = {"channels_last": False, "bf16": True, "compile": False}
+#: The command line's speed switches; the same defaults as the Python API's
+#: (:class:`~mnistlite.training.Trainer`, :func:`mnistlite.recipes.train`), chosen by
+#: ``benchmarks/epoch_time.py`` (see ``benchmarks/RESULTS.md``): bf16 autocast where the
+#: device computes bf16 natively ("auto"); channels_last and torch.compile were slower
+#: on two threads.
+SPEED_DEFAULTS: dict[str, bool | str] = {"channels_last": False, "bf16": "auto", "compile": False}
 
 
 def _add_speed_switches(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +54,9 @@ def _add_speed_switches(parser: argparse.ArgumentParser) -> None:
         "--bf16",
         action=on_off,
         default=SPEED_DEFAULTS["bf16"],
-        help="bfloat16 autocast; --no-bf16 for exact fp32 (default: %(default)s)",
+        help="bfloat16 autocast for training; --no-bf16 for exact fp32 (default: auto, "
+        "on where the device computes bf16 natively: CPUs with avx512_bf16 or AMX, CUDA "
+        "GPUs with bf16); the test set is always evaluated in fp32",
     )
 
 
@@ -210,9 +213,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
     train_images = min(args.limit_train or MNIST_TRAIN_IMAGES, MNIST_TRAIN_IMAGES)
     run = {"recipe": recipe.to_dict(), "seed": args.seed, "train_images": train_images}
     _check_out(out, args.resume, run)
-    from mnistlite.training import resolve_device
+    from mnistlite.training import bf16_native, resolve_bf16, resolve_device
 
     device = resolve_device(args.device)
+    bf16 = resolve_bf16(args.bf16, device)
+    why = "forced" if isinstance(args.bf16, bool) else "auto"
+    native = "native" if bf16_native(device) else "not native"
+    print(
+        f"precision: {'bf16 autocast' if bf16 else 'fp32'} ({why}; bf16 is {native} on "
+        f"{device}); test set evaluated in fp32",
+        flush=True,
+    )
     data = (
         load_mnist(args.data, train=True, download=args.download, device=device),
         load_mnist(args.data, train=False, download=args.download, device=device),
@@ -234,7 +245,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             limit_train=args.limit_train,
             channels_last=args.channels_last,
             compile=args.compile,
-            bf16=args.bf16,
+            bf16=bf16,
         )
     except BaseException:
         if created and not any(out.iterdir()):  # failed before the first epoch: no stray folder
