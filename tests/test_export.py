@@ -68,16 +68,35 @@ def test_int8_accuracy_close_to_fp32(fp32_onnx, mnist_train, mnist_test, tmp_pat
     assert export.onnx_weight_bytes(out) < 0.4 * fp32_onnx.weight_bytes
 
 
-def test_pt2_loads_and_matches(step7, mnist_test, tmp_path) -> None:
+@pytest.fixture(scope="module")
+def cli_pt2(mnist_root, tmp_path_factory) -> tuple[Path, str]:
+    """`mnistlite export step7 --format pt2 --data ROOT` (checked on the 10,000 test images)."""
+    import contextlib
+    import io
+
+    out = tmp_path_factory.mktemp("pt2") / "step7.pt2"
+    argv = ["export", "step7", "--format", "pt2", "--data", str(mnist_root), "--out", str(out)]
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert main(argv) == 0
+    return out, stdout.getvalue()
+
+
+def test_cli_export_pt2_checks_on_the_test_set(cli_pt2) -> None:
+    out, text = cli_pt2
+    assert f"wrote {out} (pt2," in text
+    assert "checked on 10,000 MNIST test images: predictions agree with PyTorch on 100.00%" in text
+
+
+def test_pt2_loads_and_matches(cli_pt2, step7, mnist_test) -> None:
     images, labels = mnist_test.images[:CHECK], mnist_test.labels[:CHECK]
-    report = export.export_model(
-        step7, tmp_path / "step7.pt2", "pt2", check_images=images, check_labels=labels
-    )
-    assert report.check is not None and report.check.agreement == 100.0
-    assert report.check.max_abs_diff < 1e-5
-    loaded = export.load_pt2(report.path)
-    with torch.inference_mode():
+    check = export.check_pt2(cli_pt2[0], step7, images, labels)
+    assert check.agreement == 100.0 and check.max_abs_diff < 1e-5
+    assert check.accuracy_export == check.accuracy_torch
+    loaded = export.load_pt2(cli_pt2[0])
+    with torch.inference_mode():  # the batch dimension is dynamic
         assert torch.equal(loaded(images[:1]).argmax(1), step7(images[:1]).argmax(1))
+        assert loaded(images[:5]).shape == (5, 10)
     with pytest.raises(export.ExportError, match="cannot load"):
         export.load_pt2(Path(__file__))
 
@@ -102,7 +121,9 @@ def test_fold_keeps_batchnorm_where_not_exact() -> None:
         bn.weight.copy_(torch.tensor([1.0, -0.5, 2.0]))  # a negative scale: max-pool blocks
         bn.running_mean.uniform_(-1, 1)
     chain = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), bn, nn.MaxPool2d(2), nn.Conv2d(3, 2, 3))
-    padded = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.BatchNorm2d(3), nn.Conv2d(3, 2, 3, 1))
+    padded = nn.Sequential(
+        nn.Conv2d(1, 3, 3), nn.ReLU(), nn.BatchNorm2d(3), nn.Conv2d(3, 2, 3, padding=1)
+    )
     for model in (chain, padded):
         folded = export.fold_batchnorm(model)
         assert any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
@@ -153,16 +174,6 @@ def test_cli_export_bad_input(args, message, tmp_path, capsys) -> None:
     assert code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "m.onnx").exists()
-
-
-def test_cli_export_pt2_checks_on_the_test_set(mnist_root, tmp_path, capsys) -> None:
-    out = tmp_path / "step7.pt2"
-    argv = ["export", "step7", "--format", "pt2", "--data", str(mnist_root), "--out", str(out)]
-    assert main(argv) == 0
-    text = capsys.readouterr().out
-    assert f"wrote {out} (pt2," in text
-    assert "checked on 10,000 MNIST test images: predictions agree with PyTorch on 100.00%" in text
-    assert export.load_pt2(out) is not None
 
 
 @pytest.mark.slow
