@@ -113,14 +113,19 @@ def require_onnx() -> tuple[ModuleType, ModuleType]:
 # -- BatchNorm folding ------------------------------------------------------------------
 
 
+def _is_plain_sequential(module: nn.Module) -> bool:
+    """An nn.Sequential (or subclass) that runs its children one after another."""
+    return isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward
+
+
 def _leaves(model: nn.Module) -> list[nn.Module] | None:
     """The model's layers as one flat chain, or None if its forward is not a plain chain."""
     body = getattr(model, "layers", model)
-    if not isinstance(body, nn.Sequential):
+    if not _is_plain_sequential(body):
         return None
     flat: list[nn.Module] = []
     for module in body:
-        if isinstance(module, nn.Sequential):
+        if _is_plain_sequential(module):
             nested = _leaves(module)
             if nested is None:
                 return None
