@@ -4,13 +4,13 @@ Every format takes one input, ``(N, 1, 28, 28)`` float32 images normalized as th
 training set (:class:`~mnistlite.preprocess.Normalize`), any batch size ``N``, and returns
 ``(N, 10)`` logits.
 
-- ``onnx``: :func:`torch.onnx.export` through the current (``dynamo=True``) exporter.
+- ``onnx``: ``torch.onnx.export`` through the current (``dynamo=True``) exporter.
   :func:`export_model` checks the written file: ONNX Runtime must give the same
   predictions as PyTorch on the images it is given (the real test set from the CLI).
 - ``onnx`` with ``int8=True``: static post-training quantization by ONNX Runtime (QDQ
   format, int8 weights per output channel, uint8 activations), calibrated on training
   images only.
-- ``pt2``: a :func:`torch.export.export` program saved with :func:`torch.export.save`;
+- ``pt2``: a ``torch.export.export`` program saved with ``torch.export.save``;
   load it with :func:`load_pt2`.
 
 **BatchNorm after ReLU.** The seed's blocks run Conv → ReLU → BatchNorm, so the usual
@@ -72,7 +72,7 @@ __all__ = [
     "run_onnx",
 ]
 
-#: The export formats: ``"onnx"`` and ``"pt2"``.
+#: The export formats, ``"onnx"`` and ``"pt2"``.
 FORMATS = ("onnx", "pt2")
 #: The command that installs what the ONNX formats need.
 INSTALL_HINT = 'pip install "mnistlite[export]"'
@@ -92,7 +92,7 @@ def require_onnx() -> tuple[ModuleType, ModuleType]:
     """Import onnx and onnxruntime, or fail with a message naming the extra.
 
     Returns:
-        The :mod:`onnx` and :mod:`onnxruntime` modules.
+        The ``onnx`` and ``onnxruntime`` modules.
 
     Raises:
         ImportError: If onnx, onnxscript or onnxruntime is missing; the message says
@@ -333,7 +333,7 @@ def quantize_onnx(source: str | Path | bytes, out: str | Path, calibration: torc
 
 
 def export_pt2(model: nn.Module, out: str | Path) -> Path:
-    """Write ``model`` as a :func:`torch.export.export` program (dynamic batch), atomically.
+    """Write ``model`` as a ``torch.export.export`` program (dynamic batch), atomically.
 
     Args:
         model: Takes ``(N, 1, 28, 28)`` normalized images, returns ``(N, 10)`` logits.

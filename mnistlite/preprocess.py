@@ -228,7 +228,7 @@ def load_digit(image: Any, *, name: str | None = None) -> torch.Tensor:
     The steps: convert to grey (transparent parts count as white paper); tell the paper
     from the ink by the picture's border (dark ink on light paper is inverted to MNIST's
     light ink on black); drop faint noise (JPEG artifacts, paper texture) below
-    :data:`NOISE_FLOOR` of the ink's strength; crop to the ink's bounding box, ignoring
+    a quarter of the ink's strength; crop to the ink's bounding box, ignoring
     isolated specks; scale the crop so its larger side is 20 pixels, keeping the aspect
     ratio (Lanczos, antialiased); place it in a 28×28 field so its centre of mass lies
     where MNIST's does; normalize with the MNIST mean and standard deviation.
