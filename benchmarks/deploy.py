@@ -4,6 +4,8 @@ Usage::
 
     python benchmarks/deploy.py --data ../shared/data --out results
     python benchmarks/deploy.py --render results/deploy.json --out results   # table only
+    python benchmarks/deploy.py --data ../shared/data --out /tmp/a --models lite10k
+    python benchmarks/deploy.py --render results/deploy.json /tmp/a/deploy.json --out results
 
 For each model with bundled weights (steps 2-7 and the lite models): export it to ONNX
 with :func:`mnistlite.export.export_model` (checked against PyTorch on the 10,000 test
@@ -11,7 +13,9 @@ images), quantize it to int8 with :func:`mnistlite.export.quantize_onnx` (calibr
 2,000 training images), and measure with ONNX Runtime on the CPU: accuracy on the full
 test set, bytes of weights and of the file, and the latency per image at batch 1 and at
 batch 1,000 (one thread, fastest call, CPU time). Writes ``OUT/deploy.json`` and ``OUT/deploy.md``.
-Replacing a model's bundled weights and rerunning regenerates the table.
+Replacing a model's bundled weights and rerunning regenerates the table (the third and
+fourth lines: measure only the new model and join its row into the table). A row whose
+model no longer has bundled weights is marked "weights withdrawn".
 """
 
 from __future__ import annotations
@@ -112,7 +116,7 @@ def render(result: dict) -> str:
     lines = [
         "# Deploying: ONNX fp32 and int8",
         "",
-        f"Written by `{result['command']}` into `results/deploy.json` and this file "
+        f"Measured by `{result['command']}`, written into `results/deploy.json` and this file "
         "(`python benchmarks/deploy.py --render results/deploy.json --out results` "
         "rewrites the table from the JSON).",
         "",
@@ -139,10 +143,12 @@ def render(result: dict) -> str:
         "| µs/image batch 1,000 fp32 / int8 |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    shipped = shipped_models()
     for row in result["models"]:
         f, q = row["fp32"], row["int8"]
+        name = row["model"] if row["model"] in shipped else f"{row['model']} (weights withdrawn)"
         lines.append(
-            f"| {row['model']} | {row['params']:,} | {row['pytorch_accuracy']:.2f} | "
+            f"| {name} | {row['params']:,} | {row['pytorch_accuracy']:.2f} | "
             f"{f['accuracy']:.2f} | {q['accuracy']:.2f} | {row['int8_minus_fp32_pp']:+.2f} | "
             f"{f['weight_bytes']:,} → {q['weight_bytes']:,} | "
             f"{f['file_bytes']:,} → {q['file_bytes']:,} | "
@@ -171,14 +177,35 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", help="default: every shipped model")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads")
     parser.add_argument("--keep", type=Path, help="keep the .onnx files in this folder")
-    parser.add_argument("--render", type=Path, help="only rewrite deploy.md from this JSON")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="only rewrite deploy.json and deploy.md from these JSON files (rows joined)",
+    )
     parser.add_argument(
         "--resume", action="store_true", help="keep the models already in OUT/deploy.json"
     )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.render is not None:
-        result = json.loads(args.render.read_text())
+        parts = [json.loads(path.read_text()) for path in args.render]
+        rows = {row["model"]: row for part in parts for row in part["models"]}
+        order = models.list_models()
+        result = {
+            **parts[0],
+            "models": sorted(rows.values(), key=lambda r: order.index(r["model"])),
+        }
+        if len(parts) > 1:  # name each run with the models it measured
+            runs = [
+                part["command"].split(" --models")[0]
+                + " --models "
+                + " ".join(r["model"] for r in part["models"])
+                for part in parts
+            ]
+            result["command"] = "`, `".join(runs)
+        save_json(args.out / "deploy.json", result)
     else:
         if args.data is None:
             parser.error("--data is required unless --render is given")
