@@ -128,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     evaluate.add_argument("--json", action="store_true", help="print JSON")
 
+    _add_deploy_parsers(commands)
     try:
         from mnistlite.sweep import add_sweep_parser
     except ImportError:  # pragma: no cover - sweep is part of the package
@@ -338,6 +339,126 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             f"test accuracy {result['accuracy']:.2f}% on {len(test):,} images"
         )
     return 0
+
+
+# -- export, predict ------------------------------------------------------------------
+
+
+def _add_deploy_parsers(commands: Any) -> None:
+    """The ``export`` and ``predict`` subcommands (library: mnistlite.export, .predict)."""
+    weights_help = "bundled weights (DEFAULT or a member name) or a .pt file (default: DEFAULT)"
+    export = commands.add_parser(
+        "export",
+        help="export a model to ONNX (fp32 or int8) or a torch.export program",
+        description="Export a model: ONNX through the dynamo exporter (dynamic batch, "
+        "normalized (N, 1, 28, 28) input, logits out; ONNX needs the 'mnistlite[export]' "
+        "extra), optionally int8 (static quantization calibrated on training images), or a "
+        "torch.export program (.pt2). The written file is checked against PyTorch: on the "
+        "MNIST test set with --data, else on random inputs.",
+    )
+    export.add_argument("model", metavar="MODEL", help="model name (see `mnistlite list`)")
+    export.add_argument("--weights", default="DEFAULT", metavar="PATH", help=weights_help)
+    export.add_argument("--format", required=True, choices=("onnx", "pt2"), help="file format")
+    export.add_argument(
+        "--int8", action="store_true", help="8-bit weights and activations (onnx; needs --data)"
+    )
+    export.add_argument(
+        "--data", metavar="ROOT", help="MNIST root: training images calibrate, test images check"
+    )
+    export.add_argument("--out", required=True, metavar="FILE", help="the file to write")
+    export.set_defaults(handler=_cmd_export)
+
+    predict = commands.add_parser(
+        "predict",
+        help="classify your own pictures of digits",
+        description="Classify pictures of handwritten digits (PNG, JPEG, any size, dark on "
+        "light or light on dark), preprocessed as MNIST was made. Exit status 2 if any "
+        "picture could not be read; the others are still reported.",
+    )
+    predict.add_argument("model", metavar="MODEL", help="model name (see `mnistlite list`)")
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="picture files")
+    predict.add_argument("--weights", default="DEFAULT", metavar="PATH", help=weights_help)
+    predict.add_argument("--json", action="store_true", help="print one JSON document")
+    predict.set_defaults(handler=_cmd_predict)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from mnistlite import export
+    from mnistlite.data import load_mnist
+
+    if args.int8 and args.data is None:
+        raise UsageError("--int8 needs --data ROOT: calibration uses the MNIST training images")
+    if args.format == "onnx":
+        export.require_onnx()
+    out = Path(args.out)
+    if out.is_dir() or not out.parent.is_dir():
+        raise UsageError(f"--out {out} must be a file in an existing folder")
+    model = _load_for_eval(args.model, args.weights)
+    calibration = check = labels = None
+    if args.data is not None:
+        test = load_mnist(args.data, train=False)
+        check, labels = test.images, test.labels
+        if args.int8:
+            calibration = export.calibration_images(load_mnist(args.data, train=True).images)
+    else:
+        check = _random_inputs()
+    report = export.export_model(
+        model,
+        out,
+        args.format,
+        int8=args.int8,
+        calibration=calibration,
+        check_images=check,
+        check_labels=labels,
+    )
+    kind = f"{args.format}{' int8' if args.int8 else ''}"
+    print(
+        f"wrote {out} ({kind}, {report.file_bytes:,} bytes, "
+        f"{report.weight_bytes:,} bytes of weights)"
+    )
+    c = report.check
+    assert c is not None
+    where = "MNIST test images" if labels is not None else "random inputs"
+    line = f"checked on {c.images:,} {where}: predictions agree with PyTorch on {c.agreement:.2f}%"
+    if c.accuracy_export is not None and c.accuracy_torch is not None:
+        line += (
+            f"; accuracy {c.accuracy_export:.2f}% (PyTorch fp32 {c.accuracy_torch:.2f}%, "
+            f"{c.accuracy_export - c.accuracy_torch:+.2f} pp)"
+        )
+    print(line)
+    return 0
+
+
+def _random_inputs() -> Any:
+    """Random normalized-looking images for checking an export when no MNIST is given."""
+    import torch
+
+    return torch.randn(1_000, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import torch
+
+    from mnistlite.predict import classify
+    from mnistlite.preprocess import DigitImageError, load_digit
+
+    model = _load_for_eval(args.model, args.weights)
+    digits, names, failed = [], [], 0
+    for image in args.images:
+        try:
+            digits.append(load_digit(image, name=image))
+            names.append(image)
+        except DigitImageError as err:
+            print(f"mnistlite predict: error: {err}", file=sys.stderr)
+            failed += 1
+    stacked = torch.stack(digits) if digits else torch.empty(0, 1, 28, 28)
+    predictions = classify(model, stacked, names)
+    if args.json:
+        print(json.dumps([p.to_dict() for p in predictions], indent=2))
+    else:
+        for p in predictions:
+            print(f"{p.file}: {p.digit} ({100 * p.probability:.1f}%)")
+    return EXIT_USAGE if failed else 0
 
 
 COMMANDS = {"train": _cmd_train, "list": _cmd_list, "summary": _cmd_summary, "eval": _cmd_eval}
