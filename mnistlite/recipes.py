@@ -170,11 +170,7 @@ _lite = Recipe(
     schedule="onecycle",
 )
 RECIPES["lite600"] = _lite
-#: lite1k distils from lite10k's bundled weights (chosen on the validation split:
-#: +0.3 to +0.5 points over the labels alone in 4-epoch proxies; results/frontier.md).
-RECIPES["lite1k"] = _lite.replace(
-    name="lite1k", model="lite1k", teacher="lite10k", distill_temperature=4.0, distill_weight=0.5
-)
+RECIPES["lite1k"] = _lite.replace(name="lite1k", model="lite1k")
 RECIPES["lite2k"] = _lite.replace(name="lite2k", model="lite2k")
 
 #: From 5,000 parameters up: batch 64, one-cycle SGD (peak lr 0.04, Nesterov), weight decay

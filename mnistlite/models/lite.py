@@ -10,7 +10,7 @@ for few weights. Each model has a recipe of the same name in :mod:`mnistlite.rec
 from __future__ import annotations
 
 from mnistlite.models.builder import define_builder
-from mnistlite.models.spec import Conv, DWConv, Head, NetSpec, Pool, Shared
+from mnistlite.models.spec import Conv, DWConv, Head, NetSpec, Pool
 from mnistlite.models.weights import weights_enum
 
 __all__ = [
@@ -92,19 +92,16 @@ LITE2K = NetSpec(
     ),
 )
 
-#: ≤ 1,000 parameters (902): pool right after the first conv, separable convs, one
-#: separable pair applied twice with shared weights, and the 2-parameter norm throughout.
+#: ≤ 1,000 parameters (948).
 LITE1K = NetSpec(
     layers=(
         Conv(1, 6, 3, 1),  # 28
-        Pool(),  # 14
-        DWConv(6, 12, pad=1),  # 14
-        Shared(12, 2),  # 14, the same weights twice
-        Pool(),  # 7
-        DWConv(12, 16, pad=1),  # 7
-        Head(16),
+        Conv(6, 6, 3, 0),  # 26
+        Pool(),  # 13
+        DWConv(6, 12),  # 11
+        DWConv(12, 12),  # 9
+        Head(12),
     ),
-    norm="scalar",
 )
 
 #: ≤ 600 parameters (582).
