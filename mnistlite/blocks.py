@@ -2,32 +2,20 @@
 
 Each block is a small :class:`torch.nn.Sequential`, so ``print(model)`` shows the
 same layer order as the seed's notes: convolution, then ReLU, then BatchNorm, then
-Dropout. Arguments are checked where they are given, with a :class:`ValueError` that
-names the argument and the allowed range.
+Dropout. Arguments are checked where they are given, with a
+:class:`~mnistlite.errors.MnistliteError` (a :class:`ValueError`) that names the
+argument and the allowed range.
 
-This module knows nothing else of the package.
+This module knows nothing else of the package but its argument checks.
 """
 
 from __future__ import annotations
 
 from torch import nn
 
+from mnistlite._checks import non_negative_int, positive_int, probability
+
 __all__ = ["ConvBlock", "DepthwiseSeparableBlock", "GAPHead", "Transition"]
-
-
-def _check_positive(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer (>= 1), got {value!r}")
-
-
-def _check_non_negative(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer (>= 0), got {value!r}")
-
-
-def _check_dropout(value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(f"dropout must be a probability in [0, 1), got {value!r}")
 
 
 def _post_conv(out_channels: int, relu: bool, batchnorm: bool, dropout: float) -> list[nn.Module]:
@@ -77,11 +65,11 @@ class ConvBlock(nn.Sequential):
         dropout: float = 0.0,
         bias: bool = False,
     ) -> None:
-        _check_positive("in_channels", in_channels)
-        _check_positive("out_channels", out_channels)
-        _check_positive("kernel_size", kernel_size)
-        _check_non_negative("padding", padding)
-        _check_dropout(dropout)
+        positive_int("in_channels", in_channels)
+        positive_int("out_channels", out_channels)
+        positive_int("kernel_size", kernel_size)
+        non_negative_int("padding", padding)
+        probability("dropout", dropout)
         conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=bias)
         super().__init__(conv, *_post_conv(out_channels, relu, batchnorm, dropout))
 
@@ -152,16 +140,16 @@ class DepthwiseSeparableBlock(nn.Sequential):
         batchnorm: bool = True,
         dropout: float = 0.0,
     ) -> None:
-        _check_positive("in_channels", in_channels)
-        _check_positive("out_channels", out_channels)
-        _check_positive("kernel_size", kernel_size)
-        _check_non_negative("padding", padding)
-        _check_dropout(dropout)
+        positive_int("in_channels", in_channels)
+        positive_int("out_channels", out_channels)
+        positive_int("kernel_size", kernel_size)
+        non_negative_int("padding", padding)
+        probability("dropout", dropout)
         depthwise = nn.Conv2d(
             in_channels, in_channels, kernel_size, padding=padding, groups=in_channels, bias=False
         )
         pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=False)
-        super().__init__(depthwise, pointwise, *_post_conv(out_channels, True, batchnorm, dropout))
+        super().__init__(depthwise, pointwise, *_post_conv(out_channels, relu, batchnorm, dropout))
 
 
 class GAPHead(nn.Sequential):
@@ -181,8 +169,8 @@ class GAPHead(nn.Sequential):
     """
 
     def __init__(self, in_channels: int, num_classes: int = 10) -> None:
-        _check_positive("in_channels", in_channels)
-        _check_positive("num_classes", num_classes)
+        positive_int("in_channels", in_channels)
+        positive_int("num_classes", num_classes)
         super().__init__(
             nn.AdaptiveAvgPool2d(1),
             nn.Conv2d(in_channels, num_classes, 1, bias=False),

@@ -24,8 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mnistlite import _checks
 from mnistlite.atomic import save_json, save_torch
 from mnistlite.data import MNISTTensors
+from mnistlite.errors import CheckpointError, MnistliteError
 
 __all__ = [
     "Callback",
@@ -41,10 +43,6 @@ CHECKPOINT_FORMAT = "mnistlite-checkpoint-v1"
 
 Optimizer = torch.optim.Optimizer
 Scheduler = Any  # torch.optim.lr_scheduler.LRScheduler or ReduceLROnPlateau-like
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is missing, truncated, corrupt or from another run's shape."""
 
 
 @dataclass
@@ -84,7 +82,7 @@ class History:
     def from_dict(cls, data: dict[str, Any]) -> History:
         """Build a history from :meth:`to_dict`'s output."""
         if not isinstance(data, dict) or not isinstance(data.get("epochs"), list):
-            raise ValueError("a history needs an 'epochs' list")
+            raise MnistliteError("a history needs an 'epochs' list")
         return cls(
             epochs=list(data["epochs"]),
             batch_losses=list(data.get("batch_losses", [])),
@@ -128,7 +126,7 @@ class EarlyStopping(Callback):
 
     def __init__(self, target: float, monitor: str = "test_acc", mode: str = "max") -> None:
         if mode not in ("max", "min"):
-            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+            raise MnistliteError(f"mode must be 'max' or 'min', got {mode!r}")
         self.target = target
         self.monitor = monitor
         self.mode = mode
@@ -177,11 +175,11 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     try:
         device = torch.device(device)
     except RuntimeError as err:
-        raise ValueError(f"unknown device {device!r}: {err}") from None
+        raise MnistliteError(f"unknown device {device!r}: {err}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device} requested but CUDA is not available")
+        raise MnistliteError(f"device {device} requested but CUDA is not available")
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise ValueError(f"device {device} requested but only {torch.cuda.device_count()} GPUs")
+        raise MnistliteError(f"device {device} requested but only {torch.cuda.device_count()} GPUs")
     return device
 
 
@@ -234,14 +232,12 @@ class Trainer:
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+        _checks.positive_int("epochs", epochs)
         if scheduler_interval not in ("epoch", "step"):
-            raise ValueError(
+            raise MnistliteError(
                 f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}"
             )
-        if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing}")
+        _checks.probability("label_smoothing", label_smoothing)
         self.device = resolve_device(device)
         self.model = model.to(self.device)
         if channels_last:
@@ -321,7 +317,7 @@ class Trainer:
         if bar is not None:
             bar.close()
         if seen == 0:
-            raise ValueError("the training data yielded no batches")
+            raise MnistliteError("the training data yielded no batches")
         self.history.batch_losses.extend(torch.stack(losses).tolist())
         return {
             "train_loss": total_loss.item() / seen,
@@ -363,7 +359,7 @@ class Trainer:
         finally:
             self.model.train(was_training)
         if seen == 0:
-            raise ValueError("cannot evaluate on empty data")
+            raise MnistliteError("cannot evaluate on empty data")
         return {"loss": total_loss / seen, "accuracy": 100.0 * correct / seen}
 
     @torch.no_grad()
