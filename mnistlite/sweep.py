@@ -46,7 +46,6 @@ from mnistlite.models.spec import (
     Pool,
     SpecNet,
     describe_spec,
-    spec_from_dict,
     spec_to_dict,
 )
 from mnistlite.recipes import Recipe
@@ -60,13 +59,10 @@ __all__ = [
     "INSTALL_HINT",
     "best_trials_table",
     "default_study_name",
-    "describe_spec",
     "objective",
     "require_optuna",
     "run_sweep",
     "smallest_network",
-    "spec_from_dict",
-    "spec_to_dict",
     "suggest",
     "sweep_recipe",
 ]
@@ -237,8 +233,8 @@ def objective(
     ``params`` and ``rejected`` (the reason). Otherwise it trains for ``epochs`` on
     ``train`` and returns the final-epoch accuracy on ``val``, reporting every epoch to
     the trial so that a pruner may stop it early. User attributes stored: ``params``,
-    ``macs``, ``val_acc``, ``spec`` (:func:`spec_to_dict`), ``net``
-    (:func:`describe_spec`), ``recipe`` (the recipe fields set) and ``seconds``.
+    ``macs``, ``val_acc``, ``spec`` (:func:`~mnistlite.models.spec_to_dict`), ``net``
+    (:func:`~mnistlite.models.describe_spec`), ``recipe`` (the recipe fields set) and ``seconds``.
 
     Args:
         trial: The Optuna trial.

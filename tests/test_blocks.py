@@ -186,3 +186,19 @@ def test_depthwise_separable_params_closed_form(cin, cout, k, padding, batchnorm
 def test_conv_block_output_side_closed_form(cin, cout, k, padding, side):
     out = ConvBlock(cin, cout, k, padding).eval()(torch.randn(1, cin, side, side))
     assert out.shape == (1, cout, side + 2 * padding - k + 1, side + 2 * padding - k + 1)
+
+
+@pytest.mark.parametrize("relu", [True, False])
+def test_depthwise_separable_honours_relu(relu):
+    """DWConv(relu=False) is a classifier layer: no ReLU anywhere in it."""
+    block = DepthwiseSeparableBlock(4, 8, relu=relu, batchnorm=False)
+    assert any(isinstance(m, torch.nn.ReLU) for m in block) is relu
+    x = torch.randn(2, 4, 9, 9)
+    assert bool((block(x) < 0).any()) is (not relu)  # without a ReLU some outputs are < 0
+
+
+def test_depthwise_spec_relu_false_reaches_the_block():
+    from mnistlite.models import DWConv, Head, NetSpec, SpecNet
+
+    net = SpecNet(NetSpec(layers=(DWConv(1, 4, relu=False), Head(4))))
+    assert not any(isinstance(m, torch.nn.ReLU) for m in net.modules())

@@ -168,6 +168,14 @@ def _manifest() -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def _from_json(entry: dict[str, Any]) -> dict[str, Any]:
+    """A manifest entry with torchvision's tuple for ``min_size`` (JSON stores a list)."""
+    meta = dict(entry.get("meta", {}))
+    if "min_size" in meta:
+        meta["min_size"] = tuple(meta["min_size"])
+    return {**entry, "meta": meta}
+
+
 def weights_enum(model_name: str, enum_name: str) -> type[WeightsEnum]:
     """Build the weights enum of one model from the manifest.
 
@@ -175,7 +183,7 @@ def weights_enum(model_name: str, enum_name: str) -> type[WeightsEnum]:
     aliases the last one. A model with no entry gets an enum with no members.
     """
     entries = _manifest().get(model_name, {})
-    members = [(name, Weights(**entry)) for name, entry in entries.items()]
+    members = [(name, Weights(**_from_json(entry))) for name, entry in entries.items()]
     if members:
         members.append(("DEFAULT", members[-1][1]))
     return WeightsEnum(enum_name, members, module=__name__)  # type: ignore[return-value]
