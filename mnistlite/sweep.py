@@ -44,6 +44,7 @@ from mnistlite.models.spec import (
     NetSpec,
     OneByOne,
     Pool,
+    Shared,
     SpecNet,
     describe_spec,
     spec_to_dict,
@@ -119,9 +120,12 @@ def suggest(trial: optuna.trial.BaseTrial, budget: int) -> tuple[NetSpec, dict[s
     The network follows step 5's skeleton: ``Conv(1, c1, 3, pad 1)`` (28×28),
     ``Conv(c1, c2)`` (26), ``Pool`` (13), an optional 1×1 transition, then 2 or 3 tail
     layers, each a 3×3 :class:`~mnistlite.models.Conv` or a depthwise-separable
-    :class:`~mnistlite.models.DWConv` of its own width (11, 9, 7), and the GAP head.
-    Widths are even numbers from 4 to a maximum that grows with ``budget``; dropout
-    lies in [0, 0.1]. Nothing here checks the budget: :func:`objective` does.
+    :class:`~mnistlite.models.DWConv` of its own width (11, 9, 7), optionally followed by
+    a shared-weight :class:`~mnistlite.models.Shared` block applied 1–3 times at the same
+    width, and the GAP head. The network's norm is BatchNorm or the 2-parameter
+    :class:`~mnistlite.blocks.ScalarBatchNorm2d`. Widths are even numbers from 4 to a
+    maximum that grows with ``budget``; dropout lies in [0, 0.1]. Nothing here checks
+    the budget: :func:`objective` does.
 
     The recipe settings are SGD (momentum 0.9, Nesterov) with a log-uniform peak
     learning rate in [0.01, 0.4] and weight decay in [1e-6, 1e-3], rotation up to 15°,
@@ -153,8 +157,15 @@ def suggest(trial: optuna.trial.BaseTrial, budget: int) -> tuple[NetSpec, dict[s
         out = width(f"tail{i}_width")
         layers.append(Conv(channels, out, 3, 0) if block == "conv" else DWConv(channels, out))
         channels = out
+    repeats = trial.suggest_int("shared_repeats", 0, 3)
+    if repeats:
+        layers.append(Shared(channels, repeats))
     layers.append(Head(channels))
-    spec = NetSpec(layers=tuple(layers), dropout=trial.suggest_float("dropout", 0.0, 0.1))
+    spec = NetSpec(
+        layers=tuple(layers),
+        dropout=trial.suggest_float("dropout", 0.0, 0.1),
+        norm=trial.suggest_categorical("norm", ["batch", "scalar"]),
+    )
     overrides = {
         "lr": trial.suggest_float("lr", 0.01, 0.4, log=True),
         "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-3, log=True),
@@ -168,9 +179,10 @@ def suggest(trial: optuna.trial.BaseTrial, budget: int) -> tuple[NetSpec, dict[s
 
 
 def smallest_network() -> NetSpec:
-    """The network of :func:`suggest`'s space with the fewest parameters (356)."""
+    """The network of :func:`suggest`'s space with the fewest parameters (332)."""
     return NetSpec(
-        layers=(Conv(1, 4, 3, 1), Conv(4, 4, 3, 0), Pool(), DWConv(4, 4), DWConv(4, 4), Head(4))
+        layers=(Conv(1, 4, 3, 1), Conv(4, 4, 3, 0), Pool(), DWConv(4, 4), DWConv(4, 4), Head(4)),
+        norm="scalar",
     )
 
 

@@ -19,7 +19,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from mnistlite.blocks import ConvBlock, DepthwiseSeparableBlock, GAPHead, Transition
+from mnistlite.blocks import (
+    NORMS,
+    ConvBlock,
+    DepthwiseSeparableBlock,
+    GAPHead,
+    SharedSeparableBlock,
+    Transition,
+)
 from mnistlite.errors import MnistliteError
 
 __all__ = [
@@ -33,6 +40,7 @@ __all__ = [
     "NetSpec",
     "OneByOne",
     "Pool",
+    "Shared",
     "SpecNet",
     "check_input",
     "describe_spec",
@@ -56,6 +64,7 @@ class Conv:
         relu: Whether a ReLU follows (``False`` for a final classifier conv).
         batchnorm: Per-layer override of the network's BatchNorm switch (None: inherit).
         dropout: Per-layer override of the network's dropout (None: inherit).
+        stride: Convolution stride (2 halves the map).
     """
 
     cin: int
@@ -65,6 +74,7 @@ class Conv:
     relu: bool = True
     batchnorm: bool | None = None
     dropout: float | None = None
+    stride: int = 1
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,21 @@ class DWConv:
     pad: int = 0
     relu: bool = True
     batchnorm: bool | None = None
+
+
+@dataclass(frozen=True)
+class Shared:
+    """A :class:`~mnistlite.blocks.SharedSeparableBlock`: one separable conv, applied n times.
+
+    Attributes:
+        channels: Channels in and out.
+        repeats: Applications of the shared depthwise + pointwise pair (each with its own norm).
+        k: Odd kernel size of the depthwise convolution (padded, so the map keeps its size).
+    """
+
+    channels: int
+    repeats: int
+    k: int = 3
 
 
 @dataclass(frozen=True)
@@ -127,7 +152,7 @@ class Flatten:
 
 
 #: Any one of the layer specs a :class:`NetSpec` is made of.
-LayerSpec = Conv | DWConv | OneByOne | Pool | Head | Flatten
+LayerSpec = Conv | DWConv | Shared | OneByOne | Pool | Head | Flatten
 
 
 @dataclass(frozen=True)
@@ -139,18 +164,26 @@ class NetSpec:
         batchnorm: BatchNorm after the ReLU of every conv (unless a layer overrides it).
         dropout: Dropout probability after every conv block (unless overridden).
         bias: Whether the 3×3 convolutions have a bias (only step 1's do).
+        norm: ``"batch"`` (BatchNorm2d, 2 parameters per channel) or ``"scalar"``
+            (:class:`~mnistlite.blocks.ScalarBatchNorm2d`, 2 per layer).
     """
 
     layers: tuple[LayerSpec, ...]
     batchnorm: bool = True
     dropout: float = 0.0
     bias: bool = False
+    norm: str = "batch"
+
+    def __post_init__(self) -> None:
+        if self.norm not in NORMS:
+            raise MnistliteError(f"norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
 
     def with_options(self, **options: object) -> NetSpec:
         """Return a copy with network-wide switches changed (``dropout=0.1`` etc.).
 
         Raises:
-            ValueError: If an option is not one of ``batchnorm``, ``dropout``, ``bias``.
+            ValueError: If an option is not one of ``batchnorm``, ``dropout``, ``bias``,
+                ``norm``.
         """
         allowed = sorted(f.name for f in fields(self) if f.name != "layers")
         unknown = sorted(set(options) - set(allowed))
@@ -254,6 +287,7 @@ def spec_from_dict(data: dict[str, Any]) -> NetSpec:
 LAYER_CODES: dict[str, str] = {
     "Conv": "C",
     "DWConv": "D",
+    "Shared": "S",
     "OneByOne": "T",
     "Pool": "P",
     "Head": "H",
@@ -265,17 +299,23 @@ def describe_spec(spec: NetSpec) -> str:
     """A compact one-word description of a spec: ``C8-C12-P-T8-C12-D14-H``.
 
     ``C`` is a 3×3 convolution, ``D`` a depthwise-separable block, ``T`` a 1×1
-    transition and ``P`` a max-pool (each number is the output channels); ``H`` is the
-    GAP head. A dropout other than 0 is appended as ``/d0.05``.
+    transition and ``P`` a max-pool (each number is the output channels); ``S8x3`` is a
+    shared-weight separable block of 8 channels applied 3 times; ``H`` is the GAP head.
+    A dropout other than 0 is appended as ``/d0.05``, the 2-parameter norm as ``/scalar``.
+    A layer type without a code shows its class name.
     """
     parts = []
     for layer in spec.layers:
         name = type(layer).__name__
         code = LAYER_CODES.get(name, name)
+        if isinstance(layer, Shared):
+            parts.append(f"{code}{layer.channels}x{layer.repeats}")
+            continue
         cout = getattr(layer, "cout", None)
         parts.append(f"{code}{cout}" if cout is not None else code)
     text = "-".join(parts)
-    return f"{text}/d{spec.dropout:.2g}" if spec.dropout else text
+    text = f"{text}/d{spec.dropout:.2g}" if spec.dropout else text
+    return f"{text}/{spec.norm}" if spec.norm != "batch" else text
 
 
 def _build_layer(layer: LayerSpec, net: NetSpec) -> nn.Module:
@@ -290,6 +330,8 @@ def _build_layer(layer: LayerSpec, net: NetSpec) -> nn.Module:
             batchnorm=net.batchnorm if layer.batchnorm is None else layer.batchnorm,
             dropout=net.dropout if layer.dropout is None else layer.dropout,
             bias=net.bias,
+            stride=layer.stride,
+            norm=net.norm,
         )
     if isinstance(layer, DWConv):
         return DepthwiseSeparableBlock(
@@ -300,7 +342,10 @@ def _build_layer(layer: LayerSpec, net: NetSpec) -> nn.Module:
             relu=layer.relu,
             batchnorm=net.batchnorm if layer.batchnorm is None else layer.batchnorm,
             dropout=net.dropout if layer.relu else 0.0,
+            norm=net.norm,
         )
+    if isinstance(layer, Shared):
+        return SharedSeparableBlock(layer.channels, layer.repeats, layer.k, norm=net.norm)
     if isinstance(layer, OneByOne):
         return Transition(
             layer.cin,
