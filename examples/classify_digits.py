@@ -51,7 +51,7 @@ if len(models.Step7_Weights) == 0:
     raise SystemExit("no pretrained weights are bundled for step7 in this installation")
 weights = models.Step7_Weights.DEFAULT
 model = models.step7(weights=weights).eval()
-print(f"step7 weights {weights.name}: {weights.meta['test_accuracy']:.2f}% on the test set")
+print(f"step7 weights {weights.name}: {weights.meta['test_acc']:.2f}% on the test set")
 preprocess = weights.transforms()
 print(f"preprocessing: {preprocess}")
 
@@ -95,7 +95,7 @@ plots.save_figure(fig, out / "predictions.png")
 # ------------------------
 #
 # Classify the test images in batches of 1,000. On the full test set the result should
-# match ``weights.meta["test_accuracy"]``.
+# match ``weights.meta["test_acc"]``.
 
 n = len(test) if args.limit is None else min(args.limit, len(test))
 correct = 0

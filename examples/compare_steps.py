@@ -77,13 +77,13 @@ rows = []
 for i in range(1, 8):
     name = f"step{i}"
     summary = params.summary(models.get_model(name))
-    enum = getattr(models, f"Step{i}_Weights", None)
+    enum = models.get_model_weights(name) if name != "step1" else None
     weights = enum.DEFAULT if enum is not None and len(enum) > 0 else None
     row = {
         "model": name,
         "params": summary.total_params,
         "macs": summary.total_macs,
-        "bundled_acc": weights.meta.get("test_accuracy") if weights is not None else None,
+        "bundled_acc": weights.meta.get("test_acc") if weights is not None else None,
         "measured_acc": None,
         "seed_best_acc": max(seed_runs[name][0]["test_acc"]) if seed_runs.get(name) else None,
     }

@@ -6,7 +6,7 @@
 10252
 """
 
-from mnistlite import blocks, data, models, params, recipes, training
+from mnistlite import blocks, data, errors, models, params, recipes, training
 from mnistlite.training import History, Trainer
 
 __version__ = "0.1.0"
@@ -17,6 +17,7 @@ __all__ = [
     "__version__",
     "blocks",
     "data",
+    "errors",
     "models",
     "params",
     "recipes",

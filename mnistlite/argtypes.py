@@ -1,41 +1,42 @@
-"""Argument types shared by the command-line parsers (``cli`` and ``sweep``)."""
+"""Argument types of the command line, built on the library's checks (:mod:`mnistlite._checks`)."""
 
 from __future__ import annotations
 
 import argparse
-import math
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from mnistlite import _checks
+from mnistlite.errors import MnistliteError
 
 __all__ = ["positive_float", "positive_int", "seed_int"]
+
+T = TypeVar("T")
+
+
+def _parse(text: str, convert: Callable[[str], T], check: Callable[[str, Any], T], what: str) -> T:
+    try:
+        value = convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    try:
+        return check("the value", value)
+    except MnistliteError as err:
+        raise argparse.ArgumentTypeError(
+            str(err).replace("the value must be", "expected")
+        ) from None
 
 
 def positive_int(text: str) -> int:
     """Parse an integer >= 1, or raise :class:`argparse.ArgumentTypeError`."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+    return _parse(text, int, _checks.positive_int, "a positive integer")
 
 
 def positive_float(text: str) -> float:
     """Parse a finite number > 0, or raise :class:`argparse.ArgumentTypeError`."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {value}")
-    return value
+    return _parse(text, float, _checks.finite_positive, "a positive number")
 
 
 def seed_int(text: str) -> int:
     """Parse a random seed: an integer in [-2**63, 2**64 - 1], as torch.manual_seed takes."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
-    if not -(2**63) <= value < 2**64:
-        raise argparse.ArgumentTypeError(f"a seed must lie in [-2**63, 2**64 - 1], got {value}")
-    return value
+    return _parse(text, int, _checks.seed, "an integer seed")

@@ -2,16 +2,20 @@
 
 Each block is a small :class:`torch.nn.Sequential`, so ``print(model)`` shows the
 same layer order as the seed's notes: convolution, then ReLU, then BatchNorm, then
-Dropout. Arguments are checked where they are given, with a :class:`ValueError` that
-names the argument and the allowed range.
+Dropout. Arguments are checked where they are given, with a
+:class:`~mnistlite.errors.MnistliteError` (a :class:`ValueError`) that names the
+argument and the allowed range.
 
-This module knows nothing else of the package.
+This module knows nothing else of the package but its argument checks and errors.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from mnistlite._checks import non_negative_int, positive_int, probability
+from mnistlite.errors import MnistliteError
 
 __all__ = [
     "ConvBlock",
@@ -25,21 +29,6 @@ __all__ = [
 
 #: The normalisations a block can put after its ReLU.
 NORMS = ("batch", "scalar")
-
-
-def _check_positive(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer (>= 1), got {value!r}")
-
-
-def _check_non_negative(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer (>= 0), got {value!r}")
-
-
-def _check_dropout(value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(f"dropout must be a probability in [0, 1), got {value!r}")
 
 
 class FastDropout(nn.Dropout):
@@ -66,7 +55,7 @@ class FastDropout(nn.Dropout):
     """
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
-        _check_dropout(p)
+        probability("dropout", p)
         super().__init__(p, inplace)
         #: The drop probability actually used (``p`` rounded to a multiple of 2**-16).
         self.effective_p = round(p * 65536) / 65536
@@ -89,7 +78,7 @@ class FastDropout(nn.Dropout):
 
 def _check_norm(norm: str) -> None:
     if norm not in NORMS:
-        raise ValueError(f"norm must be one of {', '.join(map(repr, NORMS))}, got {norm!r}")
+        raise MnistliteError(f"norm must be one of {', '.join(map(repr, NORMS))}, got {norm!r}")
 
 
 class ScalarBatchNorm2d(nn.Module):
@@ -111,7 +100,7 @@ class ScalarBatchNorm2d(nn.Module):
     """
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
-        _check_positive("num_features", num_features)
+        positive_int("num_features", num_features)
         super().__init__()
         self.norm = nn.BatchNorm2d(num_features, eps=eps, momentum=momentum, affine=False)
         self.weight = nn.Parameter(torch.ones(1))
@@ -184,12 +173,12 @@ class ConvBlock(nn.Sequential):
         stride: int = 1,
         norm: str = "batch",
     ) -> None:
-        _check_positive("in_channels", in_channels)
-        _check_positive("out_channels", out_channels)
-        _check_positive("kernel_size", kernel_size)
-        _check_positive("stride", stride)
-        _check_non_negative("padding", padding)
-        _check_dropout(dropout)
+        positive_int("in_channels", in_channels)
+        positive_int("out_channels", out_channels)
+        positive_int("kernel_size", kernel_size)
+        positive_int("stride", stride)
+        non_negative_int("padding", padding)
+        probability("dropout", dropout)
         _check_norm(norm)
         conv = nn.Conv2d(
             in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias
@@ -265,11 +254,11 @@ class DepthwiseSeparableBlock(nn.Sequential):
         dropout: float = 0.0,
         norm: str = "batch",
     ) -> None:
-        _check_positive("in_channels", in_channels)
-        _check_positive("out_channels", out_channels)
-        _check_positive("kernel_size", kernel_size)
-        _check_non_negative("padding", padding)
-        _check_dropout(dropout)
+        positive_int("in_channels", in_channels)
+        positive_int("out_channels", out_channels)
+        positive_int("kernel_size", kernel_size)
+        non_negative_int("padding", padding)
+        probability("dropout", dropout)
         _check_norm(norm)
         depthwise = nn.Conv2d(
             in_channels, in_channels, kernel_size, padding=padding, groups=in_channels, bias=False
@@ -307,12 +296,12 @@ class SharedSeparableBlock(nn.Module):
     def __init__(
         self, channels: int, repeats: int, kernel_size: int = 3, *, norm: str = "batch"
     ) -> None:
-        _check_positive("channels", channels)
-        _check_positive("repeats", repeats)
-        _check_positive("kernel_size", kernel_size)
+        positive_int("channels", channels)
+        positive_int("repeats", repeats)
+        positive_int("kernel_size", kernel_size)
         _check_norm(norm)
         if kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd to keep the map size, got {kernel_size}")
+            raise MnistliteError(f"kernel_size must be odd to keep the map size, got {kernel_size}")
         super().__init__()
         self.depthwise = nn.Conv2d(
             channels, channels, kernel_size, padding=kernel_size // 2, groups=channels, bias=False
@@ -344,8 +333,8 @@ class GAPHead(nn.Sequential):
     """
 
     def __init__(self, in_channels: int, num_classes: int = 10) -> None:
-        _check_positive("in_channels", in_channels)
-        _check_positive("num_classes", num_classes)
+        positive_int("in_channels", in_channels)
+        positive_int("num_classes", num_classes)
         super().__init__(
             nn.AdaptiveAvgPool2d(1),
             nn.Conv2d(in_channels, num_classes, 1, bias=False),

@@ -1,8 +1,10 @@
 """The ``mnistlite`` command line: argument parsing and error reporting only.
 
 Every error the user can cause (an unknown recipe, a missing dataset, a bad
-``--out``, a corrupt checkpoint) ends with one line on stderr and exit code 2,
-never a traceback, and never destroys an existing checkpoint or leaves a stray folder.
+``--out``, a corrupt checkpoint) is a :class:`~mnistlite.errors.MnistliteError` raised
+by the library; it ends with one line on stderr and exit code 2, as argparse's usage
+errors do. Any other exception is a bug and shows its traceback. When the reader of
+stdout goes away (``mnistlite list | head -1``) the command exits quietly.
 """
 
 from __future__ import annotations
@@ -10,21 +12,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from mnistlite.argtypes import positive_float, positive_int, seed_int
+from mnistlite.errors import MnistliteError
 
 __all__ = ["build_parser", "main"]
 
 EXIT_USAGE = 2
-MNIST_TRAIN_IMAGES = 60_000
-
-
-class UsageError(Exception):
-    """A problem with what the user asked for; reported without a traceback."""
+#: The exit status after a broken pipe: 128 + SIGPIPE, as a shell reports ``yes | head``.
+EXIT_BROKEN_PIPE = 128 + int(getattr(signal, "SIGPIPE", 13))
 
 
 #: The command line's speed switches; the same defaults as the Python API's
@@ -129,74 +130,71 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print JSON")
 
     _add_deploy_parsers(commands)
-    try:
-        from mnistlite.sweep import add_sweep_parser
-    except ImportError:  # pragma: no cover - sweep is part of the package
-        pass
-    else:
-        add_sweep_parser(commands)
+    _add_sweep_parser(commands)
     return parser
+
+
+def _add_sweep_parser(commands: Any) -> None:
+    """The ``sweep`` subcommand; it exists whether or not Optuna is installed."""
+    from mnistlite.sweep import DEFAULT_STORAGE, INSTALL_HINT
+
+    sweep = commands.add_parser(
+        "sweep",
+        help="search networks and recipes under a parameter budget (Optuna)",
+        description="Search network widths, blocks and recipe settings under a parameter "
+        "budget with Optuna. Over-budget networks are rejected before training; trials are "
+        "scored on a validation split of the training images (never the test set) and "
+        "stored in an Optuna storage that several processes can share. Needs the "
+        f"'mnistlite[sweep]' extra ({INSTALL_HINT}).",
+    )
+    sweep.add_argument(
+        "--budget", type=positive_int, metavar="N", help="the largest allowed parameter count"
+    )
+    sweep.add_argument(
+        "--trials", type=positive_int, default=20, metavar="N", help="trials to train (default: 20)"
+    )
+    sweep.add_argument(
+        "--epochs", type=positive_int, default=3, metavar="E", help="epochs per trial (default: 3)"
+    )
+    sweep.add_argument(
+        "--storage",
+        default=DEFAULT_STORAGE,
+        metavar="URL",
+        help=f"Optuna RDB URL (default: {DEFAULT_STORAGE})",
+    )
+    sweep.add_argument(
+        "--study-name", metavar="NAME", help="study name (default: mnistlite-budgetN)"
+    )
+    sweep.add_argument("--data", metavar="ROOT", default="data", help="MNIST root (default: data)")
+    sweep.add_argument("--download", action="store_true", help="download MNIST if missing")
+    sweep.add_argument(
+        "--limit-train", type=positive_int, metavar="N", help="train each trial on N images"
+    )
+    sweep.add_argument(
+        "--val-size",
+        type=positive_int,
+        default=5000,
+        metavar="N",
+        help="validation images held out from the training set (default: 5000)",
+    )
+    sweep.add_argument(
+        "--seed", type=seed_int, default=0, help="seed of the split and of training (default: 0)"
+    )
+    sweep.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
+    sweep.add_argument("--show", action="store_true", help="list the best trials and exit")
+    sweep.add_argument(
+        "--top", type=positive_int, default=10, metavar="K", help="trials listed (default: 10)"
+    )
+    sweep.add_argument(
+        "--no-progress", action="store_true", help="hide the per-trial lines and progress bars"
+    )
 
 
 # -- train ---------------------------------------------------------------------------
 
 
-def _check_resumable(state: dict[str, Any], checkpoint: Path, run: dict[str, Any]) -> None:
-    """Refuse to resume a checkpoint written by a different run (recipe, seed, data)."""
-    meta = state.get("history", {}).get("meta", {})
-    saved_recipe = dict(meta.get("recipe") or {})
-    recipe = dict(run["recipe"])
-    if saved_recipe.get("name", recipe["name"]) != recipe["name"]:
-        raise UsageError(
-            f"{checkpoint} was written by recipe {saved_recipe['name']!r}, not {recipe['name']!r}"
-        )
-    may_grow = recipe["schedule"] != "onecycle"  # one-cycle's length is fixed at the start
-    if may_grow and recipe["epochs"] >= saved_recipe.get("epochs", 0):
-        saved_recipe["epochs"] = recipe["epochs"]
-    differences = [
-        f"{key} {saved_recipe[key]!r} -> {recipe[key]!r}"
-        for key in recipe
-        if key in saved_recipe and saved_recipe[key] != recipe[key]
-    ]
-    for key in ("seed", "train_images"):
-        if key in meta and meta[key] != run[key]:
-            differences.append(f"{key} {meta[key]!r} -> {run[key]!r}")
-    if differences:
-        raise UsageError(
-            f"{checkpoint} belongs to a different run ({'; '.join(differences)}); resume with "
-            "the same settings (only --epochs may grow, and not for one-cycle recipes)"
-        )
-
-
-def _check_out(out: Path, resume: bool, run: dict[str, Any]) -> None:
-    """Validate --out before anything is written; raise UsageError naming the problem."""
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a directory")
-    if resume:
-        from mnistlite.training import CheckpointError, load_checkpoint
-
-        checkpoint = out / "checkpoint.pt"
-        if not checkpoint.is_file():
-            raise UsageError(f"--resume given but there is no checkpoint at {checkpoint}")
-        try:
-            state = load_checkpoint(checkpoint)
-        except CheckpointError as err:
-            raise UsageError(str(err)) from None
-        _check_resumable(state, checkpoint, run)
-    elif out.is_dir() and any(out.iterdir()):
-        raise UsageError(
-            f"--out {out} is not empty; choose a new folder, or pass --resume to continue"
-        )
-    existing = out
-    while not existing.exists():
-        existing = existing.parent
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {out} is not writable (no write permission on {existing})")
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
     from mnistlite import recipes
-    from mnistlite.data import load_mnist
 
     overrides: dict[str, Any] = {}
     if args.epochs is not None:
@@ -211,9 +209,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
         require_matplotlib()
     out = Path(args.out if args.out is not None else Path("runs") / recipe.name)
-    train_images = min(args.limit_train or MNIST_TRAIN_IMAGES, MNIST_TRAIN_IMAGES)
-    run = {"recipe": recipe.to_dict(), "seed": args.seed, "train_images": train_images}
-    _check_out(out, args.resume, run)
     from mnistlite.training import bf16_native, resolve_bf16, resolve_device
 
     device = resolve_device(args.device)
@@ -225,33 +220,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"{device}); test set evaluated in fp32",
         flush=True,
     )
-    data = (
-        load_mnist(args.data, train=True, download=args.download, device=device),
-        load_mnist(args.data, train=False, download=args.download, device=device),
+    _, history = recipes.train(
+        recipe,
+        root=args.data,
+        download=args.download,
+        out=out,
+        seed=args.seed,
+        device=device,
+        resume=args.resume,
+        progress=not args.no_progress,
+        limit_train=args.limit_train,
+        channels_last=args.channels_last,
+        compile=args.compile,
+        bf16=bf16,
     )
-    created = not out.exists()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UsageError(f"cannot create --out {out}: {err.strerror}") from None
-    try:
-        _, history = recipes.train(
-            recipe,
-            data=data,
-            out=out,
-            seed=args.seed,
-            device=device,
-            resume=args.resume,
-            progress=not args.no_progress,
-            limit_train=args.limit_train,
-            channels_last=args.channels_last,
-            compile=args.compile,
-            bf16=bf16,
-        )
-    except BaseException:
-        if created and not any(out.iterdir()):  # failed before the first epoch: no stray folder
-            out.rmdir()
-        raise
     final = history.final
     print(
         f"{recipe.name}: epoch {final['epoch']}: test accuracy {final['test_acc']:.2f}% "
@@ -297,46 +279,26 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_for_eval(name: str, weights: str) -> Any:
-    """The model with bundled weights (a name such as DEFAULT) or a state-dict file."""
-    from mnistlite import models
-
-    builder = models.get_model_builder(name)
-    enum = getattr(models, f"{name.capitalize()}_Weights", None)
-    is_bundled_name = enum is not None and weights.split(".")[-1] in enum.__members__
-    looks_like_path = os.sep in weights or weights.endswith((".pt", ".pth"))
-    if is_bundled_name or not (looks_like_path or Path(weights).is_file()):
-        return builder(weights=weights)
-    model = builder()
-    try:
-        result = model.load_state_dict(models.load_state_dict(weights), strict=False)
-    except RuntimeError as err:  # tensors of the wrong shape
-        detail = [line.strip() for line in str(err).splitlines() if line.strip()][1:2]
-        raise UsageError(f"{weights} does not fit model {name}: {' '.join(detail)}") from None
-    if result.missing_keys or result.unexpected_keys:
-        example = (result.missing_keys or result.unexpected_keys)[0]
-        raise UsageError(
-            f"{weights} does not fit model {name}: {len(result.missing_keys)} missing and "
-            f"{len(result.unexpected_keys)} unexpected keys (e.g. {example}); "
-            "is it a state dict of another model?"
-        )
-    return model
-
-
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from mnistlite import models
     from mnistlite.data import load_mnist
     from mnistlite.training import Trainer, resolve_device
 
-    model = _load_for_eval(args.model, args.weights)
+    model = models.get_model(args.model, weights=args.weights)
     device = resolve_device(args.device)
     test = load_mnist(args.data, train=False, download=args.download, device=device)
     result = Trainer(model, device=device, progress=False).evaluate(test)
+    loss, acc = result["loss"], result["accuracy"]
     if args.json:
-        print(json.dumps({"model": args.model, "weights": args.weights, **result}))
+        print(
+            json.dumps(
+                {"model": args.model, "weights": args.weights, "test_loss": loss, "test_acc": acc}
+            )
+        )
     else:
         print(
-            f"{args.model} ({args.weights}): test loss {result['loss']:.4f}, "
-            f"test accuracy {result['accuracy']:.2f}% on {len(test):,} images"
+            f"{args.model} ({args.weights}): test loss {loss:.4f}, "
+            f"test accuracy {acc:.2f}% on {len(test):,} images"
         )
     return 0
 
@@ -383,17 +345,17 @@ def _add_deploy_parsers(commands: Any) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from mnistlite import export
+    from mnistlite import export, models
     from mnistlite.data import load_mnist
 
     if args.int8 and args.data is None:
-        raise UsageError("--int8 needs --data ROOT: calibration uses the MNIST training images")
+        raise MnistliteError("--int8 needs --data ROOT: calibration uses the MNIST training images")
     if args.format == "onnx":
         export.require_onnx()
     out = Path(args.out)
     if out.is_dir() or not out.parent.is_dir():
-        raise UsageError(f"--out {out} must be a file in an existing folder")
-    model = _load_for_eval(args.model, args.weights)
+        raise MnistliteError(f"--out {out} must be a file in an existing folder")
+    model = models.get_model(args.model, weights=args.weights).eval()
     calibration = check = labels = None
     if args.data is not None:
         test = load_mnist(args.data, train=False)
@@ -439,10 +401,11 @@ def _random_inputs() -> Any:
 def _cmd_predict(args: argparse.Namespace) -> int:
     import torch
 
+    from mnistlite import models
     from mnistlite.predict import classify
     from mnistlite.preprocess import DigitImageError, load_digit
 
-    model = _load_for_eval(args.model, args.weights)
+    model = models.get_model(args.model, weights=args.weights).eval()
     digits, names, failed = [], [], 0
     for image in args.images:
         try:
@@ -461,23 +424,86 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return EXIT_USAGE if failed else 0
 
 
-COMMANDS = {"train": _cmd_train, "list": _cmd_list, "summary": _cmd_summary, "eval": _cmd_eval}
+# -- sweep ---------------------------------------------------------------------------
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from mnistlite import sweep
+
+    sweep.require_optuna()
+    if args.show:
+        name = args.study_name
+        if name is None and args.budget is not None:
+            name = sweep.default_study_name(args.budget)
+        print(sweep.best_trials_table(args.storage, name, top=args.top))
+        return 0
+    if args.budget is None:
+        raise MnistliteError("--budget N is required (the largest allowed number of parameters)")
+    study = sweep.run_sweep(
+        budget=args.budget,
+        trials=args.trials,
+        epochs=args.epochs,
+        root=args.data,
+        storage=args.storage,
+        study_name=args.study_name,
+        limit_train=args.limit_train,
+        val_size=args.val_size,
+        seed=args.seed,
+        device=args.device,
+        download=args.download,
+        progress=not args.no_progress,
+    )
+    print(sweep.best_trials_table(args.storage, study.study_name, top=args.top))
+    return 0
+
+
+COMMANDS = {
+    "train": _cmd_train,
+    "list": _cmd_list,
+    "summary": _cmd_summary,
+    "eval": _cmd_eval,
+    "sweep": _cmd_sweep,
+}
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # stdout is not a file (tests, IDEs)
+        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``mnistlite`` command; return its exit code.
 
+    Exit codes: 0 on success; 2 for a usage error (argparse's, or any
+    :class:`~mnistlite.errors.MnistliteError`, reported as one line on stderr);
+    130 when interrupted; 141 (128 + SIGPIPE) when the reader of stdout goes away.
+    Any other exception propagates with its traceback: it is a bug.
+
     Args:
         argv: Arguments without the program name (default: ``sys.argv[1:]``).
     """
+    try:
+        return _run(argv)
+    except BrokenPipeError:  # `mnistlite list | head -1`: the reader has gone; stop quietly
+        _stdout_to_devnull()
+        return EXIT_BROKEN_PIPE
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     command = COMMANDS.get(args.command) or args.handler
     try:
-        return command(args)
+        code = command(args)
+        sys.stdout.flush()  # a broken pipe shows here, not at the interpreter's exit
+        return code
     except KeyboardInterrupt:
         print("mnistlite: interrupted", file=sys.stderr)
         return 130
-    except (UsageError, ValueError, OSError, ImportError) as err:
+    except MnistliteError as err:
         print(f"mnistlite {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE

@@ -25,6 +25,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from mnistlite import _checks
+from mnistlite.errors import DatasetNotFoundError, MnistliteError
 from mnistlite.preprocess import MNIST_MEAN, MNIST_STD
 
 __all__ = [
@@ -35,10 +37,6 @@ __all__ = [
     "augment_batch",
     "load_mnist",
 ]
-
-
-class DatasetNotFoundError(FileNotFoundError):
-    """MNIST is not under the given root and ``download`` was False."""
 
 
 @dataclass(frozen=True)
@@ -55,18 +53,18 @@ class MNISTTensors:
 
     def __post_init__(self) -> None:
         if self.images.dim() != 4 or tuple(self.images.shape[1:]) != (1, 28, 28):
-            raise ValueError(f"images must be (N, 1, 28, 28), got {tuple(self.images.shape)}")
+            raise MnistliteError(f"images must be (N, 1, 28, 28), got {tuple(self.images.shape)}")
         if self.labels.shape != (self.images.shape[0],):
-            raise ValueError(
+            raise MnistliteError(
                 f"labels must be ({self.images.shape[0]},) to match the images, "
                 f"got {tuple(self.labels.shape)}"
             )
         if not self.images.is_floating_point():
-            raise ValueError(f"images must be floating point, got {self.images.dtype}")
+            raise MnistliteError(f"images must be floating point, got {self.images.dtype}")
         if self.labels.dtype != torch.int64:
-            raise ValueError(f"labels must be torch.int64 digits, got {self.labels.dtype}")
+            raise MnistliteError(f"labels must be torch.int64 digits, got {self.labels.dtype}")
         if self.labels.numel() and not 0 <= int(self.labels.min()) <= int(self.labels.max()) <= 9:
-            raise ValueError("labels must be digits in 0-9")
+            raise MnistliteError("labels must be digits in 0-9")
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -91,8 +89,7 @@ class MNISTTensors:
         """
         if n is None:
             return self
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"the number of samples must be a positive integer, got {n!r}")
+        _checks.positive_int("the number of samples", n)
         return MNISTTensors(self.images[:n], self.labels[:n])
 
     def split(self, n_holdout: int, seed: int = 0) -> tuple[MNISTTensors, MNISTTensors]:
@@ -102,7 +99,7 @@ class MNISTTensors:
             ``(rest, holdout)``.
         """
         if not 0 < n_holdout < len(self):
-            raise ValueError(f"n_holdout must lie in [1, {len(self) - 1}], got {n_holdout}")
+            raise MnistliteError(f"n_holdout must lie in [1, {len(self) - 1}], got {n_holdout}")
         order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
         order = order.to(self.device)
         rest, hold = order[n_holdout:], order[:n_holdout]
@@ -176,13 +173,15 @@ class Augment:
 
     def __post_init__(self) -> None:
         if not 0 <= self.rotation <= 180:
-            raise ValueError(f"rotation must lie in [0, 180] degrees, got {self.rotation}")
+            raise MnistliteError(f"rotation must lie in [0, 180] degrees, got {self.rotation}")
         if not 0 <= self.translate < 1:
-            raise ValueError(f"translate must lie in [0, 1), got {self.translate}")
+            raise MnistliteError(f"translate must lie in [0, 1), got {self.translate}")
         if self.scale is not None and not 0 < self.scale[0] <= self.scale[1]:
-            raise ValueError(f"scale must be (low, high) with 0 < low <= high, got {self.scale}")
+            raise MnistliteError(
+                f"scale must be (low, high) with 0 < low <= high, got {self.scale}"
+            )
         if self.interpolation not in ("nearest", "bilinear"):
-            raise ValueError(
+            raise MnistliteError(
                 f"interpolation must be 'nearest' or 'bilinear', got {self.interpolation!r}"
             )
 
@@ -262,8 +261,7 @@ class Batches:
     ) -> None:
         if not isinstance(data, MNISTTensors):
             raise TypeError(f"expected MNISTTensors, got {type(data).__name__}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        _checks.positive_int("batch_size", batch_size)
         self.data = data
         self.batch_size = batch_size
         self.shuffle = shuffle

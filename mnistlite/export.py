@@ -48,6 +48,7 @@ import torch
 from torch import nn
 
 from mnistlite.atomic import atomic_write
+from mnistlite.errors import MissingExtraError, MnistliteError
 
 __all__ = [
     "CALIBRATION_IMAGES",
@@ -84,7 +85,7 @@ OUTPUT_NAME = "logits"
 LOGIT_TOLERANCE = 1e-3
 
 
-class ExportError(ValueError):
+class ExportError(MnistliteError):
     """An export was asked for something it cannot do, or its file failed the check."""
 
 
@@ -95,15 +96,15 @@ def require_onnx() -> tuple[ModuleType, ModuleType]:
         The ``onnx`` and ``onnxruntime`` modules.
 
     Raises:
-        ImportError: If onnx, onnxscript or onnxruntime is missing; the message says
-            ``pip install "mnistlite[export]"``.
+        MissingExtraError: If onnx, onnxscript or onnxruntime is missing (it is an
+            ImportError); the message says ``pip install "mnistlite[export]"``.
     """
     try:
         import onnx
         import onnxruntime
         import onnxscript  # noqa: F401  (torch.onnx's dynamo exporter needs it)
     except ImportError as err:
-        raise ImportError(
+        raise MissingExtraError(
             f"ONNX export needs the 'mnistlite[export]' extra (onnx, onnxscript, "
             f"onnxruntime); {err.name or 'a package'} is not installed: {INSTALL_HINT}"
         ) from err
@@ -631,7 +632,7 @@ def onnx_latency(
     """
     clocks = {"cpu": time.process_time, "wall": time.perf_counter}
     if clock not in clocks:
-        raise ValueError(f"clock must be 'cpu' or 'wall', got {clock!r}")
+        raise MnistliteError(f"clock must be 'cpu' or 'wall', got {clock!r}")
     now = clocks[clock]
     session = onnx_session(path, threads=threads)
     x = {INPUT_NAME: torch.randn(batch_size, 1, 28, 28).numpy()}

@@ -16,6 +16,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from mnistlite import _checks
+from mnistlite.errors import MnistliteError
+
 __all__ = ["LayerRow", "Summary", "check_budget", "count_parameters", "summary"]
 
 
@@ -44,11 +47,10 @@ def check_budget(model: nn.Module, budget: int) -> int:
         ValueError: If the count exceeds the budget, e.g. "10,252 parameters exceed
             the budget of 10,000", or if ``budget`` is negative.
     """
-    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
-        raise ValueError(f"budget must be a non-negative integer, got {budget!r}")
+    _checks.non_negative_int("budget", budget)
     count = count_parameters(model)
     if count > budget:
-        raise ValueError(f"{count:,} parameters exceed the budget of {budget:,}")
+        raise MnistliteError(f"{count:,} parameters exceed the budget of {budget:,}")
     return count
 
 
@@ -170,7 +172,7 @@ def summary(model: nn.Module, input_size: tuple[int, ...] = (1, 1, 28, 28)) -> S
         raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
     input_size = tuple(int(s) for s in input_size)
     if not input_size or any(s < 1 for s in input_size):
-        raise ValueError(f"input_size must be a tuple of positive ints, got {input_size}")
+        raise MnistliteError(f"input_size must be a tuple of positive ints, got {input_size}")
     names = {module: name for name, module in model.named_modules()}
     rows: list[LayerRow] = []
     state = {"rf": 1, "jump": 1}

@@ -31,8 +31,10 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import torch
 from torch import nn
 
+from mnistlite import _checks
 from mnistlite.atomic import atomic_write
 from mnistlite.data import MNISTTensors
+from mnistlite.errors import MissingExtraError, MnistliteError
 from mnistlite.preprocess import MNIST_MEAN, MNIST_STD
 from mnistlite.training import History
 
@@ -72,16 +74,16 @@ def require_matplotlib() -> ModuleType:
         The :mod:`matplotlib` module.
 
     Raises:
-        ImportError: If matplotlib is not installed; the message says
-            ``pip install 'mnistlite[plots]'``.
+        MissingExtraError: If matplotlib is not installed (an :class:`ImportError`);
+            the message says ``pip install "mnistlite[plots]"``.
     """
     try:
         import matplotlib
         import matplotlib.figure  # noqa: F401  (the only part used, loaded here)
     except ImportError as err:
-        raise ImportError(
+        raise MissingExtraError(
             "mnistlite.plots needs matplotlib, which is not installed: "
-            "pip install 'mnistlite[plots]'"
+            'pip install "mnistlite[plots]"'
         ) from err
     return matplotlib
 
@@ -122,7 +124,7 @@ def _from_seed_run(run: Mapping[str, Any]) -> _Series:
         if values is None:
             continue
         if not isinstance(values, Sequence) or isinstance(values, str):
-            raise ValueError(f"a seed run's {key!r} must be a list of numbers")
+            raise MnistliteError(f"a seed run's {key!r} must be a list of numbers")
         columns[key] = [float(v) for v in values]
     length = max(len(values) for values in columns.values())
     return _Series([float(i) for i in range(1, length + 1)], [], columns)
@@ -142,7 +144,7 @@ def _series(history: Any) -> _Series:
             return _from_history(History.from_dict(dict(history)))
         if any(isinstance(history.get(key), Sequence) for key in ("train_acc", "test_acc")):
             return _from_seed_run(history)
-        raise ValueError(
+        raise MnistliteError(
             "a history dict needs an 'epochs' list (History.to_dict()) or "
             "'train_acc'/'test_acc' lists (a seed run)"
         )
@@ -260,13 +262,13 @@ def plot_accuracy_curves(
     """
     figure_class = _figure_class()
     if not histories:
-        raise ValueError("plot_accuracy_curves needs at least one history")
+        raise MnistliteError("plot_accuracy_curves needs at least one history")
     fig = figure_class(figsize=(9, 5.5), layout="constrained")
     ax = fig.subplots()
     for label, history in histories.items():
         series = _series(history)
         if key not in series.columns:
-            raise ValueError(f"history {label!r} has no per-epoch {key!r}")
+            raise MnistliteError(f"history {label!r} has no per-epoch {key!r}")
         values = series.columns[key]
         ax.plot(series.epochs[: len(values)], values, marker="o", markersize=3, label=str(label))
     name = _TITLES.get(key, key)
@@ -319,12 +321,10 @@ def plot_misclassified(
     figure_class = _figure_class()
     if not isinstance(data, MNISTTensors):
         raise TypeError(f"expected MNISTTensors, got {type(data).__name__}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    _checks.positive_int("n", n)
+    _checks.positive_int("batch_size", batch_size)
     if len(data) == 0:
-        raise ValueError("cannot look for misclassified digits in empty data")
+        raise MnistliteError("cannot look for misclassified digits in empty data")
 
     device = _model_device(model, data.device)
     was_training = model.training
@@ -373,10 +373,10 @@ def plot_misclassified(
 def _check_point(point: Mapping[str, Any], what: str) -> tuple[str, float, float, str | None]:
     for key in ("name", "params", "accuracy"):
         if key not in point:
-            raise ValueError(f"each of the {what} needs a {key!r}, got {dict(point)!r}")
+            raise MnistliteError(f"each of the {what} needs a {key!r}, got {dict(point)!r}")
     params = float(point["params"])
     if not params > 0:
-        raise ValueError(f"{point['name']!r}: params must be positive for a log scale")
+        raise MnistliteError(f"{point['name']!r}: params must be positive for a log scale")
     group = point.get("group")
     return str(point["name"]), params, float(point["accuracy"]), group
 
@@ -441,7 +441,7 @@ def plot_frontier(
     checked = [_check_point(point, "points") for point in points]
     anchored = [_check_point(point, "anchors") for point in anchors or ()]
     if not checked and not anchored:
-        raise ValueError("plot_frontier needs at least one point or anchor")
+        raise MnistliteError("plot_frontier needs at least one point or anchor")
     fig = figure_class(figsize=(9, 6), layout="constrained")
     ax = fig.subplots()
 

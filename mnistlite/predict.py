@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mnistlite.errors import MnistliteError
 from mnistlite.preprocess import load_digit
 
 __all__ = ["Prediction", "classify", "predict"]
@@ -63,7 +64,7 @@ def classify(model: nn.Module, digits: torch.Tensor, names: Sequence[str]) -> li
         ValueError: If the number of names differs from the number of digits.
     """
     if len(names) != len(digits):
-        raise ValueError(f"got {len(names)} names for {len(digits)} digits")
+        raise MnistliteError(f"got {len(names)} names for {len(digits)} digits")
     if len(digits) == 0:
         return []
     model.eval()

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from mnistlite.errors import MnistliteError
+
 __all__ = ["MNIST_MEAN", "MNIST_STD", "DigitImageError", "Normalize", "load_digit"]
 
 #: Mean pixel value of the 60,000 MNIST training images, scaled to [0, 1].
@@ -56,11 +58,11 @@ class Normalize:
         elif image.is_floating_point():
             x = image.float()
         else:
-            raise ValueError(f"expected uint8 (0-255) or float (0-1) pixels, got {image.dtype}")
+            raise MnistliteError(f"expected uint8 (0-255) or float (0-1) pixels, got {image.dtype}")
         if x.dim() == 2:
             x = x.unsqueeze(0)
         if x.shape[-2:] != (28, 28) or x.dim() not in (3, 4) or x.shape[-3] != 1:
-            raise ValueError(
+            raise MnistliteError(
                 f"expected a 28x28 digit shaped (28, 28), (1, 28, 28) or (N, 1, 28, 28), "
                 f"got {tuple(image.shape)}"
             )
@@ -70,7 +72,7 @@ class Normalize:
         return f"Normalize(mean={self.mean}, std={self.std})"
 
 
-class DigitImageError(ValueError):
+class DigitImageError(MnistliteError):
     """A picture could not be read, or holds no digit (no ink)."""
 
 

@@ -12,7 +12,7 @@ seed's seven by name. Change a field with :func:`get_recipe` overrides
 from __future__ import annotations
 
 import dataclasses
-import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -21,10 +21,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from mnistlite import models
+from mnistlite import _checks, models
 from mnistlite.atomic import save_torch
 from mnistlite.data import Augment, Batches, MNISTTensors, load_mnist
-from mnistlite.training import Callback, History, Trainer
+from mnistlite.errors import CheckpointError, MnistliteError, ResumeMismatchError, WeightsError
+from mnistlite.training import Callback, History, Trainer, load_checkpoint, resolve_device
 
 __all__ = [
     "RECIPES",
@@ -32,6 +33,8 @@ __all__ = [
     "build_optimizer",
     "build_scheduler",
     "build_teacher",
+    "check_out_dir",
+    "check_same_run",
     "get_recipe",
     "list_recipes",
     "register_recipe",
@@ -90,49 +93,39 @@ class Recipe:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "step_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a finite positive number, got {self.lr!r}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must lie in [0, 1), got {self.momentum!r}")
+            _checks.positive_int(name, getattr(self, name))
+        _checks.finite_positive("lr", self.lr)
+        _checks.probability("momentum", self.momentum)
         if not 0 < self.gamma <= 1:
-            raise ValueError(f"gamma must lie in (0, 1], got {self.gamma!r}")
+            raise MnistliteError(f"gamma must lie in (0, 1], got {self.gamma!r}")
         if not self.weight_decay >= 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        if not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"label_smoothing must lie in [0, 1), got {self.label_smoothing!r}")
+            raise MnistliteError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        _checks.probability("label_smoothing", self.label_smoothing)
         self.augment()  # Augment checks rotation, translate and interpolation
         if self.schedule not in ("constant", "step", "onecycle"):
-            raise ValueError(
+            raise MnistliteError(
                 f"schedule must be 'constant', 'step' or 'onecycle', got {self.schedule!r}"
             )
         if self.model not in models.list_models():
             models.get_model_builder(self.model)  # raises, listing the names
         if self.teacher is not None and self.teacher not in models.list_models():
             models.get_model_builder(self.teacher)  # raises, listing the names
-        if not (math.isfinite(self.distill_temperature) and self.distill_temperature > 0):
-            raise ValueError(
-                f"distill_temperature must be a finite number > 0, got {self.distill_temperature!r}"
-            )
-        if not 0 <= self.distill_weight <= 1:
-            raise ValueError(f"distill_weight must lie in [0, 1], got {self.distill_weight!r}")
+        _checks.finite_positive("distill_temperature", self.distill_temperature)
+        _checks.probability("distill_weight", self.distill_weight, high_inclusive=True)
 
     def replace(self, **overrides: Any) -> Recipe:
         """Return a copy with some fields changed; unknown fields raise ValueError."""
         names = {f.name for f in fields(self)}
         unknown = sorted(set(overrides) - names)
         if unknown:
-            raise ValueError(
+            raise MnistliteError(
                 f"unknown recipe field(s) {', '.join(unknown)}; fields: {', '.join(sorted(names))}"
             )
         return dataclasses.replace(self, **overrides)
 
     def augment(self) -> Augment | None:
         """The training-set augmentation this recipe asks for, or None."""
-        if not 0 <= self.scale < 1:
-            raise ValueError(f"scale must lie in [0, 1), got {self.scale!r}")
+        _checks.probability("scale", self.scale)
         augment = Augment(
             rotation=self.rotation,
             translate=self.translate,
@@ -214,7 +207,7 @@ RECIPES["fast"] = Recipe(
 def register_recipe(recipe: Recipe) -> Recipe:
     """Add a recipe to :data:`RECIPES` under its name (used for later models too)."""
     if recipe.name in RECIPES:
-        raise ValueError(f"a recipe named {recipe.name!r} is already registered")
+        raise MnistliteError(f"a recipe named {recipe.name!r} is already registered")
     RECIPES[recipe.name] = recipe
     return recipe
 
@@ -231,7 +224,7 @@ def get_recipe(name: str, **overrides: Any) -> Recipe:
         ValueError: For an unknown name (the message lists the names) or field.
     """
     if name not in RECIPES:
-        raise ValueError(f"unknown recipe {name!r}; available recipes: {', '.join(RECIPES)}")
+        raise MnistliteError(f"unknown recipe {name!r}; available recipes: {', '.join(RECIPES)}")
     return RECIPES[name].replace(**overrides) if overrides else RECIPES[name]
 
 
@@ -276,8 +269,10 @@ def _teacher_meta(recipe: Recipe) -> dict[str, Any] | None:
     """Which teacher weights a run distilled from (name, file and SHA-256)."""
     if recipe.teacher is None:
         return None
-    builder = models.get_model_builder(recipe.teacher)
-    enum = getattr(builder, "weights_enum", None)
+    try:
+        enum = models.get_model_weights(recipe.teacher)
+    except WeightsError:  # a teacher without bundled weights
+        enum = None
     entry = enum.DEFAULT.value if enum is not None and "DEFAULT" in enum.__members__ else None
     return {
         "model": recipe.teacher,
@@ -294,6 +289,82 @@ class _WriteHistory(Callback):
 
     def on_epoch_end(self, trainer: Trainer, record: dict[str, float]) -> None:
         trainer.history.save(self.path)
+
+
+def check_out_dir(out: str | Path, resume: bool = False) -> None:
+    """Check an output folder before a run writes anything into it.
+
+    Args:
+        out: The folder: new (it will be created) or empty, or, with ``resume``, one
+            that holds the ``checkpoint.pt`` of the run to continue.
+        resume: Whether the run continues from ``out/checkpoint.pt``.
+
+    Raises:
+        MnistliteError: If ``out`` is a file, is not empty (without ``resume``), or
+            cannot be written.
+        CheckpointError: If ``resume`` is set and there is no checkpoint in ``out``.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise MnistliteError(f"out folder {out} exists and is not a directory")
+    if resume:
+        if not (out / "checkpoint.pt").is_file():
+            raise CheckpointError(
+                f"resume asked for but there is no checkpoint at {out}/checkpoint.pt"
+            )
+    elif out.is_dir() and any(out.iterdir()):
+        raise MnistliteError(
+            f"out folder {out} is not empty; choose a new folder, or resume to continue it"
+        )
+    existing = out
+    while not existing.exists():
+        existing = existing.parent
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise MnistliteError(
+            f"out folder {out} is not writable (no write permission on {existing})"
+        )
+
+
+def check_same_run(
+    state: dict[str, Any], run: dict[str, Any], where: str | Path = "the checkpoint"
+) -> None:
+    """Refuse to resume a checkpoint written by a different run.
+
+    A run is the same when its recipe (every field; only ``epochs`` may grow, and not
+    for one-cycle recipes, whose schedule is fixed at the start), its seed and its
+    number of training images match those saved in the checkpoint's history.
+
+    Args:
+        state: A checkpoint, as :func:`mnistlite.training.load_checkpoint` returns it.
+        run: ``{"recipe": Recipe.to_dict(), "seed": int, "train_images": int}``.
+        where: The checkpoint's path, for the message.
+
+    Raises:
+        ResumeMismatchError: Naming every difference, e.g. ``lr 0.01 -> 0.05``.
+    """
+    meta = state.get("history", {}).get("meta", {})
+    saved_recipe = dict(meta.get("recipe") or {})
+    recipe = dict(run["recipe"])
+    if saved_recipe.get("name", recipe["name"]) != recipe["name"]:
+        raise ResumeMismatchError(
+            f"{where} was written by recipe {saved_recipe['name']!r}, not {recipe['name']!r}"
+        )
+    may_grow = recipe["schedule"] != "onecycle"  # one-cycle's length is fixed at the start
+    if may_grow and recipe["epochs"] >= saved_recipe.get("epochs", 0):
+        saved_recipe["epochs"] = recipe["epochs"]
+    differences = [
+        f"{key} {saved_recipe[key]!r} -> {recipe[key]!r}"
+        for key in recipe
+        if key in saved_recipe and saved_recipe[key] != recipe[key]
+    ]
+    for key in ("seed", "train_images"):
+        if key in meta and key in run and meta[key] != run[key]:
+            differences.append(f"{key} {meta[key]!r} -> {run[key]!r}")
+    if differences:
+        raise ResumeMismatchError(
+            f"{where} belongs to a different run ({'; '.join(differences)}); resume with "
+            "the same settings (only epochs may grow, and not for one-cycle recipes)"
+        )
 
 
 def train(
@@ -315,7 +386,10 @@ def train(
 
     With ``out``, writes ``history.json`` (after every epoch), ``checkpoint.pt``
     (the resumable state, after every epoch) and ``model.pt`` (the final state dict)
-    there, all atomically; ``out`` must exist.
+    there, all atomically. ``out`` must be new or empty (it is created, and removed
+    again if the run fails before its first epoch ends), or, with ``resume``, hold the
+    checkpoint of the same run: same recipe, seed and training images
+    (:func:`check_same_run`); only ``epochs`` may grow.
 
     Args:
         recipe: The recipe to run.
@@ -332,20 +406,25 @@ def train(
         **switches: Speed switches for the Trainer: ``channels_last``, ``compile``, ``bf16``.
     """
     out_dir = Path(out) if out is not None else None
-    if out_dir is not None and not resume and (out_dir / "checkpoint.pt").exists():
-        raise ValueError(
-            f"{out_dir / 'checkpoint.pt'} exists; pass resume=True to continue it, "
-            "or choose another out folder"
-        )
+    if resume and out_dir is None:
+        raise MnistliteError("resume=True needs the out folder that holds the checkpoint")
+    if out_dir is not None:
+        check_out_dir(out_dir, resume)
+    _checks.seed("seed", seed)
+    device = resolve_device(device)
     if data is None:
         if root is None:
-            raise ValueError("pass the MNIST root folder (root=...) or data=(train, test)")
+            raise MnistliteError("pass the MNIST root folder (root=...) or data=(train, test)")
         data = (
             load_mnist(root, train=True, download=download, device=device),
             load_mnist(root, train=False, download=download, device=device),
         )
     train_data, test_data = (part.to(device) for part in data)
     train_data = train_data.take(limit_train)
+    if resume and out_dir is not None:
+        run = {"recipe": recipe.to_dict(), "seed": seed, "train_images": len(train_data)}
+        checkpoint = out_dir / "checkpoint.pt"
+        check_same_run(load_checkpoint(checkpoint), run, checkpoint)
     teacher = build_teacher(recipe)
     torch.manual_seed(seed)
     model = models.get_model(recipe.model)
@@ -380,7 +459,18 @@ def train(
         },
         **switches,
     )
-    history = trainer.fit(batches, test_data, resume=resume)
+    created = out_dir is not None and not out_dir.exists()
+    if out_dir is not None:
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise MnistliteError(f"cannot create out folder {out_dir}: {err.strerror}") from None
+    try:
+        history = trainer.fit(batches, test_data, resume=resume)
+    except BaseException:
+        if created and not any(out_dir.iterdir()):  # failed before the first epoch ended
+            out_dir.rmdir()
+        raise
     if out_dir is not None:
         history.save(out_dir / "history.json")
         save_torch(out_dir / "model.pt", model.state_dict())

@@ -9,22 +9,20 @@ validation split held out from the 60,000 training images; the test set is never
 Trials live in Optuna's storage: a local SQLite file by default, or any Optuna RDB URL,
 so several processes, on one machine or several, can work on the same study::
 
-    from mnistlite import sweep
+    from mnistlite import models, sweep
     from mnistlite.models import SpecNet
 
     study = sweep.run_sweep(budget=5000, trials=20, epochs=3, root="data")
     print(sweep.best_trials_table("sqlite:///mnistlite-sweep.db", "mnistlite-budget5000"))
-    net = SpecNet(sweep.spec_from_dict(study.best_trial.user_attrs["spec"]))
+    net = SpecNet(models.spec_from_dict(study.best_trial.user_attrs["spec"]))
 
-Optuna is an optional extra (``pip install 'mnistlite[sweep]'``): this module imports it
+Optuna is an optional extra (``pip install "mnistlite[sweep]"``): this module imports it
 only inside the functions that need it, so importing the module never requires it.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import dataclasses
 import math
 import random
 import sys
@@ -36,17 +34,20 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from mnistlite import _checks
 from mnistlite.data import MNISTTensors
+from mnistlite.errors import MissingExtraError, MnistliteError
 from mnistlite.models.spec import (
     Conv,
     DWConv,
-    Flatten,
     Head,
     NetSpec,
     OneByOne,
     Pool,
     Shared,
     SpecNet,
+    describe_spec,
+    spec_to_dict,
 )
 from mnistlite.recipes import Recipe
 from mnistlite.training import Callback, Trainer
@@ -56,16 +57,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_STORAGE",
-    "add_sweep_parser",
+    "INSTALL_HINT",
     "best_trials_table",
     "default_study_name",
-    "describe_spec",
     "objective",
     "require_optuna",
     "run_sweep",
     "smallest_network",
-    "spec_from_dict",
-    "spec_to_dict",
     "suggest",
     "sweep_recipe",
 ]
@@ -82,21 +80,22 @@ _SETTINGS = ("budget", "epochs", "val_size", "seed", "limit_train")
 #: Stop a process after this many over-budget proposals per requested trial.
 _MAX_REJECTIONS_PER_TRIAL = 20
 
-_INSTALL_HINT = "pip install 'mnistlite[sweep]'"
+#: The line that installs the sweep's optional dependencies.
+INSTALL_HINT = 'pip install "mnistlite[sweep]"'
 
 
 def require_optuna() -> ModuleType:
     """Import and return ``optuna``, or raise an error that names the extra.
 
     Raises:
-        ImportError: If Optuna is not installed; the message says
-            ``pip install 'mnistlite[sweep]'``.
+        MissingExtraError: If Optuna is not installed (an :class:`ImportError`); the
+            message says ``pip install "mnistlite[sweep]"``.
     """
     try:
         import optuna
     except ImportError as err:
-        raise ImportError(
-            f"sweeps need Optuna, the optional extra 'mnistlite[sweep]': {_INSTALL_HINT}"
+        raise MissingExtraError(
+            f"sweeps need Optuna, the optional extra 'mnistlite[sweep]': {INSTALL_HINT}"
         ) from err
     return optuna
 
@@ -104,87 +103,6 @@ def require_optuna() -> ModuleType:
 def default_study_name(budget: int) -> str:
     """The study name used when none is given: ``mnistlite-budget{budget}``."""
     return f"mnistlite-budget{budget}"
-
-
-# -- specs as data ------------------------------------------------------------------
-
-_LAYER_TYPES: dict[str, type] = {
-    cls.__name__: cls for cls in (Conv, DWConv, Shared, OneByOne, Pool, Head, Flatten)
-}
-_LAYER_CODES = {
-    Conv: "C",
-    DWConv: "D",
-    Shared: "S",
-    OneByOne: "T",
-    Pool: "P",
-    Head: "H",
-    Flatten: "F",
-}
-
-
-def spec_to_dict(spec: NetSpec) -> dict[str, Any]:
-    """Return ``spec`` as JSON-ready data (the inverse of :func:`spec_from_dict`).
-
-    Example:
-        >>> from mnistlite.models import LITE600
-        >>> spec_to_dict(LITE600)["layers"][2]
-        {'type': 'Pool'}
-    """
-    return {
-        "layers": [
-            {"type": type(layer).__name__, **dataclasses.asdict(layer)} for layer in spec.layers
-        ],
-        "batchnorm": spec.batchnorm,
-        "dropout": spec.dropout,
-        "bias": spec.bias,
-        "norm": spec.norm,
-    }
-
-
-def spec_from_dict(data: dict[str, Any]) -> NetSpec:
-    """Rebuild a :class:`~mnistlite.models.NetSpec` from :func:`spec_to_dict`'s output.
-
-    Use it on a trial's ``spec`` user attribute to build the network it trained:
-    ``SpecNet(spec_from_dict(study.best_trial.user_attrs["spec"]))``.
-
-    Raises:
-        ValueError: If a layer type is unknown or the data is malformed.
-    """
-    try:
-        layers = []
-        for entry in data["layers"]:
-            fields = dict(entry)
-            kind = fields.pop("type")
-            if kind not in _LAYER_TYPES:
-                raise ValueError(f"unknown layer type {kind!r}; known: {', '.join(_LAYER_TYPES)}")
-            layers.append(_LAYER_TYPES[kind](**fields))
-        options = {
-            key: data[key] for key in ("batchnorm", "dropout", "bias", "norm") if key in data
-        }
-        return NetSpec(layers=tuple(layers), **options)
-    except (KeyError, TypeError) as err:
-        raise ValueError(f"not a network spec: {err}") from None
-
-
-def describe_spec(spec: NetSpec) -> str:
-    """A compact one-word description of a spec: ``C8-C12-P-T8-C12-D14-H``.
-
-    ``C`` is a 3×3 convolution, ``D`` a depthwise-separable block, ``T`` a 1×1
-    transition and ``P`` a max-pool (each number is the output channels); ``S8x3`` is a
-    shared-weight separable block of 8 channels applied 3 times; ``H`` is the GAP head.
-    A dropout other than 0 is appended as ``/d0.05``, the 2-parameter norm as ``/scalar``.
-    """
-    parts = []
-    for layer in spec.layers:
-        code = _LAYER_CODES.get(type(layer), "?")
-        if isinstance(layer, Shared):
-            parts.append(f"{code}{layer.channels}x{layer.repeats}")
-            continue
-        cout = getattr(layer, "cout", None)
-        parts.append(f"{code}{cout}" if cout is not None else code)
-    text = "-".join(parts)
-    text = f"{text}/d{spec.dropout:.2g}" if spec.dropout else text
-    return f"{text}/{spec.norm}" if spec.norm != "batch" else text
 
 
 # -- the search space ----------------------------------------------------------------
@@ -327,8 +245,8 @@ def objective(
     ``params`` and ``rejected`` (the reason). Otherwise it trains for ``epochs`` on
     ``train`` and returns the final-epoch accuracy on ``val``, reporting every epoch to
     the trial so that a pruner may stop it early. User attributes stored: ``params``,
-    ``macs``, ``val_acc``, ``spec`` (:func:`spec_to_dict`), ``net``
-    (:func:`describe_spec`), ``recipe`` (the recipe fields set) and ``seconds``.
+    ``macs``, ``val_acc``, ``spec`` (:func:`~mnistlite.models.spec_to_dict`), ``net``
+    (:func:`~mnistlite.models.describe_spec`), ``recipe`` (the recipe fields set) and ``seconds``.
 
     Args:
         trial: The Optuna trial.
@@ -406,7 +324,9 @@ def _sqlite_path(url: str) -> Path | None:
 def _check_url(url: str) -> None:
     """Raise a ValueError unless ``url`` looks like a database URL."""
     if not isinstance(url, str) or "://" not in url:
-        raise ValueError(f"--storage must be a database URL such as {DEFAULT_STORAGE}, got {url!r}")
+        raise MnistliteError(
+            f"--storage must be a database URL such as {DEFAULT_STORAGE}, got {url!r}"
+        )
 
 
 def _open_storage(optuna: ModuleType, url: str, *, create: bool) -> Any:
@@ -419,9 +339,9 @@ def _open_storage(optuna: ModuleType, url: str, *, create: bool) -> Any:
     _check_url(url)
     path = _sqlite_path(url)
     if path is not None and not create and not path.is_file():
-        raise ValueError(f"no sweep database at {path} (from --storage {url})")
+        raise MnistliteError(f"no sweep database at {path} (from --storage {url})")
     if path is not None and not path.parent.is_dir():
-        raise ValueError(f"--storage {url}: the folder {path.parent} does not exist")
+        raise MnistliteError(f"--storage {url}: the folder {path.parent} does not exist")
     from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
@@ -436,12 +356,7 @@ def _open_storage(optuna: ModuleType, url: str, *, create: bool) -> Any:
             error = err
             break
     message = str(error).splitlines()[0]
-    raise ValueError(f"cannot open --storage {url}: {message}")
-
-
-def _check_positive(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    raise MnistliteError(f"cannot open --storage {url}: {message}")
 
 
 def _check_settings(
@@ -449,16 +364,16 @@ def _check_settings(
 ) -> None:
     """Raise a ValueError naming the first setting out of range."""
     for name, value in (("budget", budget), ("trials", trials), ("epochs", epochs)):
-        _check_positive(name, value)
-    _check_positive("val_size", val_size)
+        _checks.positive_int(name, value)
+    _checks.positive_int("val_size", val_size)
     if val_size >= TRAIN_IMAGES:
-        raise ValueError(
+        raise MnistliteError(
             f"val_size must be smaller than the {TRAIN_IMAGES:,} training images, got {val_size:,}"
         )
     if limit_train is not None:
-        _check_positive("limit_train", limit_train)
+        _checks.positive_int("limit_train", limit_train)
         if limit_train > TRAIN_IMAGES - val_size:
-            raise ValueError(
+            raise MnistliteError(
                 f"limit_train {limit_train:,} exceeds the {TRAIN_IMAGES - val_size:,} training "
                 f"images left beside a validation split of {val_size:,}"
             )
@@ -466,7 +381,7 @@ def _check_settings(
 
     smallest = params.count_parameters(SpecNet(smallest_network()))
     if budget < smallest:
-        raise ValueError(
+        raise MnistliteError(
             f"budget {budget:,} is below the smallest network of the search space "
             f"({smallest:,} parameters)"
         )
@@ -540,6 +455,7 @@ def run_sweep(
     _check_settings(
         budget=budget, trials=trials, epochs=epochs, limit_train=limit_train, val_size=val_size
     )
+    _checks.seed("seed", seed)
     _check_url(storage)
     from mnistlite.data import load_mnist
     from mnistlite.training import resolve_device
@@ -631,7 +547,7 @@ def _open_study(
     differ = [key for key, value in saved.items() if value != settings[key]]
     if differ:
         was = ", ".join(f"{key}={value}" for key, value in saved.items())
-        raise ValueError(
+        raise MnistliteError(
             f"study {name!r} in {storage} was run with {was}; {', '.join(differ)} differ, "
             "so the scores would not compare: pass another --study-name"
         )
@@ -647,13 +563,13 @@ def _pick_study(optuna: ModuleType, storage: Any, study_name: str | None, url: s
         if len(names) == 1:
             return names[0]
         if not names:
-            raise ValueError(f"there are no studies in {url}")
-        raise ValueError(
+            raise MnistliteError(f"there are no studies in {url}")
+        raise MnistliteError(
             f"{url} holds several studies ({', '.join(names)}); pass --study-name or --budget"
         )
     if study_name not in names:
         known = f"; studies there: {', '.join(names)}" if names else "; it holds no study"
-        raise ValueError(f"no study named {study_name!r} in {url}{known}")
+        raise MnistliteError(f"no study named {study_name!r} in {url}{known}")
     return study_name
 
 
@@ -670,7 +586,7 @@ def best_trials_table(storage: str, study_name: str | None = None, top: int = 10
         ValueError: If the storage or the study does not exist.
     """
     optuna = require_optuna()
-    _check_positive("top", top)
+    _checks.positive_int("top", top)
     opened = _open_storage(optuna, storage, create=False)
     name = _pick_study(optuna, opened, study_name, storage)
     study = optuna.load_study(study_name=name, storage=opened)
@@ -720,110 +636,6 @@ def best_trials_table(storage: str, study_name: str | None = None, top: int = 10
         cells = [cell.rjust(w) for cell, w in zip(row[:-1], widths[:-1], strict=True)]
         lines.append("  ".join([*cells, row[-1]]).rstrip())
     lines.append(
-        "rebuild a network with SpecNet(mnistlite.sweep.spec_from_dict(trial.user_attrs['spec']))"
+        "rebuild a network with SpecNet(mnistlite.models.spec_from_dict(trial.user_attrs['spec']))"
     )
     return "\n".join(lines)
-
-
-# -- the command line ----------------------------------------------------------------
-
-
-def _cmd_sweep(args: argparse.Namespace) -> int:
-    """Run or show a sweep for ``mnistlite sweep``; return the exit code."""
-    require_optuna()
-    if args.show:
-        name = args.study_name
-        if name is None and args.budget is not None:
-            name = default_study_name(args.budget)
-        print(best_trials_table(args.storage, name, top=args.top))
-        return 0
-    if args.budget is None:
-        raise ValueError("--budget N is required (the largest allowed number of parameters)")
-    study = run_sweep(
-        budget=args.budget,
-        trials=args.trials,
-        epochs=args.epochs,
-        root=args.data,
-        storage=args.storage,
-        study_name=args.study_name,
-        limit_train=args.limit_train,
-        val_size=args.val_size,
-        seed=args.seed,
-        device=args.device,
-        download=args.download,
-        progress=not args.no_progress,
-    )
-    print(best_trials_table(args.storage, study.study_name, top=args.top))
-    return 0
-
-
-def add_sweep_parser(commands: Any) -> argparse.ArgumentParser:
-    """Add the ``sweep`` subcommand to the ``mnistlite`` parser's subparsers.
-
-    Works without Optuna installed; running the command without it ends with exit
-    code 2 and a message naming the ``mnistlite[sweep]`` extra.
-
-    Args:
-        commands: The object ``ArgumentParser.add_subparsers()`` returned.
-
-    Returns:
-        The new subparser (its handler is set as the ``handler`` default).
-    """
-    from mnistlite.argtypes import positive_int
-
-    sweep = commands.add_parser(
-        "sweep",
-        help="search networks and recipes under a parameter budget (Optuna)",
-        description="Search network widths, blocks and recipe settings under a parameter "
-        "budget with Optuna. Over-budget networks are rejected before training; trials are "
-        "scored on a validation split of the training images (never the test set) and "
-        "stored in an Optuna storage that several processes can share. Needs the "
-        f"'mnistlite[sweep]' extra ({_INSTALL_HINT}).",
-    )
-    sweep.add_argument(
-        "--budget", type=positive_int, metavar="N", help="the largest allowed parameter count"
-    )
-    sweep.add_argument(
-        "--trials",
-        type=positive_int,
-        default=20,
-        metavar="N",
-        help="trials to train (default: 20)",
-    )
-    sweep.add_argument(
-        "--epochs", type=positive_int, default=3, metavar="E", help="epochs per trial (default: 3)"
-    )
-    sweep.add_argument(
-        "--storage",
-        default=DEFAULT_STORAGE,
-        metavar="URL",
-        help=f"Optuna RDB URL (default: {DEFAULT_STORAGE})",
-    )
-    sweep.add_argument(
-        "--study-name", metavar="NAME", help="study name (default: mnistlite-budgetN)"
-    )
-    sweep.add_argument("--data", metavar="ROOT", default="data", help="MNIST root (default: data)")
-    sweep.add_argument("--download", action="store_true", help="download MNIST if missing")
-    sweep.add_argument(
-        "--limit-train", type=positive_int, metavar="N", help="train each trial on N images"
-    )
-    sweep.add_argument(
-        "--val-size",
-        type=positive_int,
-        default=5000,
-        metavar="N",
-        help="validation images held out from the training set (default: 5000)",
-    )
-    sweep.add_argument(
-        "--seed", type=int, default=0, help="seed of the split and of training (default: 0)"
-    )
-    sweep.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
-    sweep.add_argument("--show", action="store_true", help="list the best trials and exit")
-    sweep.add_argument(
-        "--top", type=positive_int, default=10, metavar="K", help="trials listed (default: 10)"
-    )
-    sweep.add_argument(
-        "--no-progress", action="store_true", help="hide the per-trial lines and progress bars"
-    )
-    sweep.set_defaults(handler=_cmd_sweep)
-    return sweep

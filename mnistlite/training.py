@@ -25,8 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mnistlite import _checks
 from mnistlite.atomic import save_json, save_torch
 from mnistlite.data import MNISTTensors
+from mnistlite.errors import CheckpointError, MnistliteError
 
 __all__ = [
     "Callback",
@@ -46,10 +48,6 @@ CHECKPOINT_FORMAT = "mnistlite-checkpoint-v1"
 
 Optimizer = torch.optim.Optimizer
 Scheduler = Any  # torch.optim.lr_scheduler.LRScheduler or ReduceLROnPlateau-like
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is missing, truncated, corrupt or from another run's shape."""
 
 
 @dataclass
@@ -89,7 +87,7 @@ class History:
     def from_dict(cls, data: dict[str, Any]) -> History:
         """Build a history from :meth:`to_dict`'s output."""
         if not isinstance(data, dict) or not isinstance(data.get("epochs"), list):
-            raise ValueError("a history needs an 'epochs' list")
+            raise MnistliteError("a history needs an 'epochs' list")
         return cls(
             epochs=list(data["epochs"]),
             batch_losses=list(data.get("batch_losses", [])),
@@ -133,7 +131,7 @@ class EarlyStopping(Callback):
 
     def __init__(self, target: float, monitor: str = "test_acc", mode: str = "max") -> None:
         if mode not in ("max", "min"):
-            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+            raise MnistliteError(f"mode must be 'max' or 'min', got {mode!r}")
         self.target = target
         self.monitor = monitor
         self.mode = mode
@@ -218,11 +216,11 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     try:
         device = torch.device(device)
     except RuntimeError as err:
-        raise ValueError(f"unknown device {device!r}: {err}") from None
+        raise MnistliteError(f"unknown device {device!r}: {err}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device} requested but CUDA is not available")
+        raise MnistliteError(f"device {device} requested but CUDA is not available")
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise ValueError(f"device {device} requested but only {torch.cuda.device_count()} GPUs")
+        raise MnistliteError(f"device {device} requested but only {torch.cuda.device_count()} GPUs")
     return device
 
 
@@ -283,7 +281,7 @@ def resolve_bf16(bf16: bool | str, device: str | torch.device) -> bool:
         return bf16
     if bf16 == "auto":
         return bf16_native(device)
-    raise ValueError(f"bf16 must be True, False or 'auto', got {bf16!r}")
+    raise MnistliteError(f"bf16 must be True, False or 'auto', got {bf16!r}")
 
 
 class Trainer:
@@ -350,26 +348,22 @@ class Trainer:
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+        _checks.positive_int("epochs", epochs)
         if scheduler_interval not in ("epoch", "step"):
-            raise ValueError(
+            raise MnistliteError(
                 f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}"
             )
-        if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing}")
+        _checks.probability("label_smoothing", label_smoothing)
         if teacher is not None and not isinstance(teacher, nn.Module):
             raise TypeError(f"teacher must be a torch.nn.Module, got {type(teacher).__name__}")
-        if not (isinstance(distill_temperature, (int, float)) and distill_temperature > 0):
-            raise ValueError(f"distill_temperature must be > 0, got {distill_temperature!r}")
-        if not (isinstance(distill_weight, (int, float)) and 0 <= distill_weight <= 1):
-            raise ValueError(f"distill_weight must lie in [0, 1], got {distill_weight!r}")
+        _checks.finite_positive("distill_temperature", distill_temperature)
+        _checks.probability("distill_weight", distill_weight, high_inclusive=True)
         self.device = resolve_device(device)
         self.model = model.to(self.device)
         self.teacher = teacher
         if teacher is not None:
             if teacher is model:
-                raise ValueError("the teacher must be a different module from the model")
+                raise MnistliteError("the teacher must be a different module from the model")
             self.teacher = teacher.to(self.device).eval().requires_grad_(False)
             if channels_last:
                 self.teacher = self.teacher.to(memory_format=torch.channels_last)
@@ -469,7 +463,7 @@ class Trainer:
         if bar is not None:
             bar.close()
         if seen == 0:
-            raise ValueError("the training data yielded no batches")
+            raise MnistliteError("the training data yielded no batches")
         self.history.batch_losses.extend(torch.stack(losses).tolist())
         return {
             "train_loss": total_loss.item() / seen,
@@ -514,7 +508,7 @@ class Trainer:
         finally:
             self.model.train(was_training)
         if seen == 0:
-            raise ValueError("cannot evaluate on empty data")
+            raise MnistliteError("cannot evaluate on empty data")
         return {"loss": total_loss / seen, "accuracy": 100.0 * correct / seen}
 
     @torch.no_grad()

@@ -242,3 +242,19 @@ def test_fast_dropout_keeps_bf16():
 def test_fast_dropout_rejects_bad_p(p):
     with pytest.raises(ValueError, match="dropout must be a probability"):
         FastDropout(p)
+
+
+@pytest.mark.parametrize("relu", [True, False])
+def test_depthwise_separable_honours_relu(relu):
+    """DWConv(relu=False) is a classifier layer: no ReLU anywhere in it."""
+    block = DepthwiseSeparableBlock(4, 8, relu=relu, batchnorm=False)
+    assert any(isinstance(m, torch.nn.ReLU) for m in block) is relu
+    x = torch.randn(2, 4, 9, 9)
+    assert bool((block(x) < 0).any()) is (not relu)  # without a ReLU some outputs are < 0
+
+
+def test_depthwise_spec_relu_false_reaches_the_block():
+    from mnistlite.models import DWConv, Head, NetSpec, SpecNet
+
+    net = SpecNet(NetSpec(layers=(DWConv(1, 4, relu=False), Head(4))))
+    assert not any(isinstance(m, torch.nn.ReLU) for m in net.modules())

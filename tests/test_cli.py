@@ -1,5 +1,7 @@
 import json
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 
@@ -237,8 +239,8 @@ def test_auto_precision_and_eval_agree(tmp_path, mnist_root, monkeypatch, native
     )
     assert code == 0, err
     result = json.loads(stdout)
-    assert result["accuracy"] == history["epochs"][-1]["test_acc"]
-    assert result["loss"] == pytest.approx(history["epochs"][-1]["test_loss"], rel=1e-12)
+    assert result["test_acc"] == history["epochs"][-1]["test_acc"]
+    assert result["test_loss"] == pytest.approx(history["epochs"][-1]["test_loss"], rel=1e-12)
 
 
 def test_bf16_can_be_forced_either_way(tmp_path, mnist_root, monkeypatch):
@@ -255,3 +257,97 @@ def test_bf16_can_be_forced_either_way(tmp_path, mnist_root, monkeypatch):
     assert code == 0, err
     assert "precision: fp32 (forced" in stdout
     assert json.loads((tmp_path / "b" / "history.json").read_text())["meta"]["bf16"] is False
+
+
+# -- exit codes: the error family, argparse, broken pipes -----------------------------
+
+
+def test_only_the_error_family_becomes_exit_2(monkeypatch, capsys):
+    """MnistliteError -> one line and exit 2; any other exception is a bug: it propagates."""
+    from mnistlite.errors import MnistliteError
+
+    def family(args):
+        raise MnistliteError("bad input named here")
+
+    monkeypatch.setitem(cli.COMMANDS, "list", family)
+    assert cli.main(["list"]) == 2
+    err = capsys.readouterr().err
+    assert err == "mnistlite list: error: bad input named here\n"
+
+    for bug in (ValueError("a plain ValueError is a bug"), OSError("disk"), KeyError("x")):
+
+        def broken(args, bug=bug):
+            raise bug
+
+        monkeypatch.setitem(cli.COMMANDS, "list", broken)
+        with pytest.raises(type(bug)):
+            cli.main(["list"])
+
+
+def test_a_bug_shows_its_traceback(tmp_path):
+    """In a real process, an exception outside the family prints a traceback (exit 1)."""
+    code = (
+        "import sys; from mnistlite import cli\n"
+        "def broken(args): raise RuntimeError('a bug')\n"
+        "cli.COMMANDS['list'] = broken\n"
+        "sys.exit(cli.main(['list']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "Traceback" in done.stderr and "RuntimeError: a bug" in done.stderr
+
+
+def test_argparse_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["train"])
+    assert info.value.code == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_list_into_a_closed_pipe_exits_quietly():
+    """`mnistlite list | head -1`: the reader goes away; no error message, exit 141."""
+    reader, writer = os.pipe()
+    os.close(reader)  # nobody will read: the first write fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "mnistlite", "list"],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        os.close(writer)
+    assert done.stderr == ""
+    assert done.returncode == cli.EXIT_BROKEN_PIPE == 141
+
+
+def test_list_piped_to_head_in_a_shell():
+    if not shutil.which("sh") or not shutil.which("head"):
+        pytest.skip("no POSIX shell")
+    command = f"{shlex.quote(sys.executable)} -m mnistlite list | head -1"
+    done = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
+    assert done.stdout == "models:\n"
+    assert done.stderr == ""
+
+
+@pytest.mark.parametrize("seed", ["-1e3", "abc", str(2**64), str(-(2**63) - 1)])
+def test_sweep_seed_is_checked_like_train(seed, capsys):
+    for command in ("train", "sweep"):
+        args = (
+            [command, "step7", "--seed", seed] if command == "train" else [command, "--seed", seed]
+        )
+        with pytest.raises(SystemExit) as info:
+            cli.main(args)
+        assert info.value.code == 2
+        assert "--seed" in capsys.readouterr().err
+
+
+def test_sweep_command_exists_without_optuna(monkeypatch, capsys):
+    """The parser is built in cli.py; Optuna is imported only when a sweep runs."""
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    with pytest.raises(SystemExit) as info:
+        cli.main(["sweep", "--help"])
+    assert info.value.code == 0
+    assert "--budget" in capsys.readouterr().out
+    assert cli.main(["sweep", "--budget", "5000"]) == 2
+    assert 'pip install "mnistlite[sweep]"' in capsys.readouterr().err

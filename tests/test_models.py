@@ -40,6 +40,7 @@ def built() -> dict[str, nn.Module]:
 def isolated_registry(monkeypatch):
     """A private copy of the registry, so user registrations do not leak into other tests."""
     monkeypatch.setattr(registry, "_BUILDERS", dict(registry._BUILDERS))
+    monkeypatch.setattr(registry, "_WEIGHTS", dict(registry._WEIGHTS))
 
 
 # --- outputs and parameter counts --------------------------------------------------------
@@ -442,3 +443,60 @@ def test_float64_input_is_refused_at_the_boundary():
     with pytest.raises(ValueError, match="float32.*float64"):
         model(torch.zeros(2, 1, 28, 28, dtype=torch.float64))
     assert model.double()(torch.zeros(2, 1, 28, 28, dtype=torch.float64)).shape == (2, 10)
+
+
+# -- spec <-> dict ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [n for n in dir(models) if n.startswith(("LITE", "STEP"))],
+)
+def test_every_bundled_spec_round_trips_through_json(name):
+    import json
+
+    spec = getattr(models, name)
+    data = json.loads(json.dumps(models.spec_to_dict(spec)))
+    assert models.spec_from_dict(data) == spec
+    assert models.describe_spec(spec)
+
+
+def test_spec_serialization_is_generic_over_layer_dataclasses(monkeypatch):
+    """A new layer type in LayerSpec serializes with no code of its own (tuples too)."""
+    from dataclasses import dataclass
+
+    from mnistlite.models import spec as spec_module
+
+    @dataclass(frozen=True)
+    class SharedConv:
+        cin: int
+        cout: int
+        repeats: tuple[int, ...] = (1, 2)
+
+    monkeypatch.setattr(spec_module, "LayerSpec", spec_module.LayerSpec | SharedConv)
+    spec = NetSpec(layers=(Conv(1, 4, 3, 1), SharedConv(4, 4, (3, 3)), Pool(), Head(4)))
+    data = models.spec_to_dict(spec)
+    assert data["layers"][1] == {"type": "SharedConv", "cin": 4, "cout": 4, "repeats": [3, 3]}
+    assert models.spec_from_dict(data) == spec
+    assert models.describe_spec(spec) == "C4-SharedConv4-P-H"
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"layers": [{"type": "Nope"}]}, "unknown layer type 'Nope'"),
+        (
+            {"layers": [{"type": "Conv", "cin": 1, "cout": 2, "kernel": 3}]},
+            "unknown field(s) kernel",
+        ),
+        ({"layers": [{"type": "Conv"}]}, "layer Conv"),
+        ({"layers": [], "width": 2}, "unknown network option(s) width"),
+        ({"blocks": []}, "not a network spec"),
+    ],
+)
+def test_spec_from_dict_names_the_problem(data, message):
+    from mnistlite.errors import MnistliteError
+
+    with pytest.raises(MnistliteError) as info:
+        models.spec_from_dict(data)
+    assert message in str(info.value)

@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from mnistlite import recipes
 
@@ -57,7 +58,7 @@ def test_recipe_fields_are_checked(field, value):
 
 def test_train_refuses_to_overwrite_a_checkpoint(tmp_path):
     (tmp_path / "checkpoint.pt").write_bytes(b"old")
-    with pytest.raises(ValueError, match="exists"):
+    with pytest.raises(ValueError, match="not empty"):
         recipes.train(recipes.get_recipe("step2"), root=tmp_path, out=tmp_path)
     assert (tmp_path / "checkpoint.pt").read_bytes() == b"old"
 
@@ -72,3 +73,54 @@ def test_fast_recipe_is_its_own_and_within_the_budget():
     assert count <= params.count_parameters(models.step7()) == 10252
     macs = params.summary(models.get_model("fast")).total_macs
     assert macs < params.summary(models.step7()).total_macs / 2  # cheap per image
+
+
+def _tiny_data(n=64, seed=0):
+    from mnistlite.data import MNISTTensors
+
+    gen = torch.Generator().manual_seed(seed)
+    images = torch.randn(n, 1, 28, 28, generator=gen)
+    labels = torch.randint(0, 10, (n,), generator=gen)
+    return MNISTTensors(images, labels), MNISTTensors(images[:32], labels[:32])
+
+
+def test_resume_from_python_refuses_another_runs_checkpoint(tmp_path):
+    """The same-run checks live in the library: recipes.train(resume=True) applies them."""
+    from mnistlite.errors import MnistliteError, ResumeMismatchError
+
+    recipe = recipes.get_recipe("lite600", epochs=1, batch_size=32)
+    out = tmp_path / "run"
+    recipes.train(recipe, data=_tiny_data(), out=out, progress=False)
+    before = (out / "checkpoint.pt").read_bytes()
+    cases = [
+        ({"recipe": recipe.replace(lr=0.1)}, "lr 0.05 -> 0.1"),
+        ({"seed": 7}, "seed 1 -> 7"),
+        ({"limit_train": 32}, "train_images 64 -> 32"),
+        ({"recipe": recipes.get_recipe("lite1k", epochs=1)}, "recipe 'lite600', not 'lite1k'"),
+    ]
+    for change, difference in cases:
+        kwargs = {"recipe": recipe, "data": _tiny_data(), "out": out, "progress": False}
+        with pytest.raises(ResumeMismatchError) as info:
+            recipes.train(**{**kwargs, **change}, resume=True)
+        assert difference in str(info.value)
+        assert isinstance(info.value, ValueError) and isinstance(info.value, MnistliteError)
+    assert (out / "checkpoint.pt").read_bytes() == before
+    with pytest.raises(MnistliteError, match="no checkpoint"):
+        recipes.train(recipe, data=_tiny_data(), out=tmp_path / "new", resume=True)
+    assert not (tmp_path / "new").exists()
+    with pytest.raises(MnistliteError, match="needs the out folder"):
+        recipes.train(recipe, data=_tiny_data(), resume=True)
+
+
+def test_failed_run_leaves_no_stray_folder(tmp_path):
+    from mnistlite.training import Callback
+
+    class Boom(Callback):
+        def on_fit_start(self, trainer):
+            raise RuntimeError("boom")
+
+    out = tmp_path / "run"
+    recipe = recipes.get_recipe("lite600", epochs=1)
+    with pytest.raises(RuntimeError, match="boom"):
+        recipes.train(recipe, data=_tiny_data(), out=out, callbacks=[Boom()], progress=False)
+    assert not out.exists()

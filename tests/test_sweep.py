@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from mnistlite import sweep
+from mnistlite import models, sweep
 from mnistlite.cli import main
 from mnistlite.data import MNISTTensors
 from mnistlite.training import Trainer
@@ -66,8 +66,8 @@ def test_over_budget_trials_are_pruned_before_training(monkeypatch, optuna, quie
     assert trained.value == trained.user_attrs["val_acc"]
     for key in ("params", "macs", "spec", "net", "recipe", "seconds"):
         assert key in trained.user_attrs, key
-    spec = sweep.spec_from_dict(trained.user_attrs["spec"])
-    assert sweep.describe_spec(spec) == trained.user_attrs["net"]
+    spec = models.spec_from_dict(trained.user_attrs["spec"])
+    assert models.describe_spec(spec) == trained.user_attrs["net"]
 
 
 def test_two_trial_sweep_end_to_end_then_show(mnist_root, tmp_path, capsys, optuna):
@@ -137,7 +137,7 @@ def test_missing_optuna_names_the_extra(monkeypatch, capsys):
         fresh.require_optuna()
     assert main(["sweep", "--budget", "5000", "--trials", "1"]) == 2
     err = capsys.readouterr().err
-    assert "mnistlite sweep: error:" in err and "pip install 'mnistlite[sweep]'" in err
+    assert "mnistlite sweep: error:" in err and 'pip install "mnistlite[sweep]"' in err
     assert main(["sweep", "--show"]) == 2
     assert "mnistlite[sweep]" in capsys.readouterr().err
 

@@ -8,11 +8,7 @@ from mnistlite import cli, models
 from mnistlite.models.weights import Weights, WeightsError
 from mnistlite.training import Trainer
 
-ENUMS = {
-    name: getattr(models, f"{name.capitalize()}_Weights")
-    for name in models.list_models()
-    if hasattr(models, f"{name.capitalize()}_Weights")
-}
+ENUMS = {name: models.get_model_weights(name) for name in models.list_models(exclude="step1")}
 BUNDLED = [name for name, enum in ENUMS.items() if len(enum) > 0]
 
 
@@ -28,7 +24,7 @@ def test_enum_entry_metadata(name):
     meta = entry.meta
     model = models.get_model(name, weights="DEFAULT")
     assert meta["num_params"] == sum(p.numel() for p in model.parameters())
-    assert 90.0 < meta["test_accuracy"] <= 100.0
+    assert 90.0 < meta["test_acc"] <= 100.0
     assert meta["recipe"]["model"] == name
     assert meta["run"]["epoch_shipped"] == meta["run"]["epochs"]  # the final epoch
     assert len(entry.value.sha256) == 64
@@ -42,7 +38,7 @@ def test_shipped_weights_reach_stated_accuracy(name, mnist_test):
     builder = models.get_model_builder(name)
     model = builder(weights=ENUMS[name].DEFAULT)
     result = Trainer(model, progress=False).evaluate(mnist_test)
-    assert result["accuracy"] == pytest.approx(ENUMS[name].DEFAULT.meta["test_accuracy"], abs=0.01)
+    assert result["accuracy"] == pytest.approx(ENUMS[name].DEFAULT.meta["test_acc"], abs=0.01)
 
 
 def test_changed_or_truncated_file_is_refused(tmp_path, monkeypatch):
@@ -73,8 +69,10 @@ def test_weights_errors():
 def test_cli_eval_default_and_path(mnist_root, tmp_path, capsys):
     assert cli.main(["eval", "step7", "--data", str(mnist_root), "--json"]) == 0
     out = capsys.readouterr().out
-    stated = models.Step7_Weights.DEFAULT.meta["test_accuracy"]
-    assert json.loads(out)["accuracy"] == pytest.approx(stated, abs=0.01)
+    stated = models.Step7_Weights.DEFAULT.meta["test_acc"]
+    result = json.loads(out)
+    assert result["test_acc"] == pytest.approx(stated, abs=0.01)  # the metadata's name
+    assert set(result) == {"model", "weights", "test_loss", "test_acc"}
     path = tmp_path / "w.pt"
     torch.save(models.step7(weights="DEFAULT").state_dict(), path)
     assert cli.main(["eval", "step7", "--data", str(mnist_root), "--weights", str(path)]) == 0
@@ -85,3 +83,113 @@ def test_cli_eval_default_and_path(mnist_root, tmp_path, capsys):
     assert "cannot read weights" in capsys.readouterr().err
     assert cli.main(["eval", "step2", "--data", str(mnist_root), "--weights", str(path)]) == 2
     assert "does not fit" in capsys.readouterr().err
+
+
+# -- torchvision's API and metadata schema --------------------------------------------
+
+#: The keys torchvision's test_schema_meta_validation requires of a classification
+#: model's weights (its "all" and "models" sets), with MNIST in place of ImageNet.
+TORCHVISION_REQUIRED = {
+    "categories",
+    "min_size",
+    "num_params",
+    "recipe",
+    "_docs",
+    "_file_size",
+    "_ops",
+    "_metrics",
+    ("_metrics", "MNIST", "acc@1"),
+}
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_schema_meta_validation(name):
+    """As torchvision's own test: required keys, num_params, _ops, _file_size, names."""
+    from mnistlite import params
+
+    enum = models.get_model_weights(name)
+    for w in enum:
+        meta = w.meta
+        present = set(meta) | {
+            ("_metrics", dataset, key)
+            for dataset in meta["_metrics"]
+            for key in meta["_metrics"][dataset]
+        }
+        assert not TORCHVISION_REQUIRED - present, TORCHVISION_REQUIRED - present
+        model = models.get_model(name, weights=w)
+        assert meta["num_params"] == sum(p.numel() for p in model.parameters())
+        assert meta["_ops"] == pytest.approx(params.summary(model).total_macs / 1e9, abs=1e-6)
+        assert meta["_file_size"] == round(w.value.path.stat().st_size / 1024 / 1024, 3)
+        assert meta["categories"] == [str(d) for d in range(10)]
+        assert meta["min_size"] == (28, 28)
+        assert meta["_metrics"]["MNIST"]["acc@1"] == meta["test_acc"]
+        assert isinstance(meta["_docs"], str) and meta["_docs"].endswith(".")
+        assert w.name.isupper()
+
+
+def test_get_model_weights_and_get_weight():
+    assert models.get_model_weights("step7") is models.Step7_Weights
+    assert models.get_model_weights(models.lite8k) is models.Lite8k_Weights
+    assert models.get_weight("Step7_Weights.DEFAULT") is models.Step7_Weights.MNIST_V1
+    assert models.get_weight("Lite600_Weights.MNIST_V1") is models.Lite600_Weights.MNIST_V1
+    for bad in ("Step7_Weights", "Nope_Weights.DEFAULT", "Step7_Weights.IMAGENET"):
+        with pytest.raises(WeightsError):
+            models.get_weight(bad)
+    with pytest.raises(WeightsError, match="no bundled weights"):
+        models.get_model_weights("step1")
+    with pytest.raises(ValueError, match="not a registered model builder"):
+        models.get_model_weights(lambda: None)
+
+
+def test_registry_holds_the_enum_not_a_guess(monkeypatch):
+    """A user model registered with its own enum is found by builder and by name."""
+    from mnistlite.models import registry
+
+    monkeypatch.setattr(registry, "_BUILDERS", dict(registry._BUILDERS))
+    monkeypatch.setattr(registry, "_WEIGHTS", dict(registry._WEIGHTS))
+    enum = models.WeightsEnum("Custom_Weights", [], module=__name__)
+
+    @models.register_model("customnet", weights=enum)
+    def anything(*, weights=None, progress=True, **kwargs):
+        return models.step7()
+
+    assert models.get_model_weights("customnet") is enum
+    assert models.get_model_weights(anything) is enum
+    with pytest.raises(ValueError, match="WeightsEnum"):
+        models.register_model("other", weights=dict)
+
+
+@pytest.mark.parametrize(
+    "include, exclude, keep",
+    [
+        (None, None, lambda n: True),
+        ("lite*", None, lambda n: n.startswith("lite")),
+        (["step[12]", "lite600"], None, lambda n: n in ("step1", "step2", "lite600")),
+        ("lite*", "*k", lambda n: n.startswith("lite") and not n.endswith("k")),
+        (None, ["step*", "lite?k"], lambda n: not n.startswith("step") and len(n) != 6),
+        ("nothing-matches-*", None, lambda n: False),
+        ([], (), lambda n: True),
+    ],
+)
+def test_list_models_filters(include, exclude, keep):
+    """fnmatch patterns, a string or several, as torchvision's list_models takes them."""
+    every = models.list_models()
+    assert {"step1", "step7", "lite600", "lite2k"} <= set(every)
+    got = models.list_models(include=include, exclude=exclude)
+    assert got == [n for n in every if keep(n)]
+
+
+def test_get_model_with_a_weights_file(tmp_path):
+    """``get_model(name, weights=PATH)`` loads a run's model.pt; step1 too."""
+    path = tmp_path / "model.pt"
+    source = models.step1()
+    torch.save(source.state_dict(), path)
+    loaded = models.get_model("step1", weights=path)
+    assert torch.equal(
+        loaded.state_dict()["layers.0.0.weight"], source.state_dict()["layers.0.0.weight"]
+    )
+    assert models.get_model("step1", weights=str(path)) is not None
+    with pytest.raises(WeightsError, match="does not fit model step7"):
+        models.get_model("step7", weights=path)
+    with pytest.raises(WeightsError, match="not found"):
+        models.get_model("step7", weights=tmp_path / "missing.pt")

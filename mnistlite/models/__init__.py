@@ -5,6 +5,8 @@
 ['step1', 'step2', 'step3']
 >>> model = models.step7()              # random initialisation
 >>> model = models.get_model("step7")   # the same, by name
+>>> models.get_model_weights("step7").DEFAULT is models.get_weight("Step7_Weights.DEFAULT")
+True
 """
 
 from mnistlite.models import seed as _seed  # noqa: F401  (registers step1-7 first)
@@ -28,7 +30,14 @@ from mnistlite.models.lite import (
     lite10k,
     lite600,
 )
-from mnistlite.models.registry import get_model, get_model_builder, list_models, register_model
+from mnistlite.models.registry import (
+    get_model,
+    get_model_builder,
+    get_model_weights,
+    get_weight,
+    list_models,
+    register_model,
+)
 from mnistlite.models.seed import (
     STEP1,
     STEP2,
@@ -60,8 +69,17 @@ from mnistlite.models.spec import (
     Shared,
     SpecNet,
     check_input,
+    describe_spec,
+    spec_from_dict,
+    spec_to_dict,
 )
-from mnistlite.models.weights import Weights, WeightsEnum, WeightsError, load_state_dict
+from mnistlite.models.weights import (
+    Weights,
+    WeightsEnum,
+    WeightsError,
+    load_state_dict,
+    load_weights_file,
+)
 
 # isort: split
 from mnistlite.models.fast import FAST, Fast_Weights, fast  # registered after the lite models
@@ -112,11 +130,17 @@ __all__ = [
     "WeightsEnum",
     "WeightsError",
     "check_input",
+    "describe_spec",
     "get_model",
     "get_model_builder",
+    "get_model_weights",
+    "get_weight",
     "list_models",
     "load_state_dict",
+    "load_weights_file",
     "register_model",
+    "spec_from_dict",
+    "spec_to_dict",
     "step1",
     "step2",
     "step3",

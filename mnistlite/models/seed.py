@@ -102,28 +102,27 @@ Step6_Weights = weights_enum("step6", "Step6_Weights")
 Step7_Weights = weights_enum("step7", "Step7_Weights")
 
 
-@register_model("step1")
+@register_model("step1", weights=None)
 def step1(*, weights: Any | None = None, progress: bool = True, **kwargs: Any) -> SpecNet:
     """Step 1: the 6,379,786-parameter baseline (no BN, biased convs, no GAP).
 
-    Its trained weights (25 MB) are not bundled with the package, so ``weights`` must
-    be None; train it with ``mnistlite train step1``.
+    Its trained weights (25 MB) are not bundled with the package: train it with
+    ``mnistlite train step1`` and pass the run's ``model.pt`` as ``weights``.
 
     Args:
-        weights: Must be None.
+        weights: None, or the path of a state-dict file.
         progress: Unused; kept for torchvision compatibility.
         **kwargs: Network-wide options (``batchnorm``, ``dropout``, ``bias``).
 
     Raises:
-        ValueError: If ``weights`` is not None.
+        WeightsError: If ``weights`` is not None and not a file that fits.
     """
-    if weights is not None:
-        raise ValueError(
-            "step1's weights (25 MB) are not bundled with mnistlite; use weights=None and "
-            "train it with `mnistlite train step1`, then load model.pt "
-            "(on the command line: --weights PATH)"
-        )
-    return build_model("step1", STEP1, None, None, kwargs)
+    hint = (
+        "step1's weights (25 MB) are not bundled with mnistlite; use weights=None, or "
+        "train it with `mnistlite train step1` and pass weights=PATH to its model.pt "
+        "(on the command line: --weights PATH)"
+    )
+    return build_model("step1", STEP1, None, weights, kwargs, no_weights_hint=hint)
 
 
 step2 = define_builder("step2", STEP2, Step2_Weights, "Step 2: 1×1 transition and GAP (7,688).")

@@ -11,7 +11,10 @@ one switch differ by one field::
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import torch
 from torch import nn
@@ -24,9 +27,11 @@ from mnistlite.blocks import (
     SharedSeparableBlock,
     Transition,
 )
+from mnistlite.errors import MnistliteError
 
 __all__ = [
     "INPUT_SHAPE",
+    "LAYER_CODES",
     "Conv",
     "DWConv",
     "Flatten",
@@ -38,6 +43,9 @@ __all__ = [
     "Shared",
     "SpecNet",
     "check_input",
+    "describe_spec",
+    "spec_from_dict",
+    "spec_to_dict",
 ]
 
 #: The shape of one MNIST image that every model takes: (channels, height, width).
@@ -168,7 +176,7 @@ class NetSpec:
 
     def __post_init__(self) -> None:
         if self.norm not in NORMS:
-            raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
+            raise MnistliteError(f"norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
 
     def with_options(self, **options: object) -> NetSpec:
         """Return a copy with network-wide switches changed (``dropout=0.1`` etc.).
@@ -180,10 +188,134 @@ class NetSpec:
         allowed = sorted(f.name for f in fields(self) if f.name != "layers")
         unknown = sorted(set(options) - set(allowed))
         if unknown:
-            raise ValueError(
+            raise MnistliteError(
                 f"unknown model option(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}"
             )
         return replace(self, **options)
+
+
+def _layer_types() -> dict[str, type]:
+    """The layer spec classes of :data:`LayerSpec`, by class name."""
+    return {cls.__name__: cls for cls in typing.get_args(LayerSpec)}
+
+
+def _to_data(value: Any) -> Any:
+    """Turn a spec value into JSON-ready data (tuples become lists, recursively)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            "type": type(value).__name__,
+            **{f.name: _to_data(getattr(value, f.name)) for f in fields(value)},
+        }
+    if isinstance(value, (tuple, list)):
+        return [_to_data(item) for item in value]
+    return value
+
+
+def _from_data(value: Any) -> Any:
+    """Invert :func:`_to_data` for a field value: lists become tuples (specs are hashable)."""
+    if isinstance(value, dict) and "type" in value:
+        return _layer_from_dict(value)
+    if isinstance(value, list):
+        return tuple(_from_data(item) for item in value)
+    return value
+
+
+def _layer_from_dict(entry: Any) -> Any:
+    known = _layer_types()
+    if not isinstance(entry, dict) or "type" not in entry:
+        raise MnistliteError(f"a layer must be a dict with a 'type', got {entry!r}")
+    data = dict(entry)
+    kind = data.pop("type")
+    if kind not in known:
+        raise MnistliteError(f"unknown layer type {kind!r}; known: {', '.join(known)}")
+    cls = known[kind]
+    names = [f.name for f in fields(cls)]
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise MnistliteError(
+            f"unknown field(s) {', '.join(unknown)} for layer {kind}; "
+            f"fields: {', '.join(names) or 'none'}"
+        )
+    try:
+        return cls(**{key: _from_data(value) for key, value in data.items()})
+    except TypeError as err:
+        raise MnistliteError(f"layer {kind}: {err}") from None
+
+
+def spec_to_dict(spec: NetSpec) -> dict[str, Any]:
+    """Return ``spec`` as JSON-ready data (the inverse of :func:`spec_from_dict`).
+
+    Generic over the layer dataclasses: every field of every layer is written, with the
+    class name under ``"type"``, so a new layer type in :data:`LayerSpec` needs no code
+    here.
+
+    Example:
+        >>> from mnistlite.models import LITE600
+        >>> spec_to_dict(LITE600)["layers"][2]
+        {'type': 'Pool'}
+    """
+    if not isinstance(spec, NetSpec):
+        raise TypeError(f"expected a NetSpec, got {type(spec).__name__}")
+    data = _to_data(spec)
+    del data["type"]
+    return data
+
+
+def spec_from_dict(data: dict[str, Any]) -> NetSpec:
+    """Rebuild a :class:`NetSpec` from :func:`spec_to_dict`'s output.
+
+    Example: a sweep trial's network,
+    ``SpecNet(spec_from_dict(study.best_trial.user_attrs["spec"]))``.
+
+    Raises:
+        MnistliteError: If a layer type or field is unknown, or the data is malformed.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("layers"), (list, tuple)):
+        raise MnistliteError(f"not a network spec (a dict with a 'layers' list): {data!r:.80}")
+    options = {key: value for key, value in data.items() if key != "layers"}
+    allowed = [f.name for f in fields(NetSpec) if f.name != "layers"]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise MnistliteError(
+            f"unknown network option(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}"
+        )
+    layers = tuple(_layer_from_dict(entry) for entry in data["layers"])
+    return NetSpec(layers=layers, **{key: _from_data(value) for key, value in options.items()})
+
+
+#: One-letter codes of :func:`describe_spec`; a layer type not listed uses its class name.
+LAYER_CODES: dict[str, str] = {
+    "Conv": "C",
+    "DWConv": "D",
+    "Shared": "S",
+    "OneByOne": "T",
+    "Pool": "P",
+    "Head": "H",
+    "Flatten": "F",
+}
+
+
+def describe_spec(spec: NetSpec) -> str:
+    """A compact one-word description of a spec: ``C8-C12-P-T8-C12-D14-H``.
+
+    ``C`` is a 3×3 convolution, ``D`` a depthwise-separable block, ``T`` a 1×1
+    transition and ``P`` a max-pool (each number is the output channels); ``S8x3`` is a
+    shared-weight separable block of 8 channels applied 3 times; ``H`` is the GAP head.
+    A dropout other than 0 is appended as ``/d0.05``, the 2-parameter norm as ``/scalar``.
+    A layer type without a code shows its class name.
+    """
+    parts = []
+    for layer in spec.layers:
+        name = type(layer).__name__
+        code = LAYER_CODES.get(name, name)
+        if isinstance(layer, Shared):
+            parts.append(f"{code}{layer.channels}x{layer.repeats}")
+            continue
+        cout = getattr(layer, "cout", None)
+        parts.append(f"{code}{cout}" if cout is not None else code)
+    text = "-".join(parts)
+    text = f"{text}/d{spec.dropout:.2g}" if spec.dropout else text
+    return f"{text}/{spec.norm}" if spec.norm != "batch" else text
 
 
 def _build_layer(layer: LayerSpec, net: NetSpec) -> nn.Module:
@@ -242,12 +374,12 @@ def check_input(x: object) -> None:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"expected a torch.Tensor of shape (N, 1, 28, 28), got {type(x).__name__}")
     if x.dim() != 4 or tuple(x.shape[1:]) != INPUT_SHAPE:
-        raise ValueError(
+        raise MnistliteError(
             f"expected input of shape (N, 1, 28, 28) (batch, channel, height, width), "
             f"got {tuple(x.shape)}"
         )
     if not x.is_floating_point():
-        raise ValueError(
+        raise MnistliteError(
             f"expected a floating-point input (e.g. torch.float32, normalized with "
             f"mean 0.1307 and std 0.3081), got dtype {x.dtype}"
         )
@@ -281,7 +413,7 @@ class SpecNet(nn.Module):
             weight = next(self.parameters())
             autocast = torch.is_autocast_enabled(x.device.type)
             if x.dtype != weight.dtype and not autocast:
-                raise ValueError(
+                raise MnistliteError(
                     f"expected input of dtype {weight.dtype} (the model's), got {x.dtype}; "
                     f"convert it with x.to({weight.dtype})"
                 )

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
+from mnistlite.errors import WeightsError
 from mnistlite.preprocess import MNIST_MEAN, MNIST_STD, Normalize
 
 __all__ = [
@@ -28,17 +31,15 @@ __all__ = [
     "Weights",
     "WeightsEnum",
     "WeightsError",
+    "is_weights_path",
     "load_state_dict",
+    "load_weights_file",
     "sha256_of",
     "weights_enum",
 ]
 
 #: Folder inside the installed package that holds the bundled weight files.
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-
-
-class WeightsError(ValueError):
-    """A weights file is missing, changed, truncated or not a state dict."""
 
 
 def sha256_of(path: str | Path) -> str:
@@ -91,9 +92,16 @@ class Weights:
     Attributes:
         file: File name inside the package's ``weights`` folder (``WEIGHTS_DIR``).
         sha256: Expected hex SHA-256 of the file.
-        meta: Metadata: ``num_params``, ``test_accuracy`` (percent, full MNIST test
-            set), ``test_loss``, ``recipe`` (a dict of its fields), ``run`` (seed,
-            epochs, which epoch), ``normalization`` (mean, std).
+        meta: Metadata, written by ``benchmarks/export_weights.py``. Ours:
+            ``num_params``, ``macs`` (multiply-accumulates per image), ``test_acc`` and
+            ``test_loss`` (full MNIST test set, percent and mean cross-entropy),
+            ``dataset``, ``recipe`` (a dict of its fields), ``run`` (seed, epochs,
+            which epoch), ``normalization`` (mean, std). torchvision's, beside them:
+            ``categories`` (``"0"`` to ``"9"``), ``min_size`` (``(28, 28)``),
+            ``_metrics`` (``{"MNIST": {"acc@1": test_acc}}``), ``_ops`` (GFLOPs per
+            image, counting a multiply-add as one operation as torchvision does:
+            ``macs / 1e9``), ``_file_size`` (MiB of the ``.pt`` file, as torchvision:
+            bytes / 1024², 3 decimals) and ``_docs`` (one sentence).
     """
 
     file: str
@@ -127,7 +135,7 @@ class WeightsEnum(Enum):
         """Resolve ``None``, a member, or a name such as ``"DEFAULT"`` to a member.
 
         Raises:
-            ValueError: If the name is not a member; the message lists the members.
+            WeightsError: If the name is not a member; the message lists the members.
         """
         if obj is None or isinstance(obj, cls):
             return obj
@@ -136,7 +144,10 @@ class WeightsEnum(Enum):
             if name in cls.__members__:
                 return cls.__members__[name]
         names = ", ".join(cls.__members__) or "none are bundled"
-        raise ValueError(f"unknown weights {obj!r} for {cls.__name__}; available: {names}")
+        raise WeightsError(
+            f"unknown weights {obj!r} for {cls.__name__}; available: {names} "
+            "(or the path of a .pt state-dict file)"
+        )
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -157,6 +168,14 @@ def _manifest() -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def _from_json(entry: dict[str, Any]) -> dict[str, Any]:
+    """A manifest entry with torchvision's tuple for ``min_size`` (JSON stores a list)."""
+    meta = dict(entry.get("meta", {}))
+    if "min_size" in meta:
+        meta["min_size"] = tuple(meta["min_size"])
+    return {**entry, "meta": meta}
+
+
 def weights_enum(model_name: str, enum_name: str) -> type[WeightsEnum]:
     """Build the weights enum of one model from the manifest.
 
@@ -164,7 +183,55 @@ def weights_enum(model_name: str, enum_name: str) -> type[WeightsEnum]:
     aliases the last one. A model with no entry gets an enum with no members.
     """
     entries = _manifest().get(model_name, {})
-    members = [(name, Weights(**entry)) for name, entry in entries.items()]
+    members = [(name, Weights(**_from_json(entry))) for name, entry in entries.items()]
     if members:
         members.append(("DEFAULT", members[-1][1]))
     return WeightsEnum(enum_name, members, module=__name__)  # type: ignore[return-value]
+
+
+def is_weights_path(weights: Any, enum: type[WeightsEnum] | None) -> bool:
+    """Whether ``weights`` names a file rather than a bundled entry.
+
+    A :class:`os.PathLike` is always a file. A string is a file if it does not name a
+    member of ``enum`` (``"DEFAULT"``, ``"Step7_Weights.MNIST_V1"``) and it contains a
+    path separator, ends in ``.pt``/``.pth``, or is an existing file.
+    """
+    if isinstance(weights, os.PathLike):
+        return True
+    if not isinstance(weights, str):
+        return False
+    if enum is not None:
+        member = weights.split(".", 1)[1] if weights.startswith(enum.__name__ + ".") else weights
+        if member in enum.__members__:
+            return False
+    looks_like_path = "/" in weights or os.sep in weights or weights.endswith((".pt", ".pth"))
+    return looks_like_path or Path(weights).is_file()
+
+
+def load_weights_file(model: nn.Module, path: str | Path, name: str = "the model") -> nn.Module:
+    """Load a state-dict file (or a training checkpoint) into ``model`` and return it.
+
+    Args:
+        model: The freshly built model.
+        path: A ``model.pt`` or ``checkpoint.pt`` written by ``mnistlite train``, or any
+            ``torch.save``'d state dict.
+        name: The model's name, for error messages.
+
+    Raises:
+        WeightsError: If the file is missing or unreadable, or its tensors do not fit
+            ``model`` (missing, unexpected or wrongly shaped entries).
+    """
+    state = load_state_dict(path)
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # tensors of the wrong shape
+        detail = [line.strip() for line in str(err).splitlines() if line.strip()][1:2]
+        raise WeightsError(f"{path} does not fit model {name}: {' '.join(detail)}") from None
+    if result.missing_keys or result.unexpected_keys:
+        example = (result.missing_keys or result.unexpected_keys)[0]
+        raise WeightsError(
+            f"{path} does not fit model {name}: {len(result.missing_keys)} missing and "
+            f"{len(result.unexpected_keys)} unexpected keys (e.g. {example}); "
+            "is it a state dict of another model?"
+        )
+    return model
