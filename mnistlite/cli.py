@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit-train", type=positive_int, metavar="N", help="train on the first N images"
     )
     train.add_argument(
+        "--val-split",
+        type=positive_int,
+        metavar="N",
+        help="hold out N training images (seeded) as a validation set, logged as val_acc",
+    )
+    train.add_argument(
         "--plot", action="store_true", help="save history.png beside history.json (needs plots)"
     )
     train.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -154,7 +160,7 @@ def _check_resumable(state: dict[str, Any], checkpoint: Path, run: dict[str, Any
         for key in recipe
         if key in saved_recipe and saved_recipe[key] != recipe[key]
     ]
-    for key in ("seed", "train_images"):
+    for key in ("seed", "train_images", "val_images"):
         if key in meta and meta[key] != run[key]:
             differences.append(f"{key} {meta[key]!r} -> {run[key]!r}")
     if differences:
@@ -207,8 +213,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
         require_matplotlib()
     out = Path(args.out if args.out is not None else Path("runs") / recipe.name)
-    train_images = min(args.limit_train or MNIST_TRAIN_IMAGES, MNIST_TRAIN_IMAGES)
-    run = {"recipe": recipe.to_dict(), "seed": args.seed, "train_images": train_images}
+    val_images = args.val_split or 0
+    if val_images >= MNIST_TRAIN_IMAGES:
+        raise UsageError(f"--val-split {val_images} leaves no training images (MNIST has 60,000)")
+    rest = MNIST_TRAIN_IMAGES - val_images
+    train_images = min(args.limit_train or rest, rest)
+    run = {
+        "recipe": recipe.to_dict(),
+        "seed": args.seed,
+        "train_images": train_images,
+        "val_images": val_images,
+    }
     _check_out(out, args.resume, run)
     from mnistlite.training import resolve_device
 
@@ -232,6 +247,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             resume=args.resume,
             progress=not args.no_progress,
             limit_train=args.limit_train,
+            val_split=args.val_split,
             channels_last=args.channels_last,
             compile=args.compile,
             bf16=args.bf16,
@@ -241,8 +257,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             out.rmdir()
         raise
     final = history.final
+    val = f"val accuracy {final['val_acc']:.2f}%, " if "val_acc" in final else ""
     print(
-        f"{recipe.name}: epoch {final['epoch']}: test accuracy {final['test_acc']:.2f}% "
+        f"{recipe.name}: epoch {final['epoch']}: {val}test accuracy {final['test_acc']:.2f}% "
         f"(best {history.best('test_acc'):.2f}%), test loss {final['test_loss']:.4f}; "
         f"wrote {out}/history.json, checkpoint.pt, model.pt"
     )

@@ -234,6 +234,7 @@ def train(
     resume: bool = False,
     progress: bool = True,
     limit_train: int | None = None,
+    val_split: int | None = None,
     callbacks: Sequence[Callback] = (),
     **switches: Any,
 ) -> tuple[nn.Module, History]:
@@ -253,7 +254,13 @@ def train(
         download: Let torchvision download MNIST if it is missing.
         resume: Continue from ``out/checkpoint.pt``.
         progress: Show tqdm progress bars.
-        limit_train: Train on the first N images only (quick runs).
+        limit_train: Train on the first N images only (quick runs); with ``val_split``,
+            the first N of the images left after the split.
+        val_split: Hold out this many training images (a random choice seeded by
+            ``seed``) as a validation set, evaluated after every epoch and logged as
+            ``val_loss``/``val_acc``, for :class:`~mnistlite.training.EarlyStopping`
+            and :class:`~mnistlite.training.ModelCheckpoint` to monitor. The test set
+            is still evaluated and stays the reported number.
         callbacks: Extra callbacks for the :class:`~mnistlite.training.Trainer`.
         **switches: Speed switches for the Trainer: ``channels_last``, ``compile``, ``bf16``.
     """
@@ -271,6 +278,15 @@ def train(
             load_mnist(root, train=False, download=download, device=device),
         )
     train_data, test_data = (part.to(device) for part in data)
+    val_data = None
+    if val_split is not None:
+        if isinstance(val_split, bool) or not isinstance(val_split, int) or val_split < 1:
+            raise ValueError(f"val_split must be a positive integer, got {val_split!r}")
+        if val_split >= len(train_data):
+            raise ValueError(
+                f"val_split={val_split} leaves no training images (there are {len(train_data)})"
+            )
+        train_data, val_data = train_data.split(val_split, seed=seed)
     train_data = train_data.take(limit_train)
     torch.manual_seed(seed)
     model = models.get_model(recipe.model)
@@ -295,13 +311,14 @@ def train(
             "seed": seed,
             "device": str(device),
             "train_images": len(train_data),
+            "val_images": len(val_data) if val_data is not None else 0,
             "num_params": sum(p.numel() for p in model.parameters()),
             "torch": str(torch.__version__),
             "switches": switches,
         },
         **switches,
     )
-    history = trainer.fit(batches, test_data, resume=resume)
+    history = trainer.fit(batches, test_data, val=val_data, resume=resume)
     if out_dir is not None:
         history.save(out_dir / "history.json")
         save_torch(out_dir / "model.pt", model.state_dict())
