@@ -10,9 +10,20 @@ This module knows nothing else of the package.
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
-__all__ = ["ConvBlock", "DepthwiseSeparableBlock", "GAPHead", "Transition"]
+__all__ = [
+    "ConvBlock",
+    "DepthwiseSeparableBlock",
+    "GAPHead",
+    "ScalarBatchNorm2d",
+    "SharedSeparableBlock",
+    "Transition",
+]
+
+#: The normalisations a block can put after its ReLU.
+NORMS = ("batch", "scalar")
 
 
 def _check_positive(name: str, value: int) -> None:
@@ -30,13 +41,58 @@ def _check_dropout(value: float) -> None:
         raise ValueError(f"dropout must be a probability in [0, 1), got {value!r}")
 
 
-def _post_conv(out_channels: int, relu: bool, batchnorm: bool, dropout: float) -> list[nn.Module]:
+def _check_norm(norm: str) -> None:
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {', '.join(map(repr, NORMS))}, got {norm!r}")
+
+
+class ScalarBatchNorm2d(nn.Module):
+    """BatchNorm with per-channel statistics but one learned scale and shift per layer.
+
+    It normalises each channel with its batch (or running) mean and variance, like
+    :class:`torch.nn.BatchNorm2d`, then applies ``weight * x + bias`` with a *scalar*
+    ``weight`` and ``bias`` shared by all channels: 2 parameters per layer instead of
+    2 per channel, which matters in networks of a few hundred parameters.
+
+    Args:
+        num_features: Channels of the input (>= 1).
+        eps: Added to the variance for numerical stability.
+        momentum: Running-statistics momentum, as in BatchNorm2d.
+
+    Example:
+        >>> ScalarBatchNorm2d(8).weight.shape
+        torch.Size([1])
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
+        _check_positive("num_features", num_features)
+        super().__init__()
+        self.norm = nn.BatchNorm2d(num_features, eps=eps, momentum=momentum, affine=False)
+        self.weight = nn.Parameter(torch.ones(1))
+        self.bias = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise per channel, then scale and shift by the two shared scalars."""
+        return self.norm(x) * self.weight + self.bias
+
+    def extra_repr(self) -> str:
+        """Shown by ``print(model)``: the channels and the shared affine."""
+        return f"{self.norm.num_features}, shared affine (2 parameters)"
+
+
+def _norm(channels: int, norm: str) -> nn.Module:
+    return ScalarBatchNorm2d(channels) if norm == "scalar" else nn.BatchNorm2d(channels)
+
+
+def _post_conv(
+    out_channels: int, relu: bool, batchnorm: bool, dropout: float, norm: str = "batch"
+) -> list[nn.Module]:
     """The layers that follow a convolution, in the seed's order: ReLU, BN, Dropout."""
     layers: list[nn.Module] = []
     if relu:
         layers.append(nn.ReLU())
     if batchnorm:
-        layers.append(nn.BatchNorm2d(out_channels))
+        layers.append(_norm(out_channels, norm))
     if dropout > 0:
         layers.append(nn.Dropout(dropout))
     return layers
@@ -54,10 +110,13 @@ class ConvBlock(nn.Sequential):
         batchnorm: Apply ``BatchNorm2d`` after the ReLU.
         dropout: Dropout probability after the BatchNorm, in [0, 1); 0 adds no layer.
         bias: Give the convolution a bias (the seed's step 1 does, the others do not).
+        stride: Convolution stride (2 halves the map right away, as tiny models do).
+        norm: ``"batch"`` (BatchNorm2d) or ``"scalar"`` (:class:`ScalarBatchNorm2d`,
+            2 parameters per layer).
 
     Raises:
-        ValueError: If a channel count or the kernel size is < 1, the padding is
-            negative, or ``dropout`` lies outside [0, 1).
+        ValueError: If a channel count, the kernel size or the stride is < 1, the
+            padding is negative, ``dropout`` lies outside [0, 1) or ``norm`` is unknown.
 
     Example:
         >>> import torch
@@ -76,14 +135,20 @@ class ConvBlock(nn.Sequential):
         batchnorm: bool = True,
         dropout: float = 0.0,
         bias: bool = False,
+        stride: int = 1,
+        norm: str = "batch",
     ) -> None:
         _check_positive("in_channels", in_channels)
         _check_positive("out_channels", out_channels)
         _check_positive("kernel_size", kernel_size)
+        _check_positive("stride", stride)
         _check_non_negative("padding", padding)
         _check_dropout(dropout)
-        conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=bias)
-        super().__init__(conv, *_post_conv(out_channels, relu, batchnorm, dropout))
+        _check_norm(norm)
+        conv = nn.Conv2d(
+            in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias
+        )
+        super().__init__(conv, *_post_conv(out_channels, relu, batchnorm, dropout, norm))
 
 
 class Transition(nn.Sequential):
@@ -136,6 +201,7 @@ class DepthwiseSeparableBlock(nn.Sequential):
         relu: Apply ReLU after the pointwise convolution (off for a final classifier).
         batchnorm: Apply ``BatchNorm2d`` after the ReLU.
         dropout: Dropout probability in [0, 1).
+        norm: ``"batch"`` or ``"scalar"`` (:class:`ScalarBatchNorm2d`).
 
     Raises:
         ValueError: If an argument is out of its range.
@@ -151,17 +217,68 @@ class DepthwiseSeparableBlock(nn.Sequential):
         relu: bool = True,
         batchnorm: bool = True,
         dropout: float = 0.0,
+        norm: str = "batch",
     ) -> None:
         _check_positive("in_channels", in_channels)
         _check_positive("out_channels", out_channels)
         _check_positive("kernel_size", kernel_size)
         _check_non_negative("padding", padding)
         _check_dropout(dropout)
+        _check_norm(norm)
         depthwise = nn.Conv2d(
             in_channels, in_channels, kernel_size, padding=padding, groups=in_channels, bias=False
         )
         pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=False)
-        super().__init__(depthwise, pointwise, *_post_conv(out_channels, True, batchnorm, dropout))
+        super().__init__(
+            depthwise, pointwise, *_post_conv(out_channels, relu, batchnorm, dropout, norm)
+        )
+
+
+class SharedSeparableBlock(nn.Module):
+    """One depthwise-separable convolution applied ``repeats`` times with shared weights.
+
+    Each application is ``depthwise k×k (padded) → pointwise 1×1 → ReLU → norm``; the
+    two convolutions are shared by every application, the norms are not (each has its
+    own statistics, and with ``norm="scalar"`` costs 2 parameters). The map keeps its
+    size and channel count, so depth (and receptive field) grows without weights:
+    ``channels * k * k + channels**2`` weights for any number of repeats.
+
+    Args:
+        channels: Channels in and out (>= 1).
+        repeats: How many times the block is applied (>= 1).
+        kernel_size: Odd kernel side of the depthwise convolution (>= 1).
+        norm: ``"batch"`` or ``"scalar"``.
+
+    Raises:
+        ValueError: If an argument is out of its range or ``kernel_size`` is even.
+
+    Example:
+        >>> import torch
+        >>> SharedSeparableBlock(8, repeats=3)(torch.randn(2, 8, 14, 14)).shape
+        torch.Size([2, 8, 14, 14])
+    """
+
+    def __init__(
+        self, channels: int, repeats: int, kernel_size: int = 3, *, norm: str = "batch"
+    ) -> None:
+        _check_positive("channels", channels)
+        _check_positive("repeats", repeats)
+        _check_positive("kernel_size", kernel_size)
+        _check_norm(norm)
+        if kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd to keep the map size, got {kernel_size}")
+        super().__init__()
+        self.depthwise = nn.Conv2d(
+            channels, channels, kernel_size, padding=kernel_size // 2, groups=channels, bias=False
+        )
+        self.pointwise = nn.Conv2d(channels, channels, 1, bias=False)
+        self.norms = nn.ModuleList(_norm(channels, norm) for _ in range(repeats))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the shared convolutions once per norm."""
+        for norm in self.norms:
+            x = norm(torch.relu(self.pointwise(self.depthwise(x))))
+        return x
 
 
 class GAPHead(nn.Sequential):

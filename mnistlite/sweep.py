@@ -37,7 +37,17 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from mnistlite.data import MNISTTensors
-from mnistlite.models.spec import Conv, DWConv, Flatten, Head, NetSpec, OneByOne, Pool, SpecNet
+from mnistlite.models.spec import (
+    Conv,
+    DWConv,
+    Flatten,
+    Head,
+    NetSpec,
+    OneByOne,
+    Pool,
+    Shared,
+    SpecNet,
+)
 from mnistlite.recipes import Recipe
 from mnistlite.training import Callback, Trainer
 
@@ -99,9 +109,17 @@ def default_study_name(budget: int) -> str:
 # -- specs as data ------------------------------------------------------------------
 
 _LAYER_TYPES: dict[str, type] = {
-    cls.__name__: cls for cls in (Conv, DWConv, OneByOne, Pool, Head, Flatten)
+    cls.__name__: cls for cls in (Conv, DWConv, Shared, OneByOne, Pool, Head, Flatten)
 }
-_LAYER_CODES = {Conv: "C", DWConv: "D", OneByOne: "T", Pool: "P", Head: "H", Flatten: "F"}
+_LAYER_CODES = {
+    Conv: "C",
+    DWConv: "D",
+    Shared: "S",
+    OneByOne: "T",
+    Pool: "P",
+    Head: "H",
+    Flatten: "F",
+}
 
 
 def spec_to_dict(spec: NetSpec) -> dict[str, Any]:
@@ -119,6 +137,7 @@ def spec_to_dict(spec: NetSpec) -> dict[str, Any]:
         "batchnorm": spec.batchnorm,
         "dropout": spec.dropout,
         "bias": spec.bias,
+        "norm": spec.norm,
     }
 
 
@@ -139,7 +158,9 @@ def spec_from_dict(data: dict[str, Any]) -> NetSpec:
             if kind not in _LAYER_TYPES:
                 raise ValueError(f"unknown layer type {kind!r}; known: {', '.join(_LAYER_TYPES)}")
             layers.append(_LAYER_TYPES[kind](**fields))
-        options = {key: data[key] for key in ("batchnorm", "dropout", "bias") if key in data}
+        options = {
+            key: data[key] for key in ("batchnorm", "dropout", "bias", "norm") if key in data
+        }
         return NetSpec(layers=tuple(layers), **options)
     except (KeyError, TypeError) as err:
         raise ValueError(f"not a network spec: {err}") from None
@@ -149,16 +170,21 @@ def describe_spec(spec: NetSpec) -> str:
     """A compact one-word description of a spec: ``C8-C12-P-T8-C12-D14-H``.
 
     ``C`` is a 3×3 convolution, ``D`` a depthwise-separable block, ``T`` a 1×1
-    transition and ``P`` a max-pool (each number is the output channels); ``H`` is the
-    GAP head. A dropout other than 0 is appended as ``/d0.05``.
+    transition and ``P`` a max-pool (each number is the output channels); ``S8x3`` is a
+    shared-weight separable block of 8 channels applied 3 times; ``H`` is the GAP head.
+    A dropout other than 0 is appended as ``/d0.05``, the 2-parameter norm as ``/scalar``.
     """
     parts = []
     for layer in spec.layers:
         code = _LAYER_CODES.get(type(layer), "?")
+        if isinstance(layer, Shared):
+            parts.append(f"{code}{layer.channels}x{layer.repeats}")
+            continue
         cout = getattr(layer, "cout", None)
         parts.append(f"{code}{cout}" if cout is not None else code)
     text = "-".join(parts)
-    return f"{text}/d{spec.dropout:.2g}" if spec.dropout else text
+    text = f"{text}/d{spec.dropout:.2g}" if spec.dropout else text
+    return f"{text}/{spec.norm}" if spec.norm != "batch" else text
 
 
 # -- the search space ----------------------------------------------------------------
@@ -176,9 +202,12 @@ def suggest(trial: optuna.trial.BaseTrial, budget: int) -> tuple[NetSpec, dict[s
     The network follows step 5's skeleton: ``Conv(1, c1, 3, pad 1)`` (28×28),
     ``Conv(c1, c2)`` (26), ``Pool`` (13), an optional 1×1 transition, then 2 or 3 tail
     layers, each a 3×3 :class:`~mnistlite.models.Conv` or a depthwise-separable
-    :class:`~mnistlite.models.DWConv` of its own width (11, 9, 7), and the GAP head.
-    Widths are even numbers from 4 to a maximum that grows with ``budget``; dropout
-    lies in [0, 0.1]. Nothing here checks the budget: :func:`objective` does.
+    :class:`~mnistlite.models.DWConv` of its own width (11, 9, 7), optionally followed by
+    a shared-weight :class:`~mnistlite.models.Shared` block applied 1–3 times at the same
+    width, and the GAP head. The network's norm is BatchNorm or the 2-parameter
+    :class:`~mnistlite.blocks.ScalarBatchNorm2d`. Widths are even numbers from 4 to a
+    maximum that grows with ``budget``; dropout lies in [0, 0.1]. Nothing here checks
+    the budget: :func:`objective` does.
 
     The recipe settings are SGD (momentum 0.9, Nesterov) with a log-uniform peak
     learning rate in [0.01, 0.4] and weight decay in [1e-6, 1e-3], rotation up to 15°,
@@ -210,8 +239,15 @@ def suggest(trial: optuna.trial.BaseTrial, budget: int) -> tuple[NetSpec, dict[s
         out = width(f"tail{i}_width")
         layers.append(Conv(channels, out, 3, 0) if block == "conv" else DWConv(channels, out))
         channels = out
+    repeats = trial.suggest_int("shared_repeats", 0, 3)
+    if repeats:
+        layers.append(Shared(channels, repeats))
     layers.append(Head(channels))
-    spec = NetSpec(layers=tuple(layers), dropout=trial.suggest_float("dropout", 0.0, 0.1))
+    spec = NetSpec(
+        layers=tuple(layers),
+        dropout=trial.suggest_float("dropout", 0.0, 0.1),
+        norm=trial.suggest_categorical("norm", ["batch", "scalar"]),
+    )
     overrides = {
         "lr": trial.suggest_float("lr", 0.01, 0.4, log=True),
         "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-3, log=True),
@@ -225,9 +261,10 @@ def suggest(trial: optuna.trial.BaseTrial, budget: int) -> tuple[NetSpec, dict[s
 
 
 def smallest_network() -> NetSpec:
-    """The network of :func:`suggest`'s space with the fewest parameters (356)."""
+    """The network of :func:`suggest`'s space with the fewest parameters (332)."""
     return NetSpec(
-        layers=(Conv(1, 4, 3, 1), Conv(4, 4, 3, 0), Pool(), DWConv(4, 4), DWConv(4, 4), Head(4))
+        layers=(Conv(1, 4, 3, 1), Conv(4, 4, 3, 0), Pool(), DWConv(4, 4), DWConv(4, 4), Head(4)),
+        norm="scalar",
     )
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "History",
     "ModelCheckpoint",
     "Trainer",
+    "distillation_loss",
     "load_checkpoint",
     "resolve_device",
 ]
@@ -163,6 +164,42 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return state
 
 
+def distillation_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    temperature: float = 4.0,
+    weight: float = 0.5,
+    label_smoothing: float = 0.0,
+) -> torch.Tensor:
+    """Hinton et al.'s knowledge-distillation loss: labels mixed with a teacher's soft outputs.
+
+    ``(1 - weight) * CE(student, labels) + weight * T² * KL(teacher_T ‖ student_T)``,
+    where ``x_T`` is ``softmax(logits / T)``. The ``T²`` factor keeps the soft term's
+    gradients on the scale of the hard term's whatever the temperature.
+
+    Args:
+        student_logits: (N, C) logits of the model being trained.
+        teacher_logits: (N, C) logits of the teacher for the same images (no gradient).
+        labels: (N,) class indices.
+        temperature: Softening temperature T (> 0); higher spreads the teacher's
+            probability over more classes.
+        weight: Share of the teacher term in [0, 1]; 0 is plain cross-entropy.
+        label_smoothing: Label smoothing of the cross-entropy term.
+    """
+    hard = F.cross_entropy(student_logits, labels, label_smoothing=label_smoothing)
+    if weight == 0:
+        return hard
+    soft = F.kl_div(
+        F.log_softmax(student_logits / temperature, dim=1),
+        F.log_softmax(teacher_logits.detach() / temperature, dim=1),
+        reduction="batchmean",
+        log_target=True,
+    )
+    return (1 - weight) * hard + weight * temperature**2 * soft
+
+
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """Turn ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"`` into a usable device.
 
@@ -204,6 +241,13 @@ class Trainer:
         compile: Run the model through :func:`torch.compile`.
         bf16: Run forward passes under bfloat16 autocast.
         meta: Run information copied into every :class:`History` (recipe, seed, ...).
+        teacher: A trained model to distil from (knowledge distillation): frozen, kept
+            in eval mode on the same device, and fed the same (augmented) batch as the
+            student; the loss becomes :func:`distillation_loss`. None trains on the
+            labels alone.
+        distill_temperature: Softening temperature of the teacher and student outputs
+            (default 4.0, Hinton et al.'s usual range 2–8).
+        distill_weight: Share of the teacher term in the loss, in [0, 1] (default 0.5).
 
     Attributes:
         history: The :class:`History` of the current or last :meth:`fit`.
@@ -228,6 +272,9 @@ class Trainer:
         compile: bool = False,
         bf16: bool = False,
         meta: dict[str, Any] | None = None,
+        teacher: nn.Module | None = None,
+        distill_temperature: float = 4.0,
+        distill_weight: float = 0.5,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -239,8 +286,23 @@ class Trainer:
             )
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing}")
+        if teacher is not None and not isinstance(teacher, nn.Module):
+            raise TypeError(f"teacher must be a torch.nn.Module, got {type(teacher).__name__}")
+        if not (isinstance(distill_temperature, (int, float)) and distill_temperature > 0):
+            raise ValueError(f"distill_temperature must be > 0, got {distill_temperature!r}")
+        if not (isinstance(distill_weight, (int, float)) and 0 <= distill_weight <= 1):
+            raise ValueError(f"distill_weight must lie in [0, 1], got {distill_weight!r}")
         self.device = resolve_device(device)
         self.model = model.to(self.device)
+        self.teacher = teacher
+        if teacher is not None:
+            if teacher is model:
+                raise ValueError("the teacher must be a different module from the model")
+            self.teacher = teacher.to(self.device).eval().requires_grad_(False)
+            if channels_last:
+                self.teacher = self.teacher.to(memory_format=torch.channels_last)
+        self.distill_temperature = float(distill_temperature)
+        self.distill_weight = float(distill_weight)
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         if optimizer is None:
@@ -284,6 +346,23 @@ class Trainer:
         with self._autocast():
             return self._forward(self._prepare(images)).float()
 
+    def _loss(
+        self, images: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor
+    ) -> torch.Tensor:
+        """Cross-entropy on the labels, mixed with the teacher's outputs if there is one."""
+        if self.teacher is None:
+            return F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
+        with torch.no_grad(), self._autocast():
+            teacher_logits = self.teacher(self._prepare(images)).float()
+        return distillation_loss(
+            logits,
+            teacher_logits,
+            labels,
+            temperature=self.distill_temperature,
+            weight=self.distill_weight,
+            label_smoothing=self.label_smoothing,
+        )
+
     def _train_epoch(self, train: Iterable[Any], epoch: int) -> dict[str, float]:
         self.model.train()
         lr = self.optimizer.param_groups[0]["lr"]
@@ -299,7 +378,7 @@ class Trainer:
         for images, labels in train:
             labels = labels.to(self.device, non_blocking=True)
             logits = self._logits(images)
-            loss = F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
+            loss = self._loss(images, logits, labels)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()

@@ -74,7 +74,7 @@ class SummaryDirective(SphinxDirective):
 # -- measured results ------------------------------------------------------------------
 
 STEPS = [f"step{i}" for i in range(1, 8)]
-FRONTIER = ["lite600", "lite1k", "lite2k", "lite5k", "lite8k"]
+FRONTIER = ["lite600", "lite1k", "lite2k", "lite5k", "lite8k", "lite10k"]
 NOT_RUN = "Not run yet (see results/README.md)."
 
 
@@ -182,9 +182,9 @@ class _ResultsDirective(SphinxDirective):
         data["frontier"] = data.get("frontier") or {}
         return data
 
-    def script_constant(self, name: str) -> dict[str, float]:
-        """A literal dict of ``benchmarks/make_results.py`` (see :func:`_script_constant`)."""
-        path = self.results_dir().parent / "benchmarks" / "make_results.py"
+    def script_constant(self, name: str, script: str = "make_results.py") -> dict[str, float]:
+        """A literal dict of a ``benchmarks/`` script (see :func:`_script_constant`)."""
+        path = self.results_dir().parent / "benchmarks" / script
         self.depend(path)
         return _script_constant(path, name)
 
@@ -307,7 +307,7 @@ class FrontierTableDirective(_ResultsDirective):
         from mnistlite import models, params
 
         summary = self.summary()
-        targets = self.script_constant("targets")
+        targets = self.script_constant("TARGETS", "make_frontier.py")
         rows = []
         extra = [name for name in summary["frontier"] if name not in FRONTIER]
         for name in FRONTIER + extra:

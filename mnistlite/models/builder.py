@@ -62,6 +62,7 @@ def define_builder(
         return build_model(name, spec, enum, weights, kwargs)
 
     builder.__name__ = builder.__qualname__ = name
+    builder.weights_enum = enum  # type: ignore[attr-defined]
     builder.__doc__ = f"""{summary}
 
     Args:

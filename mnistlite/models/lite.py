@@ -1,8 +1,10 @@
 """Frontier models: the best accuracy we found under fixed parameter budgets.
 
-Same blocks as the seed's steps. Below 5,000 parameters the later layers are
-depthwise-separable (:class:`~mnistlite.models.DWConv`), which buys width for few
-weights. Each model has a recipe of the same name in :mod:`mnistlite.recipes`.
+Same blocks as the seed's steps. From 5,000 parameters up the networks are deep and
+narrow with the full receptive field before global pooling; below that the later
+layers are depthwise-separable (:class:`~mnistlite.models.DWConv`), which buys width
+for few weights. Each model has a recipe of the same name in :mod:`mnistlite.recipes`;
+``results/frontier.md`` has their accuracies and how each design was chosen.
 """
 
 from __future__ import annotations
@@ -12,16 +14,19 @@ from mnistlite.models.spec import Conv, DWConv, Head, NetSpec, OneByOne, Pool
 from mnistlite.models.weights import weights_enum
 
 __all__ = [
+    "LITE10K",
     "LITE1K",
     "LITE2K",
     "LITE5K",
     "LITE8K",
     "LITE600",
+    "Lite10k_Weights",
     "Lite1k_Weights",
     "Lite2k_Weights",
     "Lite5k_Weights",
     "Lite8k_Weights",
     "Lite600_Weights",
+    "lite10k",
     "lite1k",
     "lite2k",
     "lite5k",
@@ -29,30 +34,48 @@ __all__ = [
     "lite600",
 ]
 
-#: ≤ 8,000 parameters (7,756): step 5's shape with a 13×13 transition and 16-wide tail.
-LITE8K = NetSpec(
+#: ≤ 10,000 parameters (9,994): wide early (30 channels at 24×24), a 1×1 squeeze to 10,
+#: one pool, then four unpadded 3×3 convs of 14 down to 4×4 before global pooling.
+LITE10K = NetSpec(
     layers=(
-        Conv(1, 8, 3, 1),  # 28
-        Conv(8, 16, 3, 0),  # 26
-        Pool(),  # 13
-        OneByOne(16, 10),  # 13
-        Conv(10, 16, 3, 0),  # 11
-        Conv(16, 16, 3, 0),  # 9
-        Conv(16, 16, 3, 0),  # 7
-        Head(16),
+        Conv(1, 10, 3, 0),  # 26
+        Conv(10, 30, 3, 0),  # 24
+        Conv(30, 10, 1, 0),  # 24, 1×1 squeeze
+        Pool(),  # 12
+        Conv(10, 14, 3, 0),  # 10
+        Conv(14, 14, 3, 0),  # 8
+        Conv(14, 14, 3, 0),  # 6
+        Conv(14, 14, 3, 0),  # 4
+        Head(14),
     ),
 )
 
-#: ≤ 5,000 parameters (4,896).
+#: ≤ 8,000 parameters (7,644): lite10k's shape, narrower (8 → 28 → 10, tail of 12).
+LITE8K = NetSpec(
+    layers=(
+        Conv(1, 8, 3, 0),  # 26
+        Conv(8, 28, 3, 0),  # 24
+        Conv(28, 10, 1, 0),  # 24, 1×1 squeeze
+        Pool(),  # 12
+        Conv(10, 12, 3, 0),  # 10
+        Conv(12, 12, 3, 0),  # 8
+        Conv(12, 12, 3, 0),  # 6
+        Conv(12, 12, 3, 0),  # 4
+        Head(12),
+    ),
+)
+
+#: ≤ 5,000 parameters (4,962): lite10k's shape again (6 → 20 → 8, tail of 10).
 LITE5K = NetSpec(
     layers=(
-        Conv(1, 8, 3, 1),  # 28
-        Conv(8, 12, 3, 0),  # 26
-        Pool(),  # 13
-        OneByOne(12, 8),  # 13
-        Conv(8, 12, 3, 0),  # 11
-        Conv(12, 14, 3, 0),  # 9
-        Conv(14, 10, 3, 0),  # 7
+        Conv(1, 6, 3, 0),  # 26
+        Conv(6, 20, 3, 0),  # 24
+        Conv(20, 8, 1, 0),  # 24, 1×1 squeeze
+        Pool(),  # 12
+        Conv(8, 10, 3, 0),  # 10
+        Conv(10, 10, 3, 0),  # 8
+        Conv(10, 10, 3, 0),  # 6
+        Conv(10, 10, 3, 0),  # 4
         Head(10),
     ),
 )
@@ -93,6 +116,7 @@ LITE600 = NetSpec(
     ),
 )
 
+Lite10k_Weights = weights_enum("lite10k", "Lite10k_Weights")
 Lite8k_Weights = weights_enum("lite8k", "Lite8k_Weights")
 Lite5k_Weights = weights_enum("lite5k", "Lite5k_Weights")
 Lite2k_Weights = weights_enum("lite2k", "Lite2k_Weights")
@@ -100,6 +124,9 @@ Lite1k_Weights = weights_enum("lite1k", "Lite1k_Weights")
 Lite600_Weights = weights_enum("lite600", "Lite600_Weights")
 
 
+lite10k = define_builder(
+    "lite10k", LITE10K, Lite10k_Weights, "Frontier model under 10,000 parameters."
+)
 lite8k = define_builder("lite8k", LITE8K, Lite8k_Weights, "Frontier model under 8,000 parameters.")
 lite5k = define_builder("lite5k", LITE5K, Lite5k_Weights, "Frontier model under 5,000 parameters.")
 lite2k = define_builder("lite2k", LITE2K, Lite2k_Weights, "Frontier model under 2,000 parameters.")

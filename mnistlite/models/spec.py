@@ -16,7 +16,14 @@ from dataclasses import dataclass, fields, replace
 import torch
 from torch import nn
 
-from mnistlite.blocks import ConvBlock, DepthwiseSeparableBlock, GAPHead, Transition
+from mnistlite.blocks import (
+    NORMS,
+    ConvBlock,
+    DepthwiseSeparableBlock,
+    GAPHead,
+    SharedSeparableBlock,
+    Transition,
+)
 
 __all__ = [
     "INPUT_SHAPE",
@@ -28,6 +35,7 @@ __all__ = [
     "NetSpec",
     "OneByOne",
     "Pool",
+    "Shared",
     "SpecNet",
     "check_input",
 ]
@@ -48,6 +56,7 @@ class Conv:
         relu: Whether a ReLU follows (``False`` for a final classifier conv).
         batchnorm: Per-layer override of the network's BatchNorm switch (None: inherit).
         dropout: Per-layer override of the network's dropout (None: inherit).
+        stride: Convolution stride (2 halves the map).
     """
 
     cin: int
@@ -57,6 +66,7 @@ class Conv:
     relu: bool = True
     batchnorm: bool | None = None
     dropout: float | None = None
+    stride: int = 1
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,21 @@ class DWConv:
     pad: int = 0
     relu: bool = True
     batchnorm: bool | None = None
+
+
+@dataclass(frozen=True)
+class Shared:
+    """A :class:`~mnistlite.blocks.SharedSeparableBlock`: one separable conv, applied n times.
+
+    Attributes:
+        channels: Channels in and out.
+        repeats: Applications of the shared depthwise + pointwise pair (each with its own norm).
+        k: Odd kernel size of the depthwise convolution (padded, so the map keeps its size).
+    """
+
+    channels: int
+    repeats: int
+    k: int = 3
 
 
 @dataclass(frozen=True)
@@ -119,7 +144,7 @@ class Flatten:
 
 
 #: Any one of the layer specs a :class:`NetSpec` is made of.
-LayerSpec = Conv | DWConv | OneByOne | Pool | Head | Flatten
+LayerSpec = Conv | DWConv | Shared | OneByOne | Pool | Head | Flatten
 
 
 @dataclass(frozen=True)
@@ -131,18 +156,26 @@ class NetSpec:
         batchnorm: BatchNorm after the ReLU of every conv (unless a layer overrides it).
         dropout: Dropout probability after every conv block (unless overridden).
         bias: Whether the 3×3 convolutions have a bias (only step 1's do).
+        norm: ``"batch"`` (BatchNorm2d, 2 parameters per channel) or ``"scalar"``
+            (:class:`~mnistlite.blocks.ScalarBatchNorm2d`, 2 per layer).
     """
 
     layers: tuple[LayerSpec, ...]
     batchnorm: bool = True
     dropout: float = 0.0
     bias: bool = False
+    norm: str = "batch"
+
+    def __post_init__(self) -> None:
+        if self.norm not in NORMS:
+            raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
 
     def with_options(self, **options: object) -> NetSpec:
         """Return a copy with network-wide switches changed (``dropout=0.1`` etc.).
 
         Raises:
-            ValueError: If an option is not one of ``batchnorm``, ``dropout``, ``bias``.
+            ValueError: If an option is not one of ``batchnorm``, ``dropout``, ``bias``,
+                ``norm``.
         """
         allowed = sorted(f.name for f in fields(self) if f.name != "layers")
         unknown = sorted(set(options) - set(allowed))
@@ -165,6 +198,8 @@ def _build_layer(layer: LayerSpec, net: NetSpec) -> nn.Module:
             batchnorm=net.batchnorm if layer.batchnorm is None else layer.batchnorm,
             dropout=net.dropout if layer.dropout is None else layer.dropout,
             bias=net.bias,
+            stride=layer.stride,
+            norm=net.norm,
         )
     if isinstance(layer, DWConv):
         return DepthwiseSeparableBlock(
@@ -175,7 +210,10 @@ def _build_layer(layer: LayerSpec, net: NetSpec) -> nn.Module:
             relu=layer.relu,
             batchnorm=net.batchnorm if layer.batchnorm is None else layer.batchnorm,
             dropout=net.dropout if layer.relu else 0.0,
+            norm=net.norm,
         )
+    if isinstance(layer, Shared):
+        return SharedSeparableBlock(layer.channels, layer.repeats, layer.k, norm=net.norm)
     if isinstance(layer, OneByOne):
         return Transition(
             layer.cin,

@@ -1,0 +1,184 @@
+"""Frontier search on a validation split: candidate designs and recipes, never the test set.
+
+Usage: python benchmarks/frontier_search.py CANDIDATE... --data ../shared/data [--epochs 4]
+       python benchmarks/frontier_search.py --list
+
+Each candidate (a network spec and recipe overrides, defined below in CANDIDATES) trains on
+50,000 training images and is scored on the other 10,000 (split seed 0); the test set is
+never loaded. Results are appended to results/frontier/search.json (one record per candidate,
+epochs and seed; an existing record is skipped), which results/frontier.md summarises in its
+"how we got here" section.
+"""
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from mnistlite import data, models, params, recipes
+from mnistlite.atomic import save_json
+from mnistlite.models.spec import Conv, DWConv, Head, NetSpec, Pool, Shared
+
+OUT = Path(__file__).resolve().parents[1] / "results" / "frontier" / "search.json"
+SPLIT = 10_000  # validation images held out of the 60,000 training images
+
+
+def _padded(channels: tuple[tuple[int, ...], ...]) -> NetSpec:
+    """Blocks of padded 3x3 convs with a 2x2 max-pool between blocks, then GAP."""
+    layers: list = []
+    cin = 1
+    for i, block in enumerate(channels):
+        if i:
+            layers.append(Pool())
+        for cout in block:
+            layers.append(Conv(cin, cout, 3, 1))
+            cin = cout
+    return NetSpec(layers=(*layers, Head(cin)))
+
+
+def _squeeze(c1: int, c2: int, mid: int, tail: int, depth: int = 4) -> NetSpec:
+    """3x3 to c1, 3x3 to c2, 1x1 to mid, pool, ``depth`` unpadded 3x3 convs of ``tail``, GAP."""
+    layers = [Conv(1, c1, 3, 0), Conv(c1, c2, 3, 0), Conv(c2, mid, 1, 0), Pool()]
+    cin = mid
+    for _ in range(depth):
+        layers.append(Conv(cin, tail, 3, 0))
+        cin = tail
+    return NetSpec(layers=(*layers, Head(tail)))
+
+
+#: Recipes compared (overrides of lite8k's recipe).
+RECIPE_A = dict(
+    batch_size=128,
+    lr=0.05,
+    momentum=0.9,
+    nesterov=True,
+    weight_decay=5e-5,
+    rotation=7.0,
+    translate=0.05,
+    interpolation="bilinear",
+)
+RECIPE_B = dict(
+    batch_size=32,
+    lr=0.1,
+    momentum=0.0,
+    nesterov=False,
+    weight_decay=0.0,
+    rotation=7.0,
+    translate=0.09,
+    scale=0.09,
+    interpolation="bilinear",
+)
+RECIPE_C = dict(RECIPE_A, batch_size=32, lr=0.02, scale=0.09, translate=0.09)
+RECIPE_D = dict(RECIPE_C, batch_size=64, lr=0.04)
+
+#: Tiny networks: pool right after the first conv, separable convs, a shared-weight block,
+#: the 2-parameter norm.
+TINY1K = NetSpec(
+    layers=(
+        Conv(1, 6, 3, 1),
+        Pool(),
+        DWConv(6, 12, pad=1),
+        Shared(12, 2),
+        Pool(),
+        DWConv(12, 16, pad=1),
+        Head(16),
+    ),
+    norm="scalar",
+)
+TINY600 = NetSpec(
+    layers=(
+        Conv(1, 4, 3, 1),
+        Pool(),
+        DWConv(4, 8, pad=1),
+        Shared(8, 2),
+        Pool(),
+        DWConv(8, 12, pad=1),
+        Head(12),
+    ),
+    norm="scalar",
+)
+#: The recipe of the earlier lite models below 2,000 parameters (no augmentation).
+RECIPE_E = dict(batch_size=128, lr=0.05, rotation=0.0, translate=0.0, weight_decay=0.0)
+KD = dict(teacher="step7", distill_temperature=4.0, distill_weight=0.5)
+
+CANDIDATES: dict[str, tuple[NetSpec, dict]] = {
+    "sq10k-A": (_squeeze(10, 30, 10, 14), RECIPE_A),
+    "sq10k-B": (_squeeze(10, 30, 10, 14), RECIPE_B),
+    "sq10k-C": (_squeeze(10, 30, 10, 14), RECIPE_C),
+    "pad3762-A": (_padded(((4, 4, 4), (8, 8, 8), (8, 8, 8))), RECIPE_A),
+    "pad3762-C": (_padded(((4, 4, 4), (8, 8, 8), (8, 8, 8))), RECIPE_C),
+    "sq10k-D": (_squeeze(10, 30, 10, 14), RECIPE_D),
+    "pad3762-D": (_padded(((4, 4, 4), (8, 8, 8), (8, 8, 8))), RECIPE_D),
+    "pad4516-D": (_padded(((4, 4, 4), (8, 8, 8), (10, 10, 10))), RECIPE_D),
+    "sq5k-D": (_squeeze(6, 20, 8, 10), RECIPE_D),
+    "sq8k-D": (_squeeze(8, 28, 10, 12), RECIPE_D),
+    "lite1k-E": (models.LITE1K, RECIPE_E),
+    "lite1k-E-kd": (models.LITE1K, dict(RECIPE_E, **KD)),
+    "tiny1k-E": (TINY1K, RECIPE_E),
+    "tiny1k-E-kd": (TINY1K, dict(RECIPE_E, **KD)),
+    "tiny600-E": (TINY600, RECIPE_E),
+    "lite600-E": (models.LITE600, RECIPE_E),
+}
+
+
+def _register(name: str, spec: NetSpec) -> str:
+    model_name = f"search-{name}"
+    if model_name not in models.list_models():
+        models.register_model(model_name)(lambda **_: models.SpecNet(spec))
+    return model_name
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("candidates", nargs="*")
+    parser.add_argument("--data")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--list", action="store_true")
+    args = parser.parse_args()
+    if args.list:
+        for name, (spec, _) in CANDIDATES.items():
+            print(name, params.count_parameters(models.SpecNet(spec)))
+        return
+    records = json.loads(OUT.read_text()) if OUT.exists() else []
+    train_all = data.load_mnist(args.data, train=True)
+    train, val = train_all.split(SPLIT, seed=0)
+    for name in args.candidates:
+        key = (name, args.epochs, args.seed)
+        if any((r["candidate"], r["epochs"], r["seed"]) == key for r in records):
+            print(f"{name}: already in {OUT.name}, skipped")
+            continue
+        spec, overrides = CANDIDATES[name]
+        recipe = recipes.get_recipe("lite8k").replace(
+            name=name, model=_register(name, spec), epochs=args.epochs, **overrides
+        )
+        start = time.time()
+        model, history = recipes.train(recipe, data=(train, val), seed=args.seed, progress=False)
+        record = {
+            "candidate": name,
+            "epochs": args.epochs,
+            "seed": args.seed,
+            "params": params.count_parameters(model),
+            "val_acc_final": history.final["test_acc"],
+            "val_acc_per_epoch": history.column("test_acc"),
+            "train_acc_final": history.final["train_acc"],
+            "seconds": round(time.time() - start, 1),
+            "recipe": {k: v for k, v in recipe.to_dict().items() if k not in ("name", "model")},
+            "spec": repr(spec),
+            "cpu": platform.processor() or platform.machine(),
+            "torch": torch.__version__,
+        }
+        records.append(record)
+        save_json(OUT, records)
+        print(
+            f"{name}: {record['params']:,} params, val {record['val_acc_final']:.2f} "
+            f"(train {record['train_acc_final']:.2f}) in {record['seconds']:.0f} s",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Knowledge distillation: the loss, the Trainer's teacher, recipes with a teacher, resume."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mnistlite import Trainer, data, models, recipes
+from mnistlite.training import distillation_loss
+
+
+def fake(n=96, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 10, (n,), generator=g)
+    images = torch.randn(n, 1, 28, 28, generator=g) * 0.1
+    for i, label in enumerate(labels):
+        images[i, 0, 2 * label : 2 * label + 3, :] += 3.0
+    return data.MNISTTensors(images, labels)
+
+
+def test_loss_weight_zero_is_cross_entropy_and_one_is_scaled_kl():
+    g = torch.Generator().manual_seed(0)
+    s, t = torch.randn(8, 10, generator=g), torch.randn(8, 10, generator=g)
+    y = torch.randint(0, 10, (8,), generator=g)
+    assert torch.equal(distillation_loss(s, t, y, weight=0.0), F.cross_entropy(s, y))
+    temperature = 3.0
+    p = F.softmax(t / temperature, 1)
+    kl = (p * (p.log() - F.log_softmax(s / temperature, 1))).sum(1).mean()
+    got = distillation_loss(s, t, y, temperature=temperature, weight=1.0)
+    assert got.item() == pytest.approx(temperature**2 * kl.item(), rel=1e-5)
+    # a student that copies the teacher pays no soft loss
+    assert distillation_loss(t, t, y, weight=1.0).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_teacher_is_frozen_in_eval_mode_and_sees_the_same_batch():
+    seen = []
+
+    class Spy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(784, 10)
+
+        def forward(self, x):
+            seen.append((x.clone(), self.training))
+            return self.lin(x.flatten(1))
+
+    teacher = Spy().train()
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    torch.manual_seed(0)
+    trainer = Trainer(
+        models.lite600(), teacher=teacher, epochs=1, progress=False, distill_weight=0.7
+    )
+    batches = data.Batches(fake(64), 32, augment=data.Augment(rotation=10.0), seed=3)
+    trainer.fit(batches)
+    assert len(seen) == 2 and all(not training for _, training in seen)
+    assert all(not p.requires_grad for p in teacher.parameters())
+    assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())
+    # the teacher got the augmented batch the student trained on
+    replay = data.Batches(fake(64), 32, augment=data.Augment(rotation=10.0), seed=3)
+    for (images, _), (x, _) in zip(replay, seen, strict=True):
+        assert torch.equal(images, x)
+
+
+def test_teacher_changes_training_and_bad_settings_raise():
+    def run(**kwargs):
+        torch.manual_seed(0)
+        trainer = Trainer(models.lite600(), epochs=1, progress=False, **kwargs)
+        trainer.fit(data.Batches(fake(64), 32, seed=0))
+        return trainer.model.state_dict()
+
+    plain = run()
+    taught = run(teacher=models.step7(weights="DEFAULT"))
+    assert any(not torch.equal(plain[k], taught[k]) for k in plain)
+    assert all(torch.equal(plain[k], v) for k, v in run(teacher=None).items())
+    with pytest.raises(ValueError, match="distill_weight"):
+        Trainer(models.lite600(), teacher=models.step7(), distill_weight=1.5)
+    with pytest.raises(ValueError, match="distill_temperature"):
+        Trainer(models.lite600(), teacher=models.step7(), distill_temperature=0)
+    with pytest.raises(TypeError, match="teacher"):
+        Trainer(models.lite600(), teacher="step7")
+
+
+def test_recipe_teacher_field_and_meta():
+    with pytest.raises(ValueError, match="unknown model"):
+        recipes.get_recipe("lite600", teacher="nope")
+    with pytest.raises(ValueError, match="distill_weight"):
+        recipes.get_recipe("lite600", teacher="step7", distill_weight=-0.1)
+    with pytest.raises(ValueError, match="not bundled"):
+        recipes.build_teacher(recipes.get_recipe("lite600", teacher="step1"))
+    recipe = recipes.get_recipe("lite600", teacher="step7", epochs=1, batch_size=32)
+    _, history = recipes.train(recipe, data=(fake(64), fake(32, 1)), progress=False)
+    teacher = history.meta["teacher"]
+    assert teacher["model"] == "step7" and len(teacher["sha256"]) == 64
+    assert math.isfinite(history.final["train_loss"])
+
+
+def test_resume_with_teacher_is_exact(tmp_path):
+    recipe = recipes.get_recipe(
+        "lite600", teacher="step7", epochs=3, batch_size=32, rotation=5.0, translate=0.05
+    )
+    parts = (fake(96), fake(32, 1))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    whole, history = recipes.train(recipe, data=parts, out=tmp_path / "a", seed=2, progress=False)
+    recipes.train(
+        recipe, data=parts, out=tmp_path / "b", seed=2, progress=False, callbacks=[_StopAfter(2)]
+    )
+    resumed, history2 = recipes.train(
+        recipe, data=parts, out=tmp_path / "b", seed=2, progress=False, resume=True
+    )
+    for key, value in whole.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
+    strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h.epochs]  # noqa: E731
+    assert strip(history) == strip(history2)
+
+
+class _StopAfter:
+    """A callback that stops the run after ``n`` epochs (a stand-in for a kill)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def on_fit_start(self, trainer):
+        pass
+
+    def on_epoch_end(self, trainer, record):
+        if record["epoch"] >= self.n:
+            trainer.should_stop = True
+
+    def on_fit_end(self, trainer):
+        pass
