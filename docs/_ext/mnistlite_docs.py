@@ -96,8 +96,8 @@ def _number(value: int | None) -> str:
 def _script_constant(path: Path, name: str) -> dict[str, float]:
     """The literal dict assigned to ``name`` in a script, without running it.
 
-    ``benchmarks/make_results.py`` holds the seed's best test accuracies and the
-    frontier targets; reading them here keeps one copy of each number. Returns an
+    ``benchmarks/make_frontier.py`` holds the frontier targets; reading them here keeps
+    one copy of each number. Returns an
     empty dict when the script or the name is gone.
     """
     try:
@@ -188,6 +188,23 @@ class _ResultsDirective(SphinxDirective):
         self.depend(path)
         return _script_constant(path, name)
 
+    def seed_best_test(self) -> dict[str, float]:
+        """The seed's best test accuracy per step, from ``results/seed_reference.json``.
+
+        That file is the one copy of the seed's numbers: the maximum test accuracy of each
+        step's reference run (its first logged run), as ``benchmarks/make_results.py``
+        computes it. Empty when the file is missing.
+        """
+        path = self.results_dir() / "seed_reference.json"
+        self.depend(path)
+        try:
+            runs = json.loads(path.read_text(encoding="utf-8"))["runs"]
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, KeyError) as err:
+            raise self.error(f"cannot read {path}: {err}") from None
+        return {step: max(logged[0]["test_acc"]) for step, logged in runs.items()}
+
     def seed_of(self, step: str) -> int | None:
         """The training seed recorded in ``results/STEP/history.json``, if any."""
         path = self.results_dir() / step / "history.json"
@@ -274,7 +291,7 @@ class ResultsTableDirective(_ResultsDirective):
         from mnistlite import models, params
 
         summary = self.summary()
-        seed_best = self.script_constant("SEED_BEST_TEST")
+        seed_best = self.seed_best_test()
         rows = []
         for step in STEPS:
             result = summary["steps"].get(step)
@@ -372,8 +389,8 @@ class FrontierTableDirective(_ResultsDirective):
         table = _table(headers, rows, widths=[7, 8, 9, 5, 5, 11, 12, 7, 9, 7])
         self.set_source_info(table)
         text = (
-            "Final-epoch test accuracy (no epoch picked on the test set), mean ± standard "
-            "deviation over the seeds, read from results/summary.json."
+            "Final-epoch test accuracy (no epoch picked on the test set), mean ± sample "
+            "standard deviation (n − 1) over the seeds, read from results/summary.json."
         )
         return [table, nodes.paragraph(text, text)]
 
