@@ -835,7 +835,7 @@ class CSVLogger(Callback):
         self.write(trainer.history)
 
     def write(self, history: History) -> Path:
-        """Write ``history``'s epochs to :attr:`path` atomically and return the path."""
+        """Write ``history``'s epochs to the CSV file atomically and return its path."""
         header: dict[str, None] = {}
         for row in history.epochs:
             header.update(dict.fromkeys(row))

@@ -80,12 +80,12 @@ NOT_RUN = "Not run yet (see results/README.md)."
 
 def _pct(value: float | None) -> str:
     """An accuracy in percent, two decimals; a dash when unknown."""
-    return "—" if value is None else f"{value:.2f} %"
+    return "—" if value is None else f"{value:.2f}\u00a0%"  # no break inside a number
 
 
 def _signed(value: float) -> str:
     """A difference in percentage points, with its sign (a true minus sign)."""
-    return f"{value:+.2f} pp".replace("-", "−")
+    return f"{value:+.2f}\u00a0pp".replace("-", "−")
 
 
 def _number(value: int | None) -> str:
@@ -239,7 +239,7 @@ def _step_cells(result: dict[str, Any]) -> list[str]:
         _pct(result.get("best_train")),
         _pct(seed_best),
         "—" if best is None or seed_best is None else _signed(best - seed_best),
-        "—" if minutes is None else f"{minutes:.1f} min",
+        "—" if minutes is None else f"{minutes:.1f}\u00a0min",
     ]
 
 
@@ -371,7 +371,7 @@ class FrontierTableDirective(_ResultsDirective):
                     ", ".join(f"{v:.2f}" for v in finals) or "—",
                     _target(target),
                     verdict,
-                    "—" if minutes is None else f"{minutes:.1f} min",
+                    "—" if minutes is None else f"{minutes:.1f}\u00a0min",
                 ]
             )
         headers = [
