@@ -102,7 +102,7 @@ TINY600 = NetSpec(
 )
 #: The recipe of the earlier lite models below 2,000 parameters (no augmentation).
 RECIPE_E = dict(batch_size=128, lr=0.05, rotation=0.0, translate=0.0, weight_decay=0.0)
-KD = dict(teacher="step7", distill_temperature=4.0, distill_weight=0.5)
+KD = dict(teacher="lite10k", distill_temperature=4.0, distill_weight=0.5)
 
 CANDIDATES: dict[str, tuple[NetSpec, dict]] = {
     "sq10k-A": (_squeeze(10, 30, 10, 14), RECIPE_A),
