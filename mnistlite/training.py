@@ -478,7 +478,7 @@ class Trainer:
             "callbacks": {
                 key: state
                 for key, callback in self._keyed_callbacks()
-                if (state := callback.state_dict()) is not None
+                if hasattr(callback, "state_dict") and (state := callback.state_dict()) is not None
             },
         }
 
@@ -511,7 +511,7 @@ class Trainer:
             self.history = History.from_dict(state["history"])
             saved = state.get("callbacks") or {}
             for key, callback in self._keyed_callbacks():
-                if key in saved:
+                if key in saved and hasattr(callback, "load_state_dict"):
                     callback.load_state_dict(saved[key])
         except (KeyError, RuntimeError, ValueError, TypeError) as err:
             raise CheckpointError(f"checkpoint does not match this run: {err}") from None
@@ -563,8 +563,9 @@ class Trainer:
                     record[f"{prefix}_acc"] = result["accuracy"]
             record["seconds"] = time.perf_counter() - start
             self.history.epochs.append(record)
-            for callback in self.callbacks:
-                callback.on_validation_end(self, record)
+            for callback in self.callbacks:  # duck-typed callbacks may lack the newer hooks
+                if hasattr(callback, "on_validation_end"):
+                    callback.on_validation_end(self, record)
             if self.checkpoint is not None:
                 save_torch(self.checkpoint, self.state_dict(train))
             for callback in self.callbacks:
