@@ -27,11 +27,12 @@ class UsageError(Exception):
     """A problem with what the user asked for; reported without a traceback."""
 
 
-#: The command line's speed switches, chosen by ``benchmarks/epoch_time.py`` (see
-#: ``benchmarks/RESULTS.md``): bf16 autocast gave the fastest step-7 epoch and kept the
-#: recipe's accuracy; channels_last and torch.compile were slower on two threads. The
-#: Python API (:class:`~mnistlite.training.Trainer`) keeps plain fp32 as its default.
-SPEED_DEFAULTS = {"channels_last": False, "bf16": True, "compile": False}
+#: The command line's speed switches; the same defaults as the Python API's
+#: (:class:`~mnistlite.training.Trainer`, :func:`mnistlite.recipes.train`), chosen by
+#: ``benchmarks/epoch_time.py`` (see ``benchmarks/RESULTS.md``): bf16 autocast where the
+#: device computes bf16 natively ("auto"); channels_last and torch.compile were slower
+#: on two threads.
+SPEED_DEFAULTS: dict[str, bool | str] = {"channels_last": False, "bf16": "auto", "compile": False}
 
 
 def _add_speed_switches(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +54,9 @@ def _add_speed_switches(parser: argparse.ArgumentParser) -> None:
         "--bf16",
         action=on_off,
         default=SPEED_DEFAULTS["bf16"],
-        help="bfloat16 autocast; --no-bf16 for exact fp32 (default: %(default)s)",
+        help="bfloat16 autocast for training; --no-bf16 for exact fp32 (default: auto, "
+        "on where the device computes bf16 natively: CPUs with avx512_bf16 or AMX, CUDA "
+        "GPUs with bf16); the test set is always evaluated in fp32",
     )
 
 
@@ -131,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     evaluate.add_argument("--json", action="store_true", help="print JSON")
 
+    _add_deploy_parsers(commands)
     try:
         from mnistlite.sweep import add_sweep_parser
     except ImportError:  # pragma: no cover - sweep is part of the package
@@ -225,9 +229,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
         "val_images": val_images,
     }
     _check_out(out, args.resume, run)
-    from mnistlite.training import resolve_device
+    from mnistlite.training import bf16_native, resolve_bf16, resolve_device
 
     device = resolve_device(args.device)
+    bf16 = resolve_bf16(args.bf16, device)
+    why = "forced" if isinstance(args.bf16, bool) else "auto"
+    native = "native" if bf16_native(device) else "not native"
+    print(
+        f"precision: {'bf16 autocast' if bf16 else 'fp32'} ({why}; bf16 is {native} on "
+        f"{device}); test set evaluated in fp32",
+        flush=True,
+    )
     data = (
         load_mnist(args.data, train=True, download=args.download, device=device),
         load_mnist(args.data, train=False, download=args.download, device=device),
@@ -250,7 +262,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             val_split=args.val_split,
             channels_last=args.channels_last,
             compile=args.compile,
-            bf16=args.bf16,
+            bf16=bf16,
         )
     except BaseException:
         if created and not any(out.iterdir()):  # failed before the first epoch: no stray folder
@@ -344,6 +356,126 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             f"test accuracy {result['accuracy']:.2f}% on {len(test):,} images"
         )
     return 0
+
+
+# -- export, predict ------------------------------------------------------------------
+
+
+def _add_deploy_parsers(commands: Any) -> None:
+    """The ``export`` and ``predict`` subcommands (library: mnistlite.export, .predict)."""
+    weights_help = "bundled weights (DEFAULT or a member name) or a .pt file (default: DEFAULT)"
+    export = commands.add_parser(
+        "export",
+        help="export a model to ONNX (fp32 or int8) or a torch.export program",
+        description="Export a model: ONNX through the dynamo exporter (dynamic batch, "
+        "normalized (N, 1, 28, 28) input, logits out; ONNX needs the 'mnistlite[export]' "
+        "extra), optionally int8 (static quantization calibrated on training images), or a "
+        "torch.export program (.pt2). The written file is checked against PyTorch: on the "
+        "MNIST test set with --data, else on random inputs.",
+    )
+    export.add_argument("model", metavar="MODEL", help="model name (see `mnistlite list`)")
+    export.add_argument("--weights", default="DEFAULT", metavar="PATH", help=weights_help)
+    export.add_argument("--format", required=True, choices=("onnx", "pt2"), help="file format")
+    export.add_argument(
+        "--int8", action="store_true", help="8-bit weights and activations (onnx; needs --data)"
+    )
+    export.add_argument(
+        "--data", metavar="ROOT", help="MNIST root: training images calibrate, test images check"
+    )
+    export.add_argument("--out", required=True, metavar="FILE", help="the file to write")
+    export.set_defaults(handler=_cmd_export)
+
+    predict = commands.add_parser(
+        "predict",
+        help="classify your own pictures of digits",
+        description="Classify pictures of handwritten digits (PNG, JPEG, any size, dark on "
+        "light or light on dark), preprocessed as MNIST was made. Exit status 2 if any "
+        "picture could not be read; the others are still reported.",
+    )
+    predict.add_argument("model", metavar="MODEL", help="model name (see `mnistlite list`)")
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="picture files")
+    predict.add_argument("--weights", default="DEFAULT", metavar="PATH", help=weights_help)
+    predict.add_argument("--json", action="store_true", help="print one JSON document")
+    predict.set_defaults(handler=_cmd_predict)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from mnistlite import export
+    from mnistlite.data import load_mnist
+
+    if args.int8 and args.data is None:
+        raise UsageError("--int8 needs --data ROOT: calibration uses the MNIST training images")
+    if args.format == "onnx":
+        export.require_onnx()
+    out = Path(args.out)
+    if out.is_dir() or not out.parent.is_dir():
+        raise UsageError(f"--out {out} must be a file in an existing folder")
+    model = _load_for_eval(args.model, args.weights)
+    calibration = check = labels = None
+    if args.data is not None:
+        test = load_mnist(args.data, train=False)
+        check, labels = test.images, test.labels
+        if args.int8:
+            calibration = export.calibration_images(load_mnist(args.data, train=True).images)
+    else:
+        check = _random_inputs()
+    report = export.export_model(
+        model,
+        out,
+        args.format,
+        int8=args.int8,
+        calibration=calibration,
+        check_images=check,
+        check_labels=labels,
+    )
+    kind = f"{args.format}{' int8' if args.int8 else ''}"
+    print(
+        f"wrote {out} ({kind}, {report.file_bytes:,} bytes, "
+        f"{report.weight_bytes:,} bytes of weights)"
+    )
+    c = report.check
+    assert c is not None
+    where = "MNIST test images" if labels is not None else "random inputs"
+    line = f"checked on {c.images:,} {where}: predictions agree with PyTorch on {c.agreement:.2f}%"
+    if c.accuracy_export is not None and c.accuracy_torch is not None:
+        line += (
+            f"; accuracy {c.accuracy_export:.2f}% (PyTorch fp32 {c.accuracy_torch:.2f}%, "
+            f"{c.accuracy_export - c.accuracy_torch:+.2f} pp)"
+        )
+    print(line)
+    return 0
+
+
+def _random_inputs() -> Any:
+    """Random normalized-looking images for checking an export when no MNIST is given."""
+    import torch
+
+    return torch.randn(1_000, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import torch
+
+    from mnistlite.predict import classify
+    from mnistlite.preprocess import DigitImageError, load_digit
+
+    model = _load_for_eval(args.model, args.weights)
+    digits, names, failed = [], [], 0
+    for image in args.images:
+        try:
+            digits.append(load_digit(image, name=image))
+            names.append(image)
+        except DigitImageError as err:
+            print(f"mnistlite predict: error: {err}", file=sys.stderr)
+            failed += 1
+    stacked = torch.stack(digits) if digits else torch.empty(0, 1, 28, 28)
+    predictions = classify(model, stacked, names)
+    if args.json:
+        print(json.dumps([p.to_dict() for p in predictions], indent=2))
+    else:
+        for p in predictions:
+            print(f"{p.file}: {p.digit} ({100 * p.probability:.1f}%)")
+    return EXIT_USAGE if failed else 0
 
 
 COMMANDS = {"train": _cmd_train, "list": _cmd_list, "summary": _cmd_summary, "eval": _cmd_eval}

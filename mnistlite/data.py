@@ -220,7 +220,11 @@ def augment_batch(
     theta = torch.stack(
         [torch.stack([cos, -sin, -shift_x], 1), torch.stack([sin, cos, -shift_y], 1)], 1
     )
-    theta = theta.to(device=images.device, dtype=images.dtype)
+    theta = theta.to(images.dtype)
+    if images.device.type == "cuda":  # pinned + non_blocking: no host sync per batch
+        theta = theta.pin_memory().to(images.device, non_blocking=True)
+    else:
+        theta = theta.to(images.device)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     fill = (augment.fill - MNIST_MEAN) / MNIST_STD
     moved = F.grid_sample(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import json
 import math
@@ -38,8 +39,11 @@ __all__ = [
     "History",
     "ModelCheckpoint",
     "Trainer",
+    "bf16_native",
+    "cpu_bf16_flags",
     "distillation_loss",
     "load_checkpoint",
+    "resolve_bf16",
     "resolve_device",
 ]
 
@@ -219,6 +223,66 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return device
 
 
+#: The CPU flags that mean native bfloat16 arithmetic (AVX-512 BF16, Intel AMX).
+NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+@functools.cache
+def cpu_bf16_flags() -> frozenset[str]:
+    """The native-bf16 flags this CPU reports: a subset of ``{"avx512_bf16", "amx_bf16"}``.
+
+    Read from ``/proc/cpuinfo`` (Linux) and from
+    ``torch.backends.cpu.get_cpu_capability()`` (which names AMX on builds that
+    dispatch to it). Empty where neither says anything, e.g. on macOS or Windows.
+    """
+    found: set[str] = set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    found.update(line.split(":", 1)[-1].split())
+                    break
+    except OSError:
+        pass
+    try:
+        capability = torch.backends.cpu.get_cpu_capability().lower()
+    except (AttributeError, RuntimeError):
+        capability = ""
+    if "amx" in capability:
+        found.add("amx_bf16")
+    if "bf16" in capability:
+        found.add("avx512_bf16")
+    return frozenset(found) & frozenset(NATIVE_BF16_CPU_FLAGS)
+
+
+def bf16_native(device: str | torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 natively, so bf16 autocast pays.
+
+    On the CPU: AVX-512 BF16 or AMX (:func:`cpu_bf16_flags`); without them bf16 is
+    emulated and slower than fp32. On CUDA: ``torch.cuda.is_bf16_supported()``
+    (Ampere and later). Anything else: False.
+    """
+    device = torch.device(device)
+    if device.type == "cpu":
+        return bool(cpu_bf16_flags())
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return False
+
+
+def resolve_bf16(bf16: bool | str, device: str | torch.device) -> bool:
+    """Turn ``True``, ``False`` or ``"auto"`` into a bf16 choice for ``device``.
+
+    Raises:
+        ValueError: For anything else.
+    """
+    if isinstance(bf16, bool):
+        return bf16
+    if bf16 == "auto":
+        return bf16_native(device)
+    raise ValueError(f"bf16 must be True, False or 'auto', got {bf16!r}")
+
+
 class Trainer:
     """Train, evaluate and checkpoint a classifier.
 
@@ -239,7 +303,12 @@ class Trainer:
         label_smoothing: Cross-entropy label smoothing.
         channels_last: Run the model in ``torch.channels_last`` memory format.
         compile: Run the model through :func:`torch.compile`.
-        bf16: Run forward passes under bfloat16 autocast.
+        bf16: Run training forward passes under bfloat16 autocast: ``True``,
+            ``False``, or ``"auto"`` (the default: on where the device computes bf16
+            natively, see :func:`bf16_native`). The choice is in ``trainer.bf16`` and
+            in the history's ``meta["bf16"]``. :meth:`evaluate` and :meth:`predict`
+            always compute in fp32, so a test accuracy logged by :meth:`fit` is the
+            one the same weights get anywhere else.
         meta: Run information copied into every :class:`History` (recipe, seed, ...).
         teacher: A trained model to distil from (knowledge distillation): frozen, kept
             in eval mode on the same device, and fed the same (augmented) batch as the
@@ -270,7 +339,7 @@ class Trainer:
         label_smoothing: float = 0.0,
         channels_last: bool = False,
         compile: bool = False,
-        bf16: bool = False,
+        bf16: bool | str = "auto",
         meta: dict[str, Any] | None = None,
         teacher: nn.Module | None = None,
         distill_temperature: float = 4.0,
@@ -321,18 +390,18 @@ class Trainer:
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.label_smoothing = label_smoothing
         self.channels_last = channels_last
-        self.bf16 = bf16
+        self.bf16 = resolve_bf16(bf16, self.device)
         self._forward: Callable[[torch.Tensor], torch.Tensor] = (
             torch.compile(self.model) if compile else self.model
         )
-        self.meta = dict(meta or {})
+        self.meta = {**dict(meta or {}), "bf16": self.bf16}
         self.history = History(meta=dict(self.meta))
         self.should_stop = False
 
     # -- one batch, one epoch -------------------------------------------------------
 
-    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if not self.bf16:
+    def _autocast(self, bf16: bool) -> contextlib.AbstractContextManager[Any]:
+        if not bf16:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
@@ -342,8 +411,8 @@ class Trainer:
             images = images.contiguous(memory_format=torch.channels_last)
         return images
 
-    def _logits(self, images: torch.Tensor) -> torch.Tensor:
-        with self._autocast():
+    def _logits(self, images: torch.Tensor, bf16: bool = False) -> torch.Tensor:
+        with self._autocast(bf16):
             return self._forward(self._prepare(images)).float()
 
     def _loss(
@@ -352,7 +421,7 @@ class Trainer:
         """Cross-entropy on the labels, mixed with the teacher's outputs if there is one."""
         if self.teacher is None:
             return F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
-        with torch.no_grad(), self._autocast():
+        with torch.no_grad(), self._autocast(self.bf16):
             teacher_logits = self.teacher(self._prepare(images)).float()
         return distillation_loss(
             logits,
@@ -377,7 +446,7 @@ class Trainer:
         losses: list[torch.Tensor] = []
         for images, labels in train:
             labels = labels.to(self.device, non_blocking=True)
-            logits = self._logits(images)
+            logits = self._logits(images, self.bf16)
             loss = self._loss(images, logits, labels)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -412,6 +481,9 @@ class Trainer:
         self, data: MNISTTensors | Iterable[Any], batch_size: int = 1000
     ) -> dict[str, float]:
         """Return the mean cross-entropy ``loss`` and ``accuracy`` (percent) on ``data``.
+
+        Always computed in fp32 (whatever ``bf16`` says), so the numbers do not depend
+        on the precision the model was trained in.
 
         Args:
             data: :class:`~mnistlite.data.MNISTTensors`, or any iterable of

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from mnistlite.blocks import ConvBlock, DepthwiseSeparableBlock, GAPHead, Transition
+from mnistlite.blocks import ConvBlock, DepthwiseSeparableBlock, FastDropout, GAPHead, Transition
 
 PROPERTY = settings(max_examples=30, deadline=None)
 
@@ -40,8 +40,9 @@ def test_conv_block_output_shape(kernel_size, padding, side):
 
 def test_conv_block_layer_order_is_conv_relu_bn_dropout():
     block = ConvBlock(1, 8, dropout=0.1)
-    assert layer_types(block) == [nn.Conv2d, nn.ReLU, nn.BatchNorm2d, nn.Dropout]
-    assert block[3].p == pytest.approx(0.1)
+    assert layer_types(block) == [nn.Conv2d, nn.ReLU, nn.BatchNorm2d, FastDropout]
+    assert isinstance(block[3], nn.Dropout) and block[3].p == pytest.approx(0.1)
+    assert "(3): Dropout(p=0.1, inplace=False)" in repr(block)
     assert block[0].bias is None
 
 
@@ -61,7 +62,7 @@ def test_transition_output_shape(pool, padding, side):
 def test_transition_layer_order():
     assert layer_types(Transition(16, 14)) == [nn.Conv2d, nn.ReLU, nn.BatchNorm2d]
     pooled = Transition(16, 14, pool=True, dropout=0.07)
-    assert layer_types(pooled) == [nn.MaxPool2d, nn.Conv2d, nn.ReLU, nn.BatchNorm2d, nn.Dropout]
+    assert layer_types(pooled) == [nn.MaxPool2d, nn.Conv2d, nn.ReLU, nn.BatchNorm2d, FastDropout]
     assert pooled[1].kernel_size == (1, 1)
 
 
@@ -186,3 +187,58 @@ def test_depthwise_separable_params_closed_form(cin, cout, k, padding, batchnorm
 def test_conv_block_output_side_closed_form(cin, cout, k, padding, side):
     out = ConvBlock(cin, cout, k, padding).eval()(torch.randn(1, cin, side, side))
     assert out.shape == (1, cout, side + 2 * padding - k + 1, side + 2 * padding - k + 1)
+
+
+# --- FastDropout ---------------------------------------------------------------------------
+
+
+def test_fast_dropout_prints_and_saves_like_nn_dropout():
+    layer = FastDropout(0.07)
+    assert repr(layer) == repr(nn.Dropout(0.07)) == "Dropout(p=0.07, inplace=False)"
+    assert layer.state_dict() == {} and isinstance(layer, nn.Dropout)
+
+
+@pytest.mark.parametrize("p", [0.07, 0.1, 0.5])
+def test_fast_dropout_drops_each_element_with_probability_p(p):
+    torch.manual_seed(0)
+    x = torch.ones(200, 50, 10, 10)  # 10**6 elements
+    out = FastDropout(p)(x)
+    dropped = (out == 0).double().mean().item()
+    assert dropped == pytest.approx(p, abs=5 * (p * (1 - p) / x.numel()) ** 0.5 + 2**-16)
+    kept = out[out != 0]
+    assert torch.allclose(kept, torch.full_like(kept, 1 / (1 - FastDropout(p).effective_p)))
+    assert out.mean().item() == pytest.approx(1.0, abs=0.01)  # expectation kept
+    # independent elements: neighbours are not correlated, channels are not dropped whole
+    flat = (out == 0).double().flatten()
+    both = (flat[1:] * flat[:-1]).mean().item()
+    assert both == pytest.approx(dropped**2, abs=0.002)
+    assert FastDropout(p).effective_p == pytest.approx(p, abs=2**-17)
+
+
+def test_fast_dropout_is_seeded_eval_identity_and_differentiable():
+    layer = FastDropout(0.3)
+    x = torch.randn(4, 3, 7, 7, requires_grad=True)
+    torch.manual_seed(5)
+    a = layer(x)
+    torch.manual_seed(5)
+    b = layer(x)
+    assert torch.equal(a, b) and not torch.equal(a, layer(x))
+    a.sum().backward()
+    assert torch.equal(x.grad, (a != 0).float() / (1 - layer.effective_p))
+    layer.eval()
+    assert layer(x) is x
+    assert FastDropout(0.0).train()(x) is x
+    y = torch.ones(2, 3, 4, 4)
+    torch.manual_seed(1)
+    assert FastDropout(0.5, inplace=True)(y) is y and (y == 0).any()
+
+
+def test_fast_dropout_keeps_bf16():
+    out = FastDropout(0.2)(torch.ones(3, 4, 5, dtype=torch.bfloat16))
+    assert out.dtype == torch.bfloat16 and (out == 0).any()
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.0, True])
+def test_fast_dropout_rejects_bad_p(p):
+    with pytest.raises(ValueError, match="dropout must be a probability"):
+        FastDropout(p)

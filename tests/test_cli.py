@@ -217,3 +217,43 @@ def test_eval_rejects_weights_of_another_shape(tmp_path, mnist_root):
     torch.save(state, tmp_path / "w.pt")
     code, _, err = main("eval", "step5", "--data", mnist_root, "--weights", tmp_path / "w.pt")
     assert code == 2 and "does not fit model step5" in err and "size mismatch" in err
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_and_eval_agree(tmp_path, mnist_root, monkeypatch, native):
+    """bf16 auto follows the device; the logged test accuracy is what `eval` measures."""
+    from mnistlite import training
+
+    monkeypatch.setattr(training, "bf16_native", lambda device: native)
+    out = tmp_path / "run"
+    code, stdout, err = main(
+        "train", "step4", "--data", mnist_root, "--out", out, "--limit-train", "512",
+        "--epochs", "1", "--batch-size", "64", "--lr", "0.05", "--no-progress",
+    )  # fmt: skip
+    assert code == 0, err
+    assert f"precision: {'bf16 autocast' if native else 'fp32'} (auto" in stdout
+    history = json.loads((out / "history.json").read_text())
+    assert history["meta"]["bf16"] is native
+    code, stdout, err = main(
+        "eval", "step4", "--data", mnist_root, "--weights", out / "model.pt", "--json"
+    )
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert result["accuracy"] == history["epochs"][-1]["test_acc"]
+    assert result["loss"] == pytest.approx(history["epochs"][-1]["test_loss"], rel=1e-12)
+
+
+def test_bf16_can_be_forced_either_way(tmp_path, mnist_root, monkeypatch):
+    from mnistlite import training
+
+    monkeypatch.setattr(training, "bf16_native", lambda device: False)
+    base = ["train", "step2", "--data", mnist_root, "--limit-train", "128", "--epochs", "1"]
+    code, stdout, err = main(*base, "--out", tmp_path / "a", "--bf16", "--no-progress")
+    assert code == 0, err
+    assert "precision: bf16 autocast (forced" in stdout
+    assert json.loads((tmp_path / "a" / "history.json").read_text())["meta"]["bf16"] is True
+    monkeypatch.setattr(training, "bf16_native", lambda device: True)
+    code, stdout, err = main(*base, "--out", tmp_path / "b", "--no-bf16", "--no-progress")
+    assert code == 0, err
+    assert "precision: fp32 (forced" in stdout
+    assert json.loads((tmp_path / "b" / "history.json").read_text())["meta"]["bf16"] is False

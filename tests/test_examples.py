@@ -19,6 +19,7 @@ SCRIPTS = [
     "classify_digits.py",
     "plot_training.py",
     "compare_steps.py",
+    "deploy.py",
 ]
 
 
@@ -119,3 +120,17 @@ def test_compare_steps_quick(mnist_root: Path, tmp_path: Path) -> None:
     ]
     rows = json.loads((out / "steps.json").read_text())
     assert [row["params"] for row in rows][1:] == [7688, 7852, 7852, 10252, 10252, 10252]
+
+
+def test_deploy_quick(mnist_root: Path, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime", reason="needs the mnistlite[export] extra")
+    out = tmp_path / "out"
+    stdout = quick("deploy.py", mnist_root, out)
+    assert "ONNX Runtime vs PyTorch on 1,000 test images: 100.00% agree" in stdout
+    drop = float(stdout.split("int8: ")[1].split("(")[1].split(" pp")[0])
+    assert drop > -1.0
+    assert "agrees with PyTorch on 100.00% of 200 images" in stdout
+    said = stdout.split("my_digit.jpg: PyTorch says ")[1]
+    assert said[0] == said.split("the label is ")[1][0]
+    for name in ("step7.onnx", "step7-int8.onnx", "step7.pt2", "my_digit.jpg", "my_digit.png"):
+        assert (out / name).is_file(), name

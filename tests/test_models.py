@@ -227,13 +227,13 @@ def test_dropout_007_follows_every_batchnorm(built, name):
 def test_no_batchnorm_or_dropout(built, name):
     kinds = {type(m) for m in built[name].modules()}
     assert nn.BatchNorm2d not in kinds
-    assert nn.Dropout not in kinds
+    assert not any(issubclass(k, nn.Dropout) for k in kinds)
 
 
 def test_step3_has_batchnorm_but_no_dropout(built):
     kinds = [type(m) for m in built["step3"].modules()]
     assert kinds.count(nn.BatchNorm2d) == 6
-    assert nn.Dropout not in kinds
+    assert not any(issubclass(k, nn.Dropout) for k in kinds)
 
 
 def test_only_step1_convs_have_bias(built):

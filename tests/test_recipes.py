@@ -60,3 +60,15 @@ def test_train_refuses_to_overwrite_a_checkpoint(tmp_path):
     with pytest.raises(ValueError, match="exists"):
         recipes.train(recipes.get_recipe("step2"), root=tmp_path, out=tmp_path)
     assert (tmp_path / "checkpoint.pt").read_bytes() == b"old"
+
+
+def test_fast_recipe_is_its_own_and_within_the_budget():
+    from mnistlite import models, params
+
+    fast = recipes.get_recipe("fast")
+    assert fast.model == "fast" and fast != recipes.get_recipe("lite8k").replace(name="fast")
+    assert fast.schedule == "onecycle" and fast.epochs >= 1
+    count = params.count_parameters(models.get_model("fast"))
+    assert count <= params.count_parameters(models.step7()) == 10252
+    macs = params.summary(models.get_model("fast")).total_macs
+    assert macs < params.summary(models.step7()).total_macs / 2  # cheap per image

@@ -194,3 +194,70 @@ def test_recipe_train_on_real_slice_learns(mnist_root):
     model, history = recipes.train(recipe, data=(train, test), progress=False)
     assert history.final["test_acc"] > 70.0
     assert history.meta["recipe"]["name"] == "step5" and history.meta["num_params"] == 10252
+
+
+# --- precision: bf16 "auto", fp32 evaluation ------------------------------------------------
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_auto_follows_the_cpu(monkeypatch, native):
+    from mnistlite import training
+
+    flags = frozenset({"avx512_bf16"}) if native else frozenset()
+    monkeypatch.setattr(training, "cpu_bf16_flags", lambda: flags)
+    assert training.bf16_native("cpu") is native
+    trainer = make_trainer(epochs=1)  # bf16 left at its default, "auto"
+    assert trainer.bf16 is native
+    history = trainer.fit(data.Batches(fake(), 32), fake(32, 1))
+    assert history.meta["bf16"] is native
+    assert make_trainer(epochs=1, bf16=not native).bf16 is (not native)  # forcing wins
+
+
+def test_cpu_bf16_flags_reads_cpuinfo(monkeypatch, tmp_path):
+    from mnistlite import training
+
+    cpuinfo = tmp_path / "cpuinfo"
+    real_open = open
+
+    def fake_open(path, *args, **kwargs):
+        return real_open(cpuinfo if path == "/proc/cpuinfo" else path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", fake_open)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    for flags, expected in [
+        ("fpu sse avx2 avx512f", set()),
+        ("fpu avx512f avx512_bf16 avx512_vnni", {"avx512_bf16"}),
+        ("fpu amx_bf16 amx_tile avx512_bf16", {"avx512_bf16", "amx_bf16"}),
+    ]:
+        cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+        training.cpu_bf16_flags.cache_clear()
+        assert training.cpu_bf16_flags() == expected
+    cpuinfo.unlink()  # no /proc/cpuinfo (macOS, Windows): only the capability string counts
+    training.cpu_bf16_flags.cache_clear()
+    assert training.cpu_bf16_flags() == frozenset()
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512_AMX")
+    training.cpu_bf16_flags.cache_clear()
+    assert training.cpu_bf16_flags() == {"amx_bf16"}
+    training.cpu_bf16_flags.cache_clear()
+
+
+def test_bf16_rejects_other_values():
+    with pytest.raises(ValueError, match="bf16 must be True, False or 'auto'"):
+        Trainer(models.step2(), bf16="yes")
+
+
+def test_evaluation_is_fp32_so_train_and_eval_agree():
+    """fit() under bf16 logs the test accuracy a plain fp32 evaluation gives."""
+    trainer = make_trainer(epochs=1, bf16=True)
+    val = fake(200, seed=3)
+    history = trainer.fit(data.Batches(fake(), 32), val)
+    plain = Trainer(trainer.model, bf16=False, progress=False)
+    result = plain.evaluate(val)
+    assert history.final["test_acc"] == result["accuracy"]
+    assert history.final["test_loss"] == result["loss"]
+    assert torch.equal(trainer.predict(val.images), plain.predict(val.images))
+    with torch.no_grad():
+        trainer.model.eval()
+        bf16_logits = trainer._logits(val.images, bf16=True)
+        fp32_logits = trainer._logits(val.images)
+    assert not torch.equal(bf16_logits, fp32_logits)  # bf16 would have given other numbers

@@ -63,6 +63,9 @@ from mnistlite.models.spec import (
 )
 from mnistlite.models.weights import Weights, WeightsEnum, WeightsError, load_state_dict
 
+# isort: split
+from mnistlite.models.fast import FAST, Fast_Weights, fast  # registered after the lite models
+
 __all__ = [
     "LITE10K",
     "LITE1K",
@@ -82,6 +85,9 @@ __all__ = [
     "lite5k",
     "lite8k",
     "lite600",
+    "FAST",
+    "Fast_Weights",
+    "fast",
     "STEP1",
     "STEP2",
     "STEP3",

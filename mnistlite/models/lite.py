@@ -10,7 +10,7 @@ for few weights. Each model has a recipe of the same name in :mod:`mnistlite.rec
 from __future__ import annotations
 
 from mnistlite.models.builder import define_builder
-from mnistlite.models.spec import Conv, DWConv, Head, NetSpec, OneByOne, Pool
+from mnistlite.models.spec import Conv, DWConv, Head, NetSpec, Pool
 from mnistlite.models.weights import weights_enum
 
 __all__ = [

@@ -1,0 +1,645 @@
+"""Ship a model: ONNX (fp32 or int8) and ``torch.export`` programs.
+
+Every format takes one input, ``(N, 1, 28, 28)`` float32 images normalized as the
+training set (:class:`~mnistlite.preprocess.Normalize`), any batch size ``N``, and returns
+``(N, 10)`` logits.
+
+- ``onnx``: ``torch.onnx.export`` through the current (``dynamo=True``) exporter.
+  :func:`export_model` checks the written file: ONNX Runtime must give the same
+  predictions as PyTorch on the images it is given (the real test set from the CLI).
+- ``onnx`` with ``int8=True``: static post-training quantization by ONNX Runtime (QDQ
+  format, int8 weights per output channel, uint8 activations), calibrated on training
+  images only.
+- ``pt2``: a ``torch.export.export`` program saved with ``torch.export.save``;
+  load it with :func:`load_pt2`.
+
+**BatchNorm after ReLU.** The seed's blocks run Conv → ReLU → BatchNorm, so the usual
+folding of a BatchNorm into the convolution *before* it does not apply (the ReLU sits in
+between). In eval mode a BatchNorm is a per-channel affine map ``y = a·x + b``, and the
+next layer that mixes channels is linear, so :func:`fold_batchnorm` folds the affine map
+into the *next* convolution instead: ``W' = W·a`` (per input channel) and
+``bias' = bias + Σ W·b``. That is exact when nothing non-linear lies in between and the
+next convolution pads nothing: Dropout (identity in eval) and global average pooling
+pass through; a 2×2 max-pool passes through only when every scale ``a`` is positive
+(``max(a·x) = a·max(x)`` needs ``a > 0``); a padded convolution does not (its zero padding
+would become ``b`` padding). Where the fold is not exact the BatchNorm stays in the graph
+(as ONNX ``BatchNormalization``, which the quantizer keeps in float between a dequantize
+and a quantize). In the shipped models this removes every BatchNorm but the ones before
+step 5-7's two padded convolutions. The fold is applied to the ONNX exports (fp32 and
+int8); the ``pt2`` program is the unchanged eval-mode model.
+
+Needs the optional extra ``mnistlite[export]`` (onnx, onnxscript, onnxruntime) for ONNX;
+``pt2`` needs only PyTorch.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+from torch import nn
+
+from mnistlite.atomic import atomic_write
+
+__all__ = [
+    "CALIBRATION_IMAGES",
+    "FORMATS",
+    "INSTALL_HINT",
+    "ExportCheck",
+    "ExportError",
+    "ExportReport",
+    "calibration_images",
+    "check_onnx",
+    "check_pt2",
+    "export_model",
+    "export_onnx",
+    "export_pt2",
+    "fold_batchnorm",
+    "load_pt2",
+    "onnx_latency",
+    "onnx_session",
+    "onnx_weight_bytes",
+    "quantize_onnx",
+    "require_onnx",
+    "run_onnx",
+]
+
+#: The export formats, ``"onnx"`` and ``"pt2"``.
+FORMATS = ("onnx", "pt2")
+#: The command that installs what the ONNX formats need.
+INSTALL_HINT = 'pip install "mnistlite[export]"'
+#: Training images used to calibrate int8 activations (a fixed random draw).
+CALIBRATION_IMAGES = 2_000
+INPUT_NAME = "input"
+OUTPUT_NAME = "logits"
+#: Largest |logit| difference an fp32 export may show against PyTorch.
+LOGIT_TOLERANCE = 1e-3
+
+
+class ExportError(ValueError):
+    """An export was asked for something it cannot do, or its file failed the check."""
+
+
+def require_onnx() -> tuple[ModuleType, ModuleType]:
+    """Import onnx and onnxruntime, or fail with a message naming the extra.
+
+    Returns:
+        The ``onnx`` and ``onnxruntime`` modules.
+
+    Raises:
+        ImportError: If onnx, onnxscript or onnxruntime is missing; the message says
+            ``pip install "mnistlite[export]"``.
+    """
+    try:
+        import onnx
+        import onnxruntime
+        import onnxscript  # noqa: F401  (torch.onnx's dynamo exporter needs it)
+    except ImportError as err:
+        raise ImportError(
+            f"ONNX export needs the 'mnistlite[export]' extra (onnx, onnxscript, "
+            f"onnxruntime); {err.name or 'a package'} is not installed: {INSTALL_HINT}"
+        ) from err
+    return onnx, onnxruntime
+
+
+# -- BatchNorm folding ------------------------------------------------------------------
+
+
+def _is_plain_sequential(module: nn.Module) -> bool:
+    """An nn.Sequential (or subclass) that runs its children one after another."""
+    return isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward
+
+
+def _leaves(model: nn.Module) -> list[nn.Module] | None:
+    """The model's layers as one flat chain, or None if its forward is not a plain chain."""
+    body = getattr(model, "layers", model)
+    if not _is_plain_sequential(body):
+        return None
+    flat: list[nn.Module] = []
+    for module in body:
+        if _is_plain_sequential(module):
+            nested = _leaves(module)
+            if nested is None:
+                return None
+            flat.extend(nested)
+        else:
+            flat.append(module)
+    return flat
+
+
+def _fold_into_conv(bn: nn.BatchNorm2d, conv: nn.Conv2d) -> None:
+    """Fold ``bn``'s eval-mode affine map into ``conv``, which consumes its output."""
+    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+    shift = bn.bias.detach() - bn.running_mean * scale
+    weight = conv.weight.detach()
+    cin_per_group = weight.shape[1]
+    cout_per_group = weight.shape[0] // conv.groups
+    # input channel of weight[o, k] is (o // cout_per_group) * cin_per_group + k
+    group = torch.arange(weight.shape[0]) // cout_per_group
+    channel = group[:, None] * cin_per_group + torch.arange(cin_per_group)[None, :]
+    s = scale[channel][:, :, None, None]
+    b = shift[channel][:, :, None, None]
+    bias = conv.bias.detach() if conv.bias is not None else torch.zeros(weight.shape[0])
+    new_bias = bias + (weight * b).sum(dim=(1, 2, 3))
+    conv.weight = nn.Parameter(weight * s)
+    conv.bias = nn.Parameter(new_bias)
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """Return an eval-mode copy with each BatchNorm folded into the next convolution.
+
+    Only where the fold is exact (see the module docstring): between the BatchNorm and
+    the convolution lie only Dropout, global average pooling, or max-pooling with all
+    scales positive, and the convolution has no padding. Other BatchNorms are kept. A
+    model whose forward is not a plain chain of layers (not a
+    :class:`~mnistlite.models.SpecNet` or an :class:`~torch.nn.Sequential`) is copied
+    unchanged.
+
+    Args:
+        model: The trained model; it is not modified.
+
+    Returns:
+        The folded copy, in eval mode, computing the same function up to float rounding.
+    """
+    folded = copy.deepcopy(model).eval()
+    chain = _leaves(folded)
+    if chain is None:
+        return folded
+    for i, layer in enumerate(chain):
+        if type(layer) is not nn.BatchNorm2d or not layer.track_running_stats:
+            continue
+        positive = bool((layer.weight.detach() > 0).all())
+        for nxt in chain[i + 1 :]:
+            if isinstance(nxt, (nn.Dropout, nn.Identity, nn.AdaptiveAvgPool2d)):
+                continue
+            if isinstance(nxt, nn.MaxPool2d) and positive:
+                continue
+            if (
+                isinstance(nxt, nn.Conv2d)
+                and isinstance(nxt.padding, tuple)
+                and all(p == 0 for p in nxt.padding)
+            ):
+                _fold_into_conv(layer, nxt)
+                _replace(folded, layer, nn.Identity())
+            break
+    return folded
+
+
+def _replace(root: nn.Module, old: nn.Module, new: nn.Module) -> None:
+    for parent in root.modules():
+        for name, child in parent.named_children():
+            if child is old:
+                setattr(parent, name, new)
+                return
+
+
+# -- writing ------------------------------------------------------------------------------
+
+
+def _example_input() -> torch.Tensor:
+    return torch.zeros(2, 1, 28, 28)  # batch 2: batch size 1 would be specialized
+
+
+def _onnx_bytes(model: nn.Module) -> bytes:
+    """The serialized ONNX model, without the exporter's per-node debug metadata."""
+    require_onnx()
+    batch = torch.export.Dim("batch")
+    with torch.no_grad():
+        program = torch.onnx.export(
+            model,
+            (_example_input(),),
+            dynamo=True,
+            dynamic_shapes=({0: batch},),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            verbose=False,
+        )
+    proto = program.model_proto
+    for node in proto.graph.node:  # source locations and stack traces: half the file
+        del node.metadata_props[:]
+        node.doc_string = ""
+    return proto.SerializeToString()
+
+
+def export_onnx(model: nn.Module, out: str | Path, *, fold: bool = True) -> Path:
+    """Write ``model`` as an fp32 ONNX file (dynamic batch), atomically.
+
+    Args:
+        model: Takes ``(N, 1, 28, 28)`` normalized images, returns ``(N, 10)`` logits.
+        out: The ``.onnx`` file to write; its folder must exist.
+        fold: Fold BatchNorms into the next convolution first (:func:`fold_batchnorm`).
+
+    Returns:
+        ``out`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ImportError: Without the ``mnistlite[export]`` extra.
+    """
+    model = fold_batchnorm(model) if fold else copy.deepcopy(model).eval()
+    data = _onnx_bytes(model)
+    return atomic_write(out, lambda handle: handle.write(data))
+
+
+def calibration_images(
+    train_images: torch.Tensor, n: int = CALIBRATION_IMAGES, seed: int = 0
+) -> torch.Tensor:
+    """A fixed random draw of ``n`` training images for int8 calibration.
+
+    Args:
+        train_images: Normalized *training* images ``(N, 1, 28, 28)`` (never test images).
+        n: How many to draw (all of them if there are fewer).
+        seed: Seed of the draw.
+    """
+    _check_images(train_images, None)
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(train_images), generator=generator)[:n]
+    return train_images[order.to(train_images.device)].cpu()
+
+
+class _Calibration:
+    """ONNX Runtime's calibration reader over a tensor of images, in batches."""
+
+    def __init__(self, images: torch.Tensor, batch_size: int = 500) -> None:
+        self._batches: Iterator[torch.Tensor] = iter(images.split(batch_size))
+
+    def get_next(self) -> dict[str, Any] | None:
+        batch = next(self._batches, None)
+        return None if batch is None else {INPUT_NAME: batch.float().cpu().numpy()}
+
+    def rewind(self) -> None:  # pragma: no cover - not used by MinMax
+        raise NotImplementedError
+
+
+def quantize_onnx(source: str | Path | bytes, out: str | Path, calibration: torch.Tensor) -> Path:
+    """Quantize an fp32 ONNX model to int8 (static, QDQ), writing ``out`` atomically.
+
+    Weights become int8 per output channel; activations uint8 with ranges from the
+    minimum and maximum seen on ``calibration``.
+
+    Args:
+        source: An fp32 ``.onnx`` file written by :func:`export_onnx`, or its bytes.
+        out: The int8 ``.onnx`` file to write.
+        calibration: Normalized *training* images ``(N, 1, 28, 28)``, never test images.
+
+    Returns:
+        ``out`` as a :class:`~pathlib.Path`.
+    """
+    require_onnx()
+    _check_images(calibration, None)
+    fp32_model = source if isinstance(source, bytes) else Path(source).read_bytes()
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(_Calibration, CalibrationDataReader):
+        pass
+
+    with tempfile.TemporaryDirectory(prefix="mnistlite-int8-") as tmp:
+        raw, prepared, quantized = (Path(tmp) / n for n in ("raw.onnx", "pre.onnx", "q.onnx"))
+        raw.write_bytes(fp32_model)
+        quant_pre_process(str(raw), str(prepared), skip_symbolic_shape=True)
+        onnx, _ = require_onnx()
+        kept_float = [  # BatchNorms that could not be folded run in float between QDQ pairs
+            node.name
+            for node in onnx.load(str(prepared)).graph.node
+            if node.op_type == "BatchNormalization"
+        ]
+        quantize_static(
+            str(prepared),
+            str(quantized),
+            Reader(calibration),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+            nodes_to_exclude=kept_float,
+        )
+        data = quantized.read_bytes()
+    return atomic_write(out, lambda handle: handle.write(data))
+
+
+def export_pt2(model: nn.Module, out: str | Path) -> Path:
+    """Write ``model`` as a ``torch.export.export`` program (dynamic batch), atomically.
+
+    Args:
+        model: Takes ``(N, 1, 28, 28)`` normalized images, returns ``(N, 10)`` logits.
+        out: The ``.pt2`` file to write; its folder must exist.
+
+    Returns:
+        ``out`` as a :class:`~pathlib.Path`.
+    """
+    model = copy.deepcopy(model).eval()
+    with torch.no_grad():
+        program = torch.export.export(
+            model, (_example_input(),), dynamic_shapes=({0: torch.export.Dim("batch")},)
+        )
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer)
+    return atomic_write(out, lambda handle: handle.write(buffer.getvalue()))
+
+
+def load_pt2(path: str | Path) -> nn.Module:
+    """Load a ``.pt2`` file written by :func:`export_pt2`; returns a callable module.
+
+    Raises:
+        ExportError: If the file is missing or is not a saved ``torch.export`` program.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ExportError(f"no exported program at {path}")
+    try:
+        return torch.export.load(path).module()
+    except Exception as err:  # torch raises several types for a bad archive
+        raise ExportError(
+            f"cannot load {path} as a torch.export program ({type(err).__name__})"
+        ) from None
+
+
+# -- running and checking -----------------------------------------------------------------
+
+
+def onnx_session(path: str | Path, *, threads: int | None = None) -> Any:
+    """Open an ONNX file in ONNX Runtime on the CPU.
+
+    Args:
+        path: The ``.onnx`` file.
+        threads: Intra-op threads (default: ONNX Runtime's choice).
+
+    Raises:
+        ImportError: Without the ``mnistlite[export]`` extra.
+        ExportError: If the file is missing or not a valid ONNX model.
+    """
+    _, ort = require_onnx()
+    path = Path(path)
+    if not path.is_file():
+        raise ExportError(f"no ONNX file at {path}")
+    options = ort.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own exception types
+        raise ExportError(f"ONNX Runtime cannot load {path}: {err}") from None
+
+
+def run_onnx(session: Any, images: torch.Tensor, batch_size: int = 1_000) -> torch.Tensor:
+    """Logits of an ONNX Runtime session on ``(N, 1, 28, 28)`` normalized images."""
+    if isinstance(session, (str, Path)):
+        session = onnx_session(session)
+    outs = [
+        torch.from_numpy(session.run(None, {INPUT_NAME: batch.float().cpu().numpy()})[0])
+        for batch in images.split(batch_size)
+    ]
+    return torch.cat(outs)
+
+
+def _torch_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 1_000) -> torch.Tensor:
+    with torch.inference_mode():
+        return torch.cat([model(batch.float()) for batch in images.cpu().split(batch_size)])
+
+
+@dataclass(frozen=True)
+class ExportCheck:
+    """How an exported file compares with the PyTorch model on some images.
+
+    Attributes:
+        images: How many images were compared.
+        agreement: Percent of images on which both predict the same digit.
+        max_abs_diff: Largest absolute logit difference.
+        accuracy_torch: PyTorch's accuracy in percent (None without labels).
+        accuracy_export: The export's accuracy in percent (None without labels).
+    """
+
+    images: int
+    agreement: float
+    max_abs_diff: float
+    accuracy_torch: float | None = None
+    accuracy_export: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict."""
+        return asdict(self)
+
+
+def _compare(
+    reference: torch.Tensor, exported: torch.Tensor, labels: torch.Tensor | None
+) -> ExportCheck:
+    ref_pred, exp_pred = reference.argmax(1), exported.argmax(1)
+    n = len(reference)
+
+    def accuracy(pred: torch.Tensor) -> float | None:
+        return None if labels is None else 100.0 * float((pred == labels.cpu()).sum()) / n
+
+    return ExportCheck(
+        images=n,
+        agreement=100.0 * float((ref_pred == exp_pred).sum()) / n,
+        max_abs_diff=float((reference - exported).abs().max()),
+        accuracy_torch=accuracy(ref_pred),
+        accuracy_export=accuracy(exp_pred),
+    )
+
+
+def _check_images(images: torch.Tensor, labels: torch.Tensor | None) -> None:
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1:] != (1, 28, 28):
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ExportError(f"check images must be a (N, 1, 28, 28) tensor, got {shape}")
+    if labels is not None and labels.shape != (images.shape[0],):
+        raise ExportError(
+            f"labels must be ({images.shape[0]},) to match the images, got {tuple(labels.shape)}"
+        )
+
+
+def check_onnx(
+    path: str | Path,
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor | None = None,
+) -> ExportCheck:
+    """Compare an ONNX file with ``model`` on ``images`` (normalized, ``(N, 1, 28, 28)``)."""
+    _check_images(images, labels)
+    return _compare(_torch_logits(model.eval(), images), run_onnx(path, images), labels)
+
+
+def check_pt2(
+    path: str | Path,
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor | None = None,
+) -> ExportCheck:
+    """Compare a ``.pt2`` file with ``model`` on ``images`` (normalized, ``(N, 1, 28, 28)``)."""
+    _check_images(images, labels)
+    loaded = load_pt2(path)
+    return _compare(_torch_logits(model.eval(), images), _torch_logits(loaded, images), labels)
+
+
+def _require_equal(check: ExportCheck, path: Path) -> None:
+    if check.agreement < 100.0 or check.max_abs_diff > LOGIT_TOLERANCE:
+        raise ExportError(
+            f"{path} does not reproduce the PyTorch model: predictions agree on "
+            f"{check.agreement:.2f}% of {check.images:,} images, largest logit difference "
+            f"{check.max_abs_diff:.2g} (allowed {LOGIT_TOLERANCE:g})"
+        )
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What :func:`export_model` wrote and how it checked.
+
+    Attributes:
+        path: The file written.
+        format: ``"onnx"`` or ``"pt2"``.
+        int8: Whether the weights are 8-bit (ONNX QDQ).
+        file_bytes: Size of the file.
+        weight_bytes: Bytes of the stored weights (ONNX initializers; for ``pt2`` the
+            state dict's tensors).
+        check: The comparison with PyTorch, or None if no images were given.
+    """
+
+    path: Path
+    format: str
+    int8: bool
+    file_bytes: int
+    weight_bytes: int
+    check: ExportCheck | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict."""
+        out = asdict(self)
+        out["path"] = str(self.path)
+        return out
+
+
+def onnx_weight_bytes(path: str | Path) -> int:
+    """Bytes of all initializers (weights, biases, scales, zero points) in an ONNX file."""
+    onnx, _ = require_onnx()
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    return sum(numpy_helper.to_array(init).nbytes for init in model.graph.initializer)
+
+
+def export_model(
+    model: nn.Module,
+    out: str | Path,
+    format: str = "onnx",
+    *,
+    int8: bool = False,
+    calibration: torch.Tensor | None = None,
+    check_images: torch.Tensor | None = None,
+    check_labels: torch.Tensor | None = None,
+) -> ExportReport:
+    """Export ``model``, write ``out`` atomically, and check the file against PyTorch.
+
+    Args:
+        model: Takes ``(N, 1, 28, 28)`` normalized images, returns ``(N, 10)`` logits.
+        out: The file to write; its folder must exist.
+        format: ``"onnx"`` or ``"pt2"``.
+        int8: Quantize to 8 bits (ONNX only), calibrating on ``calibration``.
+        calibration: Normalized *training* images for int8 calibration (never test
+            images); :data:`CALIBRATION_IMAGES` of them are plenty.
+        check_images: Normalized images to compare the file with PyTorch on (the CLI
+            passes the whole test set). For fp32 the predictions must agree on all of
+            them; for int8 the comparison is reported, not enforced.
+        check_labels: The images' digits, to report both accuracies.
+
+    Returns:
+        What was written and how it compared.
+
+    Raises:
+        ExportError: For an unknown format, ``int8`` with ``pt2`` or without calibration
+            images, or an fp32 file whose predictions differ from PyTorch's (the file is
+            removed then).
+        ImportError: For ONNX without the ``mnistlite[export]`` extra.
+    """
+    if format not in FORMATS:
+        raise ExportError(f"unknown export format {format!r}; expected one of {', '.join(FORMATS)}")
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise ExportError(f"cannot write {out}: folder {out.parent} does not exist")
+    if int8 and format != "onnx":
+        raise ExportError("int8 export is done by ONNX Runtime; use format 'onnx' with int8")
+    if int8:
+        if calibration is None or not isinstance(calibration, torch.Tensor):
+            raise ExportError("int8 export needs calibration images (normalized training images)")
+        _check_images(calibration, None)
+    if check_images is not None:
+        _check_images(check_images, check_labels)
+    model = copy.deepcopy(model).eval()
+    if format == "pt2":
+        export_pt2(model, out)
+        weight_bytes = sum(t.nbytes for t in model.state_dict().values())
+    else:
+        require_onnx()
+        if int8:
+            assert calibration is not None
+            quantize_onnx(_onnx_bytes(fold_batchnorm(model)), out, calibration)
+        else:
+            export_onnx(model, out)
+        weight_bytes = onnx_weight_bytes(out)
+    check = None
+    if check_images is not None:
+        checker = check_pt2 if format == "pt2" else check_onnx
+        check = checker(out, model, check_images, check_labels)
+        if not int8:
+            try:
+                _require_equal(check, out)
+            except ExportError:
+                out.unlink(missing_ok=True)
+                raise
+    return ExportReport(out, format, int8, out.stat().st_size, weight_bytes, check)
+
+
+def onnx_latency(
+    path: str | Path,
+    batch_size: int,
+    *,
+    threads: int = 1,
+    repeats: int = 20,
+    warmup: int = 3,
+    clock: str = "cpu",
+) -> float:
+    """Seconds per image of ONNX Runtime's fastest call on random inputs at one batch size.
+
+    Args:
+        path: The ``.onnx`` file.
+        batch_size: Images per call.
+        threads: Intra-op threads of the session.
+        repeats: Timed calls; the fastest one counts.
+        warmup: Untimed calls first.
+        clock: ``"cpu"``: the process's CPU time (:func:`time.process_time`), which on a
+            machine shared with other jobs leaves out the time they took; with one thread
+            it equals the wall time on an idle machine. ``"wall"``: elapsed time
+            (:func:`time.perf_counter`).
+
+    Raises:
+        ValueError: If ``clock`` is neither ``"cpu"`` nor ``"wall"``.
+    """
+    clocks = {"cpu": time.process_time, "wall": time.perf_counter}
+    if clock not in clocks:
+        raise ValueError(f"clock must be 'cpu' or 'wall', got {clock!r}")
+    now = clocks[clock]
+    session = onnx_session(path, threads=threads)
+    x = {INPUT_NAME: torch.randn(batch_size, 1, 28, 28).numpy()}
+    for _ in range(warmup):
+        session.run(None, x)
+    fastest = float("inf")
+    for _ in range(repeats):
+        start = now()
+        session.run(None, x)
+        fastest = min(fastest, now() - start)
+    return fastest / batch_size
