@@ -237,6 +237,9 @@ def main() -> None:
     (RESULTS / "frontier.md").write_text("\n".join(rows) + "\n")
     summary["frontier"] = frontier
     save_json(summary_path, summary)
+    from make_results import write_readme  # README's table reads summary.json
+
+    write_readme()
     print("\n".join(rows))
 
 

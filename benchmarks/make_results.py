@@ -1,15 +1,23 @@
-"""Write ``results/``: histories, figures and tables from finished training runs.
+"""Write results/README.md, the steps' figures, summary.json's "steps" and README's table.
 
 Usage::
 
-    python benchmarks/make_results.py --runs runs/reproduce --frontier runs/frontier \
-        --seed-dir ../shared/seed --out results
+    python benchmarks/reproduce.py step7 step6 step5 step4 step3 step2 \\
+        --data ../shared/data --out runs/reproduce
+    python benchmarks/reproduce.py step2 --seeds 2 3 --data ../shared/data --out runs/reproduce
+    python benchmarks/make_results.py --runs runs/reproduce
 
-Reads OUT/RECIPE-seedS/history.json files written by ``benchmarks/reproduce.py``
-(the same files ``mnistlite train`` writes), copies them into ``results/``, draws each
-step's 2×2 figure against the seed's logged accuracies, one comparison figure of the
-seven steps, the frontier plot, and writes ``results/README.md`` and
-``results/frontier.md``. Every number in them is read from those histories.
+Finished runs under ``--runs`` (``STEP-seedS/history.json``, as reproduce.py writes them)
+are copied to ``results/STEP/history.json`` (seed 1) and ``results/STEP/history-seedS.json``
+(other seeds); everything is then built from the committed copies alone, so running the
+script without ``--runs`` rebuilds the same files. The seed's reference numbers are read
+from ``results/seed_reference.json``, their one copy. ± is the sample standard deviation
+(n − 1) over seeds, everywhere (:func:`mean_std`).
+
+The block of README.md between the ``results-table`` markers is rewritten from
+``results/summary.json`` (its "steps" entry written here, its "frontier" entry by
+``benchmarks/make_frontier.py``); ``--readme-only`` rewrites just that block, and
+``tests/test_results.py`` fails when README and summary.json disagree.
 """
 
 from __future__ import annotations
@@ -21,37 +29,33 @@ import re
 import shutil
 import statistics
 from pathlib import Path
+from typing import Any
 
-from mnistlite import models, params, plots
-from mnistlite.atomic import save_json
-
-SEED_BEST_TEST = {  # the seed's best logged test accuracy (SEED_FACTS.md / seed_runs.json)
-    "step1": 99.24,
-    "step2": 98.64,
-    "step3": 99.23,
-    "step4": 99.11,
-    "step5": 99.35,
-    "step6": 99.44,
-    "step7": 99.45,
-}
-ANCHORS = [  # published tiny-MNIST results quoted in issue 7 (mostly best epoch, one seed)
-    {"name": "published 5,760", "params": 5760, "accuracy": 99.45},
-    {"name": "published 4,838", "params": 4838, "accuracy": 99.42},
-    {"name": "published 1,936", "params": 1936, "accuracy": 99.10},
-    {"name": "published 697", "params": 697, "accuracy": 99.03},
-    {"name": "published 575", "params": 575, "accuracy": 98.0},
-]
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results"
+README = ROOT / "README.md"
+SEED_REFERENCE = RESULTS / "seed_reference.json"
+STEPS = [f"step{i}" for i in range(1, 8)]
+BEGIN = "<!-- results-table: begin (written by `python benchmarks/make_results.py`) -->"
+END = "<!-- results-table: end -->"
+STD_NOTE = "± is the sample standard deviation (n − 1) over seeds."
 
 
-def runs_of(root: Path) -> dict[str, list[dict]]:
-    """Histories under root, grouped by recipe name, seeds in order."""
-    grouped: dict[str, list[dict]] = {}
-    for path in sorted(root.glob("*-seed*/history.json")):
-        name, seed = re.match(r"(.+)-seed(\d+)$", path.parent.name).groups()
-        history = json.loads(path.read_text())
-        if history["epochs"] and len(history["epochs"]) == history["meta"]["recipe"]["epochs"]:
-            grouped.setdefault(name, []).append({"seed": int(seed), "path": path, **history})
-    return grouped
+def seed_reference() -> dict[str, Any]:
+    """``results/seed_reference.json``: the seed's logs (``runs``) and stated numbers."""
+    return json.loads(SEED_REFERENCE.read_text())
+
+
+def seed_best_test(reference: dict[str, Any], step: str) -> float:
+    """The seed's best test accuracy of ``step``: the maximum of its reference run's log."""
+    return max(reference["runs"][step][0]["test_acc"])
+
+
+def mean_std(values: list[float]) -> str:
+    """'m ± s' with the sample standard deviation (n − 1); just m for one value."""
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
 def cpu_name() -> str:
@@ -65,192 +69,223 @@ def cpu_name() -> str:
     return platform.machine()
 
 
-def mean_std(values: list[float]) -> str:
-    """'m ± s' (or just m for one value)."""
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+def copy_runs(root: Path) -> None:
+    """Copy the finished step runs under ``root`` into ``results/STEP/``."""
+    for path in sorted(root.glob("step*-seed*/history.json")):
+        match = re.fullmatch(r"(step\d)-seed(\d+)", path.parent.name)
+        if match is None:
+            continue
+        step, seed = match.group(1), int(match.group(2))
+        history = json.loads(path.read_text())
+        if len(history["epochs"]) != history["meta"]["recipe"]["epochs"]:
+            continue  # unfinished
+        folder = RESULTS / step
+        folder.mkdir(exist_ok=True)
+        name = "history.json" if seed == 1 else f"history-seed{seed}.json"
+        shutil.copy(path, folder / name)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=Path, required=True)
-    parser.add_argument("--frontier", type=Path)
-    parser.add_argument("--seed-dir", type=Path, required=True)
-    parser.add_argument("--out", type=Path, default=Path("results"))
-    args = parser.parse_args()
-    args.out.mkdir(exist_ok=True)
-    seed_runs = json.loads((args.seed_dir / "seed_runs.json").read_text())["runs"]
-    machine = cpu_name()
+def step_runs(step: str) -> list[dict[str, Any]]:
+    """The committed histories of ``step``, seed 1 (``history.json``) first."""
+    folder = RESULTS / step
+    paths = [folder / "history.json", *sorted(folder.glob("history-seed*.json"))]
+    runs = [json.loads(p.read_text()) for p in paths if p.is_file()]
+    return sorted(runs, key=lambda r: r["meta"]["seed"])
 
-    steps = runs_of(args.runs)
+
+def steps_summary(reference: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """summary.json's "steps" entry, computed from the committed histories."""
+    steps: dict[str, dict[str, Any]] = {}
+    for step in STEPS:
+        runs = step_runs(step)
+        if not runs:
+            continue
+        run = runs[0]
+        tests = [e["test_acc"] for e in run["epochs"]]
+        entry = {
+            "params": run["meta"]["num_params"],
+            "epochs": len(tests),
+            "seed": run["meta"]["seed"],
+            "best_test": max(tests),
+            "final_test": tests[-1],
+            "best_train": max(e["train_acc"] for e in run["epochs"]),
+            "seed_best_test": seed_best_test(reference, step),
+            "minutes": round(sum(e["seconds"] for e in run["epochs"]) / 60, 1),
+            "device": run["meta"].get("device", "cpu"),
+        }
+        if len(runs) > 1:
+            bests = [max(e["test_acc"] for e in r["epochs"]) for r in runs]
+            finals = [r["epochs"][-1]["test_acc"] for r in runs]
+            entry["seeds"] = {
+                "seeds": [r["meta"]["seed"] for r in runs],
+                "best": bests,
+                "final": finals,
+                "best_mean": statistics.mean(bests),
+                "best_std": statistics.stdev(bests),
+                "final_mean": statistics.mean(finals),
+                "final_std": statistics.stdev(finals),
+            }
+        steps[step] = entry
+    return steps
+
+
+def results_readme(summary: dict[str, Any], reference: dict[str, Any]) -> str:
+    """results/README.md: the steps' table, the extra seeds, notes."""
+    from mnistlite import models, params
+
     lines = [
         "# Reproduction of the seven steps on the real MNIST",
         "",
-        "Written by `python benchmarks/make_results.py` from the runs of "
-        "`python benchmarks/reproduce.py step7 step6 step5 step4 step3 step2 "
-        "--data ../shared/data --out runs/reproduce` (seed 1; the same code path as "
-        "`mnistlite train STEP --seed 1 --no-bf16`, plain fp32; step 2 also with seeds 2 "
-        "and 3). Accuracies in percent on the 10,000 test images; "
-        "train accuracy is the running accuracy over the epoch, as the seed logs it.",
+        "Written by `python benchmarks/make_results.py` from the committed histories in "
+        "`results/stepN/` (runs of `python benchmarks/reproduce.py STEP --data ../shared/data "
+        "--out runs/reproduce`, seed 1, and `--seeds 2 3` for step 2; the same code path as "
+        "`mnistlite train STEP --seed S --no-bf16`, plain fp32). Accuracies in percent on the "
+        "10,000 test images; train accuracy is the running accuracy over the epoch, as the "
+        "seed logs it. The seed's numbers come from `results/seed_reference.json`. " + STD_NOTE,
         "",
-        f"Machine: {machine}, CPU only, one thread per run (two runs shared the 2 cores, "
-        "so wall times are those of a half-loaded machine).",
+        f"Machine: {summary.get('machine', 'unrecorded')}, CPU only, one thread per run (two "
+        "runs shared the 2 cores, so wall times are those of a half-loaded machine).",
         "",
         "| step | parameters | epochs | best test | final test | best train | seed's best test "
         "| gap (best − seed) | wall time |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    summary: dict[str, dict] = {"machine": machine, "steps": {}, "frontier": {}}
-    histories = {}
-    for name in [f"step{i}" for i in range(1, 8)]:
-        if name not in steps:
-            lines.append(
-                f"| {name} | {params.count_parameters(models.get_model(name)):,} | "
-                "not run | | | | "
-                f"{SEED_BEST_TEST[name]:.2f} | | |"
-            )
+    steps = summary["steps"]
+    for step in STEPS:
+        seed_best = seed_best_test(reference, step)
+        if step not in steps:
+            count = params.count_parameters(models.get_model(step))
+            lines.append(f"| {step} | {count:,} | not run | | | | {seed_best:.2f} | | |")
             continue
-        run = steps[name][0]
-        folder = args.out / name
-        folder.mkdir(exist_ok=True)
-        shutil.copy(run["path"], folder / "history.json")
-        histories[name] = run
-        tests = [e["test_acc"] for e in run["epochs"]]
-        trains = [e["train_acc"] for e in run["epochs"]]
-        seconds = sum(e["seconds"] for e in run["epochs"])
-        gap = max(tests) - SEED_BEST_TEST[name]
-        summary["steps"][name] = {
-            "params": run["meta"]["num_params"],
-            "epochs": len(tests),
-            "best_test": max(tests),
-            "final_test": tests[-1],
-            "best_train": max(trains),
-            "seed_best_test": SEED_BEST_TEST[name],
-            "minutes": round(seconds / 60, 1),
-            "device": run["meta"].get("device", "cpu"),
-        }
+        s = steps[step]
         lines.append(
-            f"| {name} | {run['meta']['num_params']:,} | {len(tests)} | {max(tests):.2f} | "
-            f"{tests[-1]:.2f} | {max(trains):.2f} | {SEED_BEST_TEST[name]:.2f} | {gap:+.2f} | "
-            f"{seconds / 60:.1f} min |"
+            f"| {step} | {s['params']:,} | {s['epochs']} | {s['best_test']:.2f} | "
+            f"{s['final_test']:.2f} | {s['best_train']:.2f} | {seed_best:.2f} | "
+            f"{s['best_test'] - seed_best:+.2f} | {s['minutes']:.1f} min |"
         )
-        fig = plots.plot_history(run, seed_runs[name][0], labels=("mnistlite", "seed"))
-        plots.save_figure(fig, folder / "history.png")
-    if histories:
-        fig = plots.plot_accuracy_curves(histories, ylim=(97.0, 99.7))
-        plots.save_figure(fig, args.out / "test_accuracy_steps.png")
-    many = {name: runs for name, runs in steps.items() if len(runs) > 1}
+    many = {step: s["seeds"] for step, s in steps.items() if "seeds" in s}
     if many:
         lines += ["", "Several seeds (to tell luck from the recipe):", ""]
-    for name, runs in many.items():
-        bests = [max(e["test_acc"] for e in r["epochs"]) for r in runs]
-        finals = [r["epochs"][-1]["test_acc"] for r in runs]
-        seeds = ", ".join(str(r["seed"]) for r in runs)
+    for step, seeds in many.items():
         lines.append(
-            f"- {name}, seeds {seeds}: best test {mean_std(bests)} "
-            f"(each: {', '.join(f'{b:.2f}' for b in bests)}), final test {mean_std(finals)}"
+            f"- {step}, seeds {', '.join(map(str, seeds['seeds']))}: best test "
+            f"{mean_std(seeds['best'])} (each: {', '.join(f'{b:.2f}' for b in seeds['best'])}), "
+            f"final test {mean_std(seeds['final'])} "
+            f"(each: {', '.join(f'{b:.2f}' for b in seeds['final'])}); histories in "
+            f"`results/{step}/history*.json`"
         )
-        summary["steps"][name]["seeds"] = {"best": bests, "final": finals}
+    step2_log = reference["runs"]["step2"][0]["test_acc"]
     lines += [
         "",
         "Notes:",
         "",
         "- step1 was not run: one training batch of its 6.4M-parameter network takes about "
         "1.8 s on one thread of this CPU (timed with a few `loss.backward()` steps), so its "
-        "15 epochs of 469 batches need about 3.5 hours, more than a session's time here. "
+        "15 epochs of 469 batches need hours, more than a session's time here. "
         "Its model, recipe and CLI work (`mnistlite train step1`); its weights are not bundled.",
         "- step2 falls short of the seed's best logged accuracy. The seed's own log shows why "
-        "this recipe is fragile: without BatchNorm its accuracy sat at 10% for two epochs "
-        "and then climbed, and its best epoch (98.64% at epoch 13) was followed by 98.25% "
-        "at the last. The extra seeds above show the spread.",
-    ]
-    lines += [
+        "this recipe is fragile: without BatchNorm its accuracy sat near 10% for the first "
+        f"epochs and then climbed, and its best epoch ({max(step2_log):.2f}% at epoch "
+        f"{step2_log.index(max(step2_log)) + 1}) was followed by {step2_log[-1]:.2f}% at the "
+        "last. The extra seeds above show the spread.",
         "",
         "Figures: `results/stepN/history.png` (our run against the seed's logged accuracies) "
         "and `results/test_accuracy_steps.png` (test accuracy per epoch of all steps).",
     ]
-    (args.out / "README.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    return "\n".join(lines) + "\n"
 
-    if args.frontier is None:
-        save_json(args.out / "summary.json", summary)
-        return
-    lite = runs_of(args.frontier)
-    rows = [
-        "# Frontier: accuracy per parameter",
+
+def readme_table(summary: dict[str, Any], reference: dict[str, Any]) -> str:
+    """README.md's results block (markers included), from summary.json alone."""
+    lines = [
+        BEGIN,
+        "Test accuracy (%) on the 10,000 MNIST test images: the seed's steps as seed-1 runs "
+        "(best and final epoch), the frontier models as the final epoch's mean ± std over "
+        f"their seeds, all on a 2-core CPU; {STD_NOTE}",
         "",
-        "Written by `python benchmarks/make_results.py` from `python benchmarks/reproduce.py "
-        "lite600 lite1k lite2k lite5k lite8k --seeds 1 2 3 --data ../shared/data "
-        "--out runs/frontier`. Final-epoch test accuracy (no epoch picked on the test set), "
-        "mean ± std over the seeds.",
-        "",
-        "| model | parameters | MACs | epochs | seeds | final test (mean ± std) | target | "
-        "wall time per run |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | parameters | epochs | test accuracy (ours) | seed's best test |",
+        "|---|---|---|---|---|",
     ]
-    targets = {"lite8k": 99.50, "lite5k": 99.45, "lite2k": 99.20, "lite1k": 99.00, "lite600": 98.50}
-    points = []
-    for name in ["lite600", "lite1k", "lite2k", "lite5k", "lite8k"]:
-        if name not in lite:
+    for step in STEPS:
+        seed_best = f"{seed_best_test(reference, step):.2f}"
+        s = summary["steps"].get(step)
+        if s is None:
+            from mnistlite import models, params
+
+            count = params.count_parameters(models.get_model(step))
+            lines.append(f"| {step} | {count:,} | | not run here | {seed_best} |")
             continue
-        model = models.get_model(name)
-        stats = params.summary(model)
-        finals = [r["epochs"][-1]["test_acc"] for r in lite[name]]
-        seconds = statistics.mean(sum(e["seconds"] for e in r["epochs"]) for r in lite[name])
-        reached = "reached" if statistics.mean(finals) >= targets[name] else "missed"
-        rows.append(
-            f"| {name} | {stats.total_params:,} | {stats.total_macs:,} | "
-            f"{len(lite[name][0]['epochs'])} | {len(finals)} | {mean_std(finals)} | "
-            f"≥ {targets[name]:.2f} ({reached}) | {seconds / 60:.1f} min |"
+        text = f"best {s['best_test']:.2f} / final {s['final_test']:.2f}"
+        if "seeds" in s:
+            seeds = s["seeds"]["seeds"]
+            span = (
+                f"{seeds[0]}–{seeds[-1]}"
+                if seeds == list(range(seeds[0], seeds[-1] + 1))
+                else (", ".join(map(str, seeds)))
+            )
+            text += f" (seeds {span}: best {mean_std(s['seeds']['best'])})"
+        lines.append(f"| {step} | {s['params']:,} | {s['epochs']} | {text} | {seed_best} |")
+    frontier = summary.get("frontier", {})
+    for name in sorted(frontier, key=lambda n: frontier[n]["params"]):
+        f = frontier[name]
+        finals = f["finals"]
+        lines.append(
+            f"| {name} | {f['params']:,} | {f['epochs']} | final {mean_std(finals)} "
+            f"({len(finals)} seed{'s' if len(finals) > 1 else ''}) | – |"
         )
-        summary["frontier"][name] = {
-            "params": stats.total_params,
-            "macs": stats.total_macs,
-            "epochs": len(lite[name][0]["epochs"]),
-            "finals": finals,
-            "mean": statistics.mean(finals),
-            "std": statistics.stdev(finals) if len(finals) > 1 else 0.0,
-            "target": targets[name],
-            "minutes": round(seconds / 60, 1),
-        }
-        points.append(
-            {
-                "name": name,
-                "params": stats.total_params,
-                "accuracy": statistics.mean(finals),
-                "group": "mnistlite",
-            }
-        )
-        folder = args.out / "frontier" / name
-        folder.mkdir(parents=True, exist_ok=True)
-        for run in lite[name]:
-            shutil.copy(run["path"], folder / f"history-seed{run['seed']}.json")
-    for name, run in histories.items():
-        points.append(
-            {
-                "name": name,
-                "params": run["meta"]["num_params"],
-                "accuracy": run["epochs"][-1]["test_acc"],
-                "group": "seed steps (ours)",
-            }
-        )
-    rows += ["", "Seed steps (our runs, seed 1, final epoch):", ""]
-    rows += [
-        f"- {n}: {r['meta']['num_params']:,} parameters, final {r['epochs'][-1]['test_acc']:.2f}%"
-        for n, r in histories.items()
-    ]
-    rows += [
-        "",
-        "Published anchors (mostly best epoch of one seed): "
-        + "; ".join(f"{a['accuracy']:.2f}% at {a['params']:,}" for a in ANCHORS),
-        "",
-        "Plot: `results/frontier.png` (log-scale parameters).",
-    ]
-    plots.save_figure(plots.plot_frontier(points, anchors=ANCHORS), args.out / "frontier.png")
-    (args.out / "frontier.md").write_text("\n".join(rows) + "\n")
-    save_json(args.out / "summary.json", summary)
-    print("\n".join(rows))
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def replace_block(text: str, block: str) -> str:
+    """``text`` with the part between the markers (markers included) replaced by ``block``."""
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        raise SystemExit(f"README.md lacks the markers {BEGIN!r} ... {END!r}")
+    return text[:start] + block + text[end + len(END) :]
+
+
+def write_readme() -> None:
+    """Rewrite README.md's results block from results/summary.json."""
+    summary = json.loads((RESULTS / "summary.json").read_text())
+    README.write_text(replace_block(README.read_text(), readme_table(summary, seed_reference())))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=Path, help="reproduce.py output to copy in first")
+    parser.add_argument("--no-figures", action="store_true", help="leave the figures as they are")
+    parser.add_argument("--readme-only", action="store_true", help="only README's table")
+    args = parser.parse_args()
+    if args.readme_only:
+        write_readme()
+        return
+    from mnistlite.atomic import save_json
+
+    if args.runs is not None:
+        copy_runs(args.runs)
+    reference = seed_reference()
+    summary_path = RESULTS / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    summary["machine"] = summary.get("machine") or cpu_name()
+    summary["std"] = "sample standard deviation (n - 1) over seeds"
+    summary["steps"] = steps_summary(reference)
+    summary.setdefault("frontier", {})
+    save_json(summary_path, summary)
+    text = results_readme(summary, reference)
+    (RESULTS / "README.md").write_text(text)
+    write_readme()
+    print(text)
+    if not args.no_figures:
+        from mnistlite import plots
+
+        histories = {step: step_runs(step)[0] for step in summary["steps"]}
+        for step, run in histories.items():
+            fig = plots.plot_history(run, reference["runs"][step][0], labels=("mnistlite", "seed"))
+            plots.save_figure(fig, RESULTS / step / "history.png")
+        if histories:
+            fig = plots.plot_accuracy_curves(histories, ylim=(97.0, 99.7))
+            plots.save_figure(fig, RESULTS / "test_accuracy_steps.png")
 
 
 if __name__ == "__main__":

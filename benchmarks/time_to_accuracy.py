@@ -104,7 +104,9 @@ def main() -> None:
         runs=runs,
         mean_seconds=statistics.mean(r["seconds"] for r in runs),
         mean_final_test_acc=statistics.mean(r["final_test_acc"] for r in runs),
-        std_final_test_acc=statistics.pstdev(r["final_test_acc"] for r in runs),
+        std_final_test_acc=statistics.stdev(  # sample std (n - 1)
+            r["final_test_acc"] for r in runs
+        ),
     )
     if "classic" in result:
         result["ratio"] = result["mean_seconds"] / result["classic"]["seconds"]

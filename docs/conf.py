@@ -111,10 +111,14 @@ sphinx_gallery_conf = {
 
 # -- HTML ----------------------------------------------------------------------------
 
-html_theme = "alabaster"
+# Furo: a maintained theme whose content column is wide, which scrolls wide tables and
+# code blocks inside their own box instead of cutting them, and which reads on a phone.
+# docs/check_render.py screenshots pages at desktop and phone width to check that.
+html_theme = "furo"
 html_title = f"mnistlite {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["mnistlite.css"]
 html_theme_options = {
-    "description": "Compact MNIST convolutional networks in PyTorch",
-    "fixed_sidebar": True,
+    "navigation_with_keys": True,
+    "top_of_page_buttons": [],
 }

@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit-train", type=positive_int, metavar="N", help="train on the first N images"
     )
     train.add_argument(
+        "--val-split",
+        type=positive_int,
+        metavar="N",
+        help="hold out N training images (seeded) as a validation set, logged as val_acc",
+    )
+    train.add_argument(
         "--plot", action="store_true", help="save history.png beside history.json (needs plots)"
     )
     train.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -230,13 +236,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         progress=not args.no_progress,
         limit_train=args.limit_train,
+        val_split=args.val_split,
         channels_last=args.channels_last,
         compile=args.compile,
         bf16=bf16,
     )
     final = history.final
+    val = f"val accuracy {final['val_acc']:.2f}%, " if "val_acc" in final else ""
     print(
-        f"{recipe.name}: epoch {final['epoch']}: test accuracy {final['test_acc']:.2f}% "
+        f"{recipe.name}: epoch {final['epoch']}: {val}test accuracy {final['test_acc']:.2f}% "
         f"(best {history.best('test_acc'):.2f}%), test loss {final['test_loss']:.4f}; "
         f"wrote {out}/history.json, checkpoint.pt, model.pt"
     )

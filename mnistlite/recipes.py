@@ -336,7 +336,8 @@ def check_same_run(
 
     Args:
         state: A checkpoint, as :func:`mnistlite.training.load_checkpoint` returns it.
-        run: ``{"recipe": Recipe.to_dict(), "seed": int, "train_images": int}``.
+        run: ``{"recipe": Recipe.to_dict(), "seed": int, "train_images": int,
+            "val_images": int}``.
         where: The checkpoint's path, for the message.
 
     Raises:
@@ -357,7 +358,7 @@ def check_same_run(
         for key in recipe
         if key in saved_recipe and saved_recipe[key] != recipe[key]
     ]
-    for key in ("seed", "train_images"):
+    for key in ("seed", "train_images", "val_images"):
         if key in meta and key in run and meta[key] != run[key]:
             differences.append(f"{key} {meta[key]!r} -> {run[key]!r}")
     if differences:
@@ -379,6 +380,7 @@ def train(
     resume: bool = False,
     progress: bool = True,
     limit_train: int | None = None,
+    val_split: int | None = None,
     callbacks: Sequence[Callback] = (),
     **switches: Any,
 ) -> tuple[nn.Module, History]:
@@ -401,7 +403,13 @@ def train(
         download: Let torchvision download MNIST if it is missing.
         resume: Continue from ``out/checkpoint.pt``.
         progress: Show tqdm progress bars.
-        limit_train: Train on the first N images only (quick runs).
+        limit_train: Train on the first N images only (quick runs); with ``val_split``,
+            the first N of the images left after the split.
+        val_split: Hold out this many training images (a random choice seeded by
+            ``seed``) as a validation set, evaluated after every epoch and logged as
+            ``val_loss``/``val_acc``, for :class:`~mnistlite.training.EarlyStopping`
+            and :class:`~mnistlite.training.ModelCheckpoint` to monitor. The test set
+            is still evaluated and stays the reported number.
         callbacks: Extra callbacks for the :class:`~mnistlite.training.Trainer`.
         **switches: Speed switches for the Trainer: ``channels_last``, ``compile``, ``bf16``.
     """
@@ -420,9 +428,23 @@ def train(
             load_mnist(root, train=False, download=download, device=device),
         )
     train_data, test_data = (part.to(device) for part in data)
+    val_data = None
+    if val_split is not None:
+        if isinstance(val_split, bool) or not isinstance(val_split, int) or val_split < 1:
+            raise MnistliteError(f"val_split must be a positive integer, got {val_split!r}")
+        if val_split >= len(train_data):
+            raise MnistliteError(
+                f"val_split={val_split} leaves no training images (there are {len(train_data)})"
+            )
+        train_data, val_data = train_data.split(val_split, seed=seed)
     train_data = train_data.take(limit_train)
     if resume and out_dir is not None:
-        run = {"recipe": recipe.to_dict(), "seed": seed, "train_images": len(train_data)}
+        run = {
+            "recipe": recipe.to_dict(),
+            "seed": seed,
+            "train_images": len(train_data),
+            "val_images": len(val_data) if val_data is not None else 0,
+        }
         checkpoint = out_dir / "checkpoint.pt"
         check_same_run(load_checkpoint(checkpoint), run, checkpoint)
     teacher = build_teacher(recipe)
@@ -452,6 +474,7 @@ def train(
             "seed": seed,
             "device": str(device),
             "train_images": len(train_data),
+            "val_images": len(val_data) if val_data is not None else 0,
             "num_params": sum(p.numel() for p in model.parameters()),
             "torch": str(torch.__version__),
             "switches": switches,
@@ -466,7 +489,7 @@ def train(
         except OSError as err:
             raise MnistliteError(f"cannot create out folder {out_dir}: {err.strerror}") from None
     try:
-        history = trainer.fit(batches, test_data, resume=resume)
+        history = trainer.fit(batches, test_data, val=val_data, resume=resume)
     except BaseException:
         if created and not any(out_dir.iterdir()):  # failed before the first epoch ended
             out_dir.rmdir()

@@ -13,8 +13,11 @@ This module never imports :mod:`mnistlite.models`, :mod:`mnistlite.recipes` or t
 from __future__ import annotations
 
 import contextlib
+import csv
 import functools
+import io
 import json
+import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,15 +29,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from mnistlite import _checks
-from mnistlite.atomic import save_json, save_torch
+from mnistlite.atomic import atomic_write, save_json, save_torch
 from mnistlite.data import MNISTTensors
 from mnistlite.errors import CheckpointError, MnistliteError
 
 __all__ = [
+    "CSVLogger",
     "Callback",
     "CheckpointError",
     "EarlyStopping",
     "History",
+    "ModelCheckpoint",
     "Trainer",
     "bf16_native",
     "cpu_bf16_flags",
@@ -105,10 +110,23 @@ class History:
 
 
 class Callback:
-    """Base class of training callbacks; override the hooks you need."""
+    """Base class of training callbacks; override the hooks you need.
+
+    Per epoch the Trainer calls :meth:`on_validation_end` (the record is complete),
+    then writes its checkpoint, then calls :meth:`on_epoch_end`. A callback whose
+    state matters for an exact resume returns it from :meth:`state_dict`; the Trainer
+    stores it in every checkpoint, taken after :meth:`on_validation_end`, and hands it
+    back to :meth:`load_state_dict` when it resumes.
+    """
 
     def on_fit_start(self, trainer: Trainer) -> None:
         """Called once before the first epoch (also when resuming)."""
+
+    def on_validation_end(self, trainer: Trainer, record: dict[str, float]) -> None:
+        """Called after each epoch's evaluation, before the checkpoint is written.
+
+        ``record`` is the epoch's complete record (already in ``trainer.history``).
+        """
 
     def on_epoch_end(self, trainer: Trainer, record: dict[str, float]) -> None:
         """Called after each epoch's evaluation and checkpoint with its record.
@@ -119,33 +137,12 @@ class Callback:
     def on_fit_end(self, trainer: Trainer) -> None:
         """Called once after the last epoch."""
 
+    def state_dict(self) -> dict[str, Any] | None:
+        """State to keep in the Trainer's checkpoint (None: nothing to keep)."""
+        return None
 
-class EarlyStopping(Callback):
-    """Stop once a monitored value reaches a target (e.g. 99.4% test accuracy).
-
-    Args:
-        target: The value to reach.
-        monitor: The history column to watch (``"test_acc"`` by default).
-        mode: ``"max"`` stops when the value is >= target, ``"min"`` when <= target.
-    """
-
-    def __init__(self, target: float, monitor: str = "test_acc", mode: str = "max") -> None:
-        if mode not in ("max", "min"):
-            raise MnistliteError(f"mode must be 'max' or 'min', got {mode!r}")
-        self.target = target
-        self.monitor = monitor
-        self.mode = mode
-        self.stopped_epoch: int | None = None
-
-    def on_epoch_end(self, trainer: Trainer, record: dict[str, float]) -> None:
-        """Ask the trainer to stop once the monitored value reaches the target."""
-        value = record.get(self.monitor)
-        if value is None:
-            return
-        reached = value >= self.target if self.mode == "max" else value <= self.target
-        if reached:
-            self.stopped_epoch = int(record["epoch"])
-            trainer.should_stop = True
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned (called before :meth:`on_fit_start`)."""
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -544,7 +541,22 @@ class Trainer:
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "rng": rng,
             "history": self.history.to_dict(),
+            "callbacks": {
+                key: state
+                for key, callback in self._keyed_callbacks()
+                if hasattr(callback, "state_dict") and (state := callback.state_dict()) is not None
+            },
         }
+
+    def _keyed_callbacks(self) -> list[tuple[str, Callback]]:
+        """Each callback with a stable key: its class name, ``#2``, ``#3``... for repeats."""
+        seen: dict[str, int] = {}
+        keyed = []
+        for callback in self.callbacks:
+            name = type(callback).__qualname__
+            seen[name] = seen.get(name, 0) + 1
+            keyed.append((name if seen[name] == 1 else f"{name}#{seen[name]}", callback))
+        return keyed
 
     def load_state_dict(self, state: dict[str, Any], train: Iterable[Any] | None = None) -> None:
         """Restore what :meth:`state_dict` saved (the inverse of it).
@@ -563,14 +575,19 @@ class Trainer:
             if train is not None and "data" in state["rng"] and hasattr(train, "load_state_dict"):
                 train.load_state_dict(state["rng"]["data"])
             self.history = History.from_dict(state["history"])
+            saved = state.get("callbacks") or {}
+            for key, callback in self._keyed_callbacks():
+                if key in saved and hasattr(callback, "load_state_dict"):
+                    callback.load_state_dict(saved[key])
         except (KeyError, RuntimeError, ValueError, TypeError) as err:
             raise CheckpointError(f"checkpoint does not match this run: {err}") from None
 
     def fit(
         self,
         train: Iterable[Any],
-        val: MNISTTensors | Iterable[Any] | None = None,
+        test: MNISTTensors | Iterable[Any] | None = None,
         *,
+        val: MNISTTensors | Iterable[Any] | None = None,
         resume: bool = False,
     ) -> History:
         """Train for the configured epochs and return the :class:`History`.
@@ -578,7 +595,11 @@ class Trainer:
         Args:
             train: Training batches (:class:`mnistlite.data.Batches`, or any sized
                 iterable of ``(images, labels)``).
-            val: Data evaluated after every epoch (logged as ``test_loss``/``test_acc``).
+            test: Data evaluated after every epoch, logged as ``test_loss``/``test_acc``:
+                the number a run reports. Choose nothing by it.
+            val: A validation set (held-out training images) evaluated after every
+                epoch, logged as ``val_loss``/``val_acc``: the one to monitor with
+                :class:`EarlyStopping` and :class:`ModelCheckpoint`.
             resume: Continue from ``checkpoint`` instead of starting afresh.
 
         Raises:
@@ -593,16 +614,24 @@ class Trainer:
             self.load_state_dict(load_checkpoint(self.checkpoint), train)
         for callback in self.callbacks:
             callback.on_fit_start(self)
-        for epoch in range(len(self.history.epochs) + 1, self.epochs + 1):
+        first = len(self.history.epochs) + 1
+        if self.should_stop:  # e.g. a resumed run that had already stopped early
+            first = self.epochs + 1
+        for epoch in range(first, self.epochs + 1):
             start = time.perf_counter()
             record: dict[str, float] = {"epoch": epoch, **self._train_epoch(train, epoch)}
             if self.scheduler is not None and self.scheduler_interval == "epoch":
                 self.scheduler.step()
-            if val is not None:
-                result = self.evaluate(val)
-                record["test_loss"], record["test_acc"] = result["loss"], result["accuracy"]
+            for prefix, data in (("val", val), ("test", test)):
+                if data is not None:
+                    result = self.evaluate(data)
+                    record[f"{prefix}_loss"] = result["loss"]
+                    record[f"{prefix}_acc"] = result["accuracy"]
             record["seconds"] = time.perf_counter() - start
             self.history.epochs.append(record)
+            for callback in self.callbacks:  # duck-typed callbacks may lack the newer hooks
+                if hasattr(callback, "on_validation_end"):
+                    callback.on_validation_end(self, record)
             if self.checkpoint is not None:
                 save_torch(self.checkpoint, self.state_dict(train))
             for callback in self.callbacks:
@@ -612,3 +641,274 @@ class Trainer:
         for callback in self.callbacks:
             callback.on_fit_end(self)
         return self.history
+
+
+# -- callbacks: early stopping, best-model checkpoint, CSV log -------------------------
+
+
+def _resolve_mode(mode: str, monitor: str) -> str:
+    """``"auto"`` means ``"min"`` for a loss column and ``"max"`` for anything else."""
+    if mode not in ("max", "min", "auto"):
+        raise MnistliteError(f"mode must be 'max', 'min' or 'auto', got {mode!r}")
+    if mode == "auto":
+        return "min" if monitor.endswith("loss") else "max"
+    return mode
+
+
+def _monitored(record: dict[str, float], monitor: str, owner: str) -> float:
+    """The monitored value of an epoch record, or a ValueError naming what is there."""
+    if monitor not in record:
+        hint = (
+            "; pass a validation set (Trainer.fit(..., val=...) or recipes.train(..., val_split=N))"
+            if monitor.startswith("val_")
+            else ""
+        )
+        raise MnistliteError(
+            f"{owner} monitors {monitor!r}, but the epoch record has only "
+            f"{', '.join(sorted(record))}{hint}"
+        )
+    return float(record[monitor])
+
+
+class EarlyStopping(Callback):
+    """Stop when a monitored value reaches a target, or stops improving (patience).
+
+    Two forms, which may be combined (training stops at whichever comes first):
+
+    * target: ``EarlyStopping(99.4)`` stops at the first epoch whose ``test_acc``
+      reaches 99.4 (a time-to-accuracy measurement).
+    * patience: ``EarlyStopping(patience=3, min_delta=0.05)`` stops once ``val_acc``
+      has not improved by more than ``min_delta`` for ``patience`` epochs in a row.
+
+    Its state (best value, epochs without improvement) is a function of the history,
+    so it is rebuilt from the history when a run resumes, and a resumed run that had
+    already stopped does not train further.
+
+    Args:
+        target: The value to reach, or None for the patience form only.
+        monitor: The history column to watch. Default: ``"test_acc"`` for the target
+            form, ``"val_acc"`` when ``patience`` is given.
+        mode: ``"max"`` (larger is better), ``"min"``, or ``"auto"`` (the default):
+            ``"min"`` for a column ending in ``loss``, else ``"max"``.
+        patience: Epochs without improvement after which training stops (>= 0), or None.
+        min_delta: The smallest change that counts as an improvement (>= 0).
+
+    Attributes:
+        best: The best monitored value so far (None before the first epoch).
+        best_epoch: The epoch of ``best``.
+        wait: Epochs since the last improvement.
+        stopped_epoch: The epoch after which training stopped, or None.
+    """
+
+    def __init__(
+        self,
+        target: float | None = None,
+        monitor: str | None = None,
+        mode: str = "auto",
+        *,
+        patience: int | None = None,
+        min_delta: float = 0.0,
+    ) -> None:
+        if target is None and patience is None:
+            raise MnistliteError("EarlyStopping needs a target, a patience, or both")
+        if target is not None and not (
+            isinstance(target, (int, float)) and not isinstance(target, bool)
+        ):
+            raise MnistliteError(f"target must be a number, got {target!r}")
+        if patience is not None and (
+            isinstance(patience, bool) or not isinstance(patience, int) or patience < 0
+        ):
+            raise MnistliteError(f"patience must be a non-negative integer, got {patience!r}")
+        if not (isinstance(min_delta, (int, float)) and math.isfinite(min_delta)) or min_delta < 0:
+            raise MnistliteError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
+        if monitor is None:
+            monitor = "test_acc" if patience is None else "val_acc"
+        self.target = target
+        self.monitor = monitor
+        self.mode = _resolve_mode(mode, monitor)
+        self.patience = patience
+        self.min_delta = float(min_delta)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.wait = 0
+        self.stopped_epoch: int | None = None
+
+    def _improves(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        if self.mode == "max":
+            return value > self.best + self.min_delta
+        return value < self.best - self.min_delta
+
+    def _update(self, record: dict[str, float]) -> bool:
+        """Take one epoch's record; return True when training should stop after it."""
+        value = _monitored(record, self.monitor, "EarlyStopping")
+        if self._improves(value):
+            self.best, self.best_epoch, self.wait = value, int(record["epoch"]), 0
+        else:
+            self.wait += 1
+        reached = self.target is not None and (
+            value >= self.target if self.mode == "max" else value <= self.target
+        )
+        out_of_patience = self.patience is not None and self.wait > 0 and self.wait >= self.patience
+        if reached or out_of_patience:
+            self.stopped_epoch = int(record["epoch"])
+            return True
+        return False
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        """Rebuild the state from the history (empty for a fresh run, full on resume)."""
+        self._reset()
+        for record in trainer.history.epochs:
+            if self._update(record):
+                trainer.should_stop = True
+                break
+
+    def on_epoch_end(self, trainer: Trainer, record: dict[str, float]) -> None:
+        """Ask the trainer to stop when the target is reached or patience runs out."""
+        if self._update(record):
+            trainer.should_stop = True
+
+
+class ModelCheckpoint(Callback):
+    """Keep the model's best state by a monitored validation metric.
+
+    After every epoch whose monitored value improves on the best so far, the model's
+    ``state_dict`` is copied (to the CPU) and, with ``path``, written there atomically
+    (a file :func:`mnistlite.models.load_state_dict` and ``mnistlite eval --weights``
+    read). With ``restore_best``, the model ends the fit holding the best state, and
+    ``trainer.history.meta["restored_epoch"]`` names its epoch; that epoch's record
+    holds the test accuracy of the weights you now have. The best value, epoch and state
+    are saved in the Trainer's checkpoint, so a resumed run keeps them exactly.
+
+    Args:
+        path: File for the best state (its folder must exist), or None.
+        monitor: The history column to watch (default ``"val_acc"``).
+        mode: ``"max"``, ``"min"`` or ``"auto"`` (``"min"`` for a loss column).
+        min_delta: The smallest change that counts as an improvement (>= 0).
+        restore_best: Load the best state into the model when the fit ends.
+        in_memory: Keep the best state in :attr:`best_state` (needed by
+            ``restore_best`` when there is no ``path``).
+
+    Attributes:
+        best: The best monitored value (None before the first epoch).
+        best_epoch: Its epoch.
+        best_state: A CPU copy of the model's state at ``best_epoch`` (with ``in_memory``).
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        monitor: str = "val_acc",
+        mode: str = "auto",
+        min_delta: float = 0.0,
+        restore_best: bool = False,
+        in_memory: bool = True,
+    ) -> None:
+        if path is None and not in_memory:
+            raise MnistliteError("ModelCheckpoint needs a path, in_memory=True, or both")
+        if not (isinstance(min_delta, (int, float)) and math.isfinite(min_delta)) or min_delta < 0:
+            raise MnistliteError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
+        self.path = Path(path) if path is not None else None
+        self.monitor = monitor
+        self.mode = _resolve_mode(mode, monitor)
+        self.min_delta = float(min_delta)
+        self.restore_best = restore_best
+        self.in_memory = in_memory
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self._restored = False
+
+    def _improves(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        if self.mode == "max":
+            return value > self.best + self.min_delta
+        return value < self.best - self.min_delta
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        """Start afresh unless the state was just restored from the Trainer's checkpoint."""
+        if self.path is not None and not self.path.parent.is_dir():
+            raise MnistliteError(f"ModelCheckpoint path {self.path}: folder does not exist")
+        if not self._restored:
+            self._reset()
+        self._restored = False
+
+    def on_validation_end(self, trainer: Trainer, record: dict[str, float]) -> None:
+        """Keep (and write) the model's state when the monitored value improves."""
+        value = _monitored(record, self.monitor, "ModelCheckpoint")
+        if not self._improves(value):
+            return
+        self.best, self.best_epoch = value, int(record["epoch"])
+        state = {k: v.detach().to("cpu", copy=True) for k, v in trainer.model.state_dict().items()}
+        if self.in_memory:
+            self.best_state = state
+        if self.path is not None:
+            save_torch(self.path, state)
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        """With ``restore_best``, load the best state into the model."""
+        if not self.restore_best or self.best_epoch is None:
+            return
+        state = self.best_state
+        if state is None and self.path is not None:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        if state is None:
+            raise MnistliteError("ModelCheckpoint has no best state to restore")
+        trainer.model.load_state_dict(state)
+        trainer.history.meta["restored_epoch"] = self.best_epoch
+
+    def state_dict(self) -> dict[str, Any]:
+        """The best value, its epoch and (with ``in_memory``) the best state."""
+        return {"best": self.best, "best_epoch": self.best_epoch, "state": self.best_state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        self.best, self.best_epoch = state["best"], state["best_epoch"]
+        self.best_state = state["state"]
+        self._restored = True
+
+
+class CSVLogger(Callback):
+    """Write the history as CSV, one row per epoch, rewritten atomically every epoch.
+
+    The header is every key of the records in the order they first appear (``epoch``,
+    ``train_loss``, ..., ``val_acc``, ``test_acc``, ``seconds``). Each epoch the whole
+    file is rewritten from ``trainer.history`` through a temporary file, so a crash never
+    leaves a half row and a resumed run's file holds each epoch once.
+
+    Args:
+        path: The CSV file to write (its folder must exist).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        """Check that the folder exists before the first epoch is spent."""
+        if not self.path.parent.is_dir():
+            raise MnistliteError(f"CSVLogger path {self.path}: folder does not exist")
+
+    def on_epoch_end(self, trainer: Trainer, record: dict[str, float]) -> None:
+        """Rewrite the file with every epoch so far."""
+        self.write(trainer.history)
+
+    def write(self, history: History) -> Path:
+        """Write ``history``'s epochs to the CSV file atomically and return its path."""
+        header: dict[str, None] = {}
+        for row in history.epochs:
+            header.update(dict.fromkeys(row))
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=list(header), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(history.epochs)
+        data = text.getvalue().encode()
+        return atomic_write(self.path, lambda handle: handle.write(data))

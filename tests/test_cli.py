@@ -83,7 +83,8 @@ def test_missing_dataset_creates_nothing(tmp_path):
     assert not out.exists()
 
 
-def test_out_checks_protect_existing_files(tmp_path, mnist_root):
+def test_out_checks_protect_existing_files(tmp_path):
+    mnist_root = tmp_path / "nodata"  # --out is checked before the data is read
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "notes.txt").write_text("keep me")
@@ -111,7 +112,8 @@ def test_out_checks_protect_existing_files(tmp_path, mnist_root):
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
-def test_unwritable_out(tmp_path, mnist_root):
+def test_unwritable_out(tmp_path):
+    mnist_root = tmp_path / "nodata"  # --out is checked before the data is read
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)

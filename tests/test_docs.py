@@ -23,10 +23,10 @@ def test_docs_build_without_warnings(tmp_path: Path) -> None:
     """
     pytest.importorskip("sphinx")
     pytest.importorskip("sphinx_gallery")
-    from conftest import _mnist_root
+    from conftest import optional_mnist_root
 
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    root = _mnist_root()
+    root = optional_mnist_root()
     if root is not None:
         env["MNISTLITE_DOCS_RUN_EXAMPLES"] = "1"
         quick = f"--quick --data {root} --out {tmp_path / 'examples-out'}/{{example}}"

@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-SEED_RUNS = ROOT.parent / "shared" / "seed" / "seed_runs.json"
+SEED_RUNS = ROOT / "results" / "seed_reference.json"  # the seed_runs.json layout
 SCRIPTS = [
     "train_recipe.py",
     "custom_model.py",

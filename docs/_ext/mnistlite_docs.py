@@ -80,12 +80,12 @@ NOT_RUN = "Not run yet (see results/README.md)."
 
 def _pct(value: float | None) -> str:
     """An accuracy in percent, two decimals; a dash when unknown."""
-    return "—" if value is None else f"{value:.2f} %"
+    return "—" if value is None else f"{value:.2f}\u00a0%"  # no break inside a number
 
 
 def _signed(value: float) -> str:
     """A difference in percentage points, with its sign (a true minus sign)."""
-    return f"{value:+.2f} pp".replace("-", "−")
+    return f"{value:+.2f}\u00a0pp".replace("-", "−")
 
 
 def _number(value: int | None) -> str:
@@ -96,8 +96,8 @@ def _number(value: int | None) -> str:
 def _script_constant(path: Path, name: str) -> dict[str, float]:
     """The literal dict assigned to ``name`` in a script, without running it.
 
-    ``benchmarks/make_results.py`` holds the seed's best test accuracies and the
-    frontier targets; reading them here keeps one copy of each number. Returns an
+    ``benchmarks/make_frontier.py`` holds the frontier targets; reading them here keeps
+    one copy of each number. Returns an
     empty dict when the script or the name is gone.
     """
     try:
@@ -188,6 +188,23 @@ class _ResultsDirective(SphinxDirective):
         self.depend(path)
         return _script_constant(path, name)
 
+    def seed_best_test(self) -> dict[str, float]:
+        """The seed's best test accuracy per step, from ``results/seed_reference.json``.
+
+        That file is the one copy of the seed's numbers: the maximum test accuracy of each
+        step's reference run (its first logged run), as ``benchmarks/make_results.py``
+        computes it. Empty when the file is missing.
+        """
+        path = self.results_dir() / "seed_reference.json"
+        self.depend(path)
+        try:
+            runs = json.loads(path.read_text(encoding="utf-8"))["runs"]
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, KeyError) as err:
+            raise self.error(f"cannot read {path}: {err}") from None
+        return {step: max(logged[0]["test_acc"]) for step, logged in runs.items()}
+
     def seed_of(self, step: str) -> int | None:
         """The training seed recorded in ``results/STEP/history.json``, if any."""
         path = self.results_dir() / step / "history.json"
@@ -222,7 +239,7 @@ def _step_cells(result: dict[str, Any]) -> list[str]:
         _pct(result.get("best_train")),
         _pct(seed_best),
         "—" if best is None or seed_best is None else _signed(best - seed_best),
-        "—" if minutes is None else f"{minutes:.1f} min",
+        "—" if minutes is None else f"{minutes:.1f}\u00a0min",
     ]
 
 
@@ -274,7 +291,7 @@ class ResultsTableDirective(_ResultsDirective):
         from mnistlite import models, params
 
         summary = self.summary()
-        seed_best = self.script_constant("SEED_BEST_TEST")
+        seed_best = self.seed_best_test()
         rows = []
         for step in STEPS:
             result = summary["steps"].get(step)
@@ -354,7 +371,7 @@ class FrontierTableDirective(_ResultsDirective):
                     ", ".join(f"{v:.2f}" for v in finals) or "—",
                     _target(target),
                     verdict,
-                    "—" if minutes is None else f"{minutes:.1f} min",
+                    "—" if minutes is None else f"{minutes:.1f}\u00a0min",
                 ]
             )
         headers = [
@@ -372,8 +389,8 @@ class FrontierTableDirective(_ResultsDirective):
         table = _table(headers, rows, widths=[7, 8, 9, 5, 5, 11, 12, 7, 9, 7])
         self.set_source_info(table)
         text = (
-            "Final-epoch test accuracy (no epoch picked on the test set), mean ± standard "
-            "deviation over the seeds, read from results/summary.json."
+            "Final-epoch test accuracy (no epoch picked on the test set), mean ± sample "
+            "standard deviation (n − 1) over the seeds, read from results/summary.json."
         )
         return [table, nodes.paragraph(text, text)]
 
