@@ -215,6 +215,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
         require_matplotlib()
     out = Path(args.out if args.out is not None else Path("runs") / recipe.name)
+    if args.val_split is not None and args.val_split >= 60_000:  # MNIST's training images
+        raise MnistliteError(
+            f"--val-split {args.val_split} leaves no training images (MNIST has 60,000)"
+        )
     from mnistlite.training import bf16_native, resolve_bf16, resolve_device
 
     device = resolve_device(args.device)

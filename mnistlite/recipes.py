@@ -302,7 +302,8 @@ def check_out_dir(out: str | Path, resume: bool = False) -> None:
     Raises:
         MnistliteError: If ``out`` is a file, is not empty (without ``resume``), or
             cannot be written.
-        CheckpointError: If ``resume`` is set and there is no checkpoint in ``out``.
+        CheckpointError: If ``resume`` is set and there is no readable checkpoint in
+            ``out``.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -312,6 +313,7 @@ def check_out_dir(out: str | Path, resume: bool = False) -> None:
             raise CheckpointError(
                 f"resume asked for but there is no checkpoint at {out}/checkpoint.pt"
             )
+        load_checkpoint(out / "checkpoint.pt")  # a corrupt one is refused before any work
     elif out.is_dir() and any(out.iterdir()):
         raise MnistliteError(
             f"out folder {out} is not empty; choose a new folder, or resume to continue it"

@@ -36,7 +36,6 @@ from mnistlite.errors import CheckpointError, MnistliteError
 __all__ = [
     "CSVLogger",
     "Callback",
-    "CheckpointError",
     "EarlyStopping",
     "History",
     "ModelCheckpoint",

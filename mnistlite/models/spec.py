@@ -195,7 +195,7 @@ class NetSpec:
 
 
 def _layer_types() -> dict[str, type]:
-    """The layer spec classes of :data:`LayerSpec`, by class name."""
+    """The layer spec classes of ``LayerSpec``, by class name."""
     return {cls.__name__: cls for cls in typing.get_args(LayerSpec)}
 
 
@@ -246,7 +246,7 @@ def spec_to_dict(spec: NetSpec) -> dict[str, Any]:
     """Return ``spec`` as JSON-ready data (the inverse of :func:`spec_from_dict`).
 
     Generic over the layer dataclasses: every field of every layer is written, with the
-    class name under ``"type"``, so a new layer type in :data:`LayerSpec` needs no code
+    class name under ``"type"``, so a new layer type in ``LayerSpec`` needs no code
     here.
 
     Example:
