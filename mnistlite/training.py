@@ -669,6 +669,13 @@ def _monitored(record: dict[str, float], monitor: str, owner: str) -> float:
     return float(record[monitor])
 
 
+def _improves(value: float, best: float | None, mode: str, min_delta: float) -> bool:
+    """Whether ``value`` beats ``best`` by more than ``min_delta`` in direction ``mode``."""
+    if best is None:
+        return True
+    return value > best + min_delta if mode == "max" else value < best - min_delta
+
+
 class EarlyStopping(Callback):
     """Stop when a monitored value reaches a target, or stops improving (patience).
 
@@ -736,11 +743,7 @@ class EarlyStopping(Callback):
         self.stopped_epoch: int | None = None
 
     def _improves(self, value: float) -> bool:
-        if self.best is None:
-            return True
-        if self.mode == "max":
-            return value > self.best + self.min_delta
-        return value < self.best - self.min_delta
+        return _improves(value, self.best, self.mode, self.min_delta)
 
     def _update(self, record: dict[str, float]) -> bool:
         """Take one epoch's record; return True when training should stop after it."""
@@ -827,11 +830,7 @@ class ModelCheckpoint(Callback):
         self._restored = False
 
     def _improves(self, value: float) -> bool:
-        if self.best is None:
-            return True
-        if self.mode == "max":
-            return value > self.best + self.min_delta
-        return value < self.best - self.min_delta
+        return _improves(value, self.best, self.mode, self.min_delta)
 
     def on_fit_start(self, trainer: Trainer) -> None:
         """Start afresh unless the state was just restored from the Trainer's checkpoint."""
