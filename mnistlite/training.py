@@ -437,6 +437,7 @@ class Trainer:
 
             bar = tqdm(total=len(train), desc=f"epoch {epoch}/{self.epochs}", unit="batch")  # type: ignore[arg-type]
         losses: list[torch.Tensor] = []
+        on_cpu = self.device.type == "cpu"
         for images, labels in train:
             labels = labels.to(self.device, non_blocking=True)
             logits = self._logits(images, self.bf16)
@@ -453,10 +454,16 @@ class Trainer:
             seen += labels.shape[0]
             if bar is not None:
                 bar.update(1)
-                if bar.n % 20 == 0 or bar.n == bar.total:
+                # Reading a value back waits for the device: on CUDA only at the epoch's end.
+                if on_cpu and (bar.n % 20 == 0 or bar.n == bar.total):
                     acc = 100.0 * correct.item() / seen
                     bar.set_postfix(loss=f"{detached.item():.4f}", acc=f"{acc:.2f}")
         if bar is not None:
+            if not on_cpu and seen:
+                bar.set_postfix(
+                    loss=f"{total_loss.item() / seen:.4f}",
+                    acc=f"{100.0 * correct.item() / seen:.2f}",
+                )
             bar.close()
         if seen == 0:
             raise MnistliteError("the training data yielded no batches")

@@ -1,5 +1,6 @@
 """Knowledge distillation: the loss, the Trainer's teacher, recipes with a teacher, resume."""
 
+import hashlib
 import math
 
 import pytest
@@ -131,3 +132,36 @@ class _StopAfter:
 
     def on_fit_end(self, trainer):
         pass
+
+
+def test_teacher_weights_file_replaces_the_bundled_teacher(tmp_path):
+    """``teacher_weights`` loads the recipe's teacher from a file and records its hash."""
+    teacher = models.lite600()
+    with torch.no_grad():
+        for p in teacher.parameters():
+            p.normal_()
+    path = tmp_path / "teacher.pt"
+    torch.save(teacher.state_dict(), path)
+    recipe = recipes.get_recipe("lite600", teacher="lite600", epochs=1, batch_size=32)
+    built = recipes.build_teacher(recipe, path)
+    assert not built.training
+    for key, value in teacher.state_dict().items():
+        assert torch.equal(built.state_dict()[key], value), key
+    _, history = recipes.train(
+        recipe, data=(fake(64), fake(32, 1)), progress=False, teacher_weights=path
+    )
+    meta = history.meta["teacher"]
+    assert meta["file"] == "teacher.pt"
+    assert meta["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    with pytest.raises(ValueError, match="names no teacher"):
+        recipes.build_teacher(recipes.get_recipe("lite600", teacher=None), path)
+    with pytest.raises(ValueError, match="not found|no such|does not exist|missing"):
+        recipes.build_teacher(recipe, tmp_path / "missing.pt")
+
+
+def test_distilling_lite_recipes_name_the_bundled_teacher():
+    for name in ("lite10k", "lite2k", "lite1k"):
+        assert recipes.get_recipe(name).teacher == "teacher"
+    teacher = recipes.build_teacher(recipes.get_recipe("lite1k"))
+    assert sum(p.numel() for p in teacher.parameters()) == 97_920
+    assert not teacher.training

@@ -101,7 +101,7 @@ def test_pt2_loads_and_matches(cli_pt2, step7, mnist_test) -> None:
         export.load_pt2(Path(__file__))
 
 
-@pytest.mark.parametrize("name", ["step3", "step7", "lite2k"])
+@pytest.mark.parametrize("name", ["step3", "step7", "lite5k"])
 def test_fold_batchnorm_is_exact(name, mnist_test) -> None:
     model = models.get_model(name, weights="DEFAULT").eval()
     folded = export.fold_batchnorm(model)

@@ -10,7 +10,7 @@ for few weights. Each model has a recipe of the same name in :mod:`mnistlite.rec
 from __future__ import annotations
 
 from mnistlite.models.builder import define_builder
-from mnistlite.models.spec import Conv, DWConv, Head, NetSpec, Pool
+from mnistlite.models.spec import Conv, DWConv, Head, NetSpec, Pool, Shared
 from mnistlite.models.weights import weights_enum
 
 __all__ = [
@@ -20,18 +20,21 @@ __all__ = [
     "LITE5K",
     "LITE8K",
     "LITE600",
+    "TEACHER",
     "Lite10k_Weights",
     "Lite1k_Weights",
     "Lite2k_Weights",
     "Lite5k_Weights",
     "Lite8k_Weights",
     "Lite600_Weights",
+    "Teacher_Weights",
     "lite10k",
     "lite1k",
     "lite2k",
     "lite5k",
     "lite8k",
     "lite600",
+    "teacher",
 ]
 
 #: ≤ 10,000 parameters (9,994): wide early (30 channels at 24×24), a 1×1 squeeze to 10,
@@ -80,39 +83,62 @@ LITE5K = NetSpec(
     ),
 )
 
-#: ≤ 2,000 parameters (1,900): depthwise-separable tail.
+#: ≤ 2,000 parameters (1,794): pool right after the first conv, separable convs, one
+#: separable pair applied twice with shared weights, the 2-parameter norm.
 LITE2K = NetSpec(
     layers=(
         Conv(1, 8, 3, 1),  # 28
-        Conv(8, 12, 3, 0),  # 26
-        Pool(),  # 13
-        DWConv(12, 16),  # 11
-        DWConv(16, 16),  # 9
-        Head(16),
+        Pool(),  # 14
+        DWConv(8, 20, pad=1),  # 14
+        Shared(20, 2),  # 14, one separable pair applied twice
+        Pool(),  # 7
+        DWConv(20, 24, pad=1),  # 7
+        Head(24),
     ),
+    norm="scalar",
 )
 
-#: ≤ 1,000 parameters (948).
+#: ≤ 1,000 parameters (902): lite2k's shape, narrower (6 → 12 → 12 → 16).
 LITE1K = NetSpec(
     layers=(
         Conv(1, 6, 3, 1),  # 28
-        Conv(6, 6, 3, 0),  # 26
-        Pool(),  # 13
-        DWConv(6, 12),  # 11
-        DWConv(12, 12),  # 9
-        Head(12),
+        Pool(),  # 14
+        DWConv(6, 12, pad=1),  # 14
+        Shared(12, 2),  # 14
+        Pool(),  # 7
+        DWConv(12, 16, pad=1),  # 7
+        Head(16),
     ),
+    norm="scalar",
 )
 
-#: ≤ 600 parameters (582).
+#: ≤ 600 parameters (538): lite2k's shape, narrower still (4 → 8 → 8 → 12).
 LITE600 = NetSpec(
     layers=(
         Conv(1, 4, 3, 1),  # 28
-        Conv(4, 6, 3, 0),  # 26
-        Pool(),  # 13
-        DWConv(6, 8),  # 11
-        DWConv(8, 6),  # 9
-        Head(6),
+        Pool(),  # 14
+        DWConv(4, 8, pad=1),  # 14
+        Shared(8, 2),  # 14
+        Pool(),  # 7
+        DWConv(8, 12, pad=1),  # 7
+        Head(12),
+    ),
+    norm="scalar",
+)
+
+#: The distillation teacher of the lite models (97,920 parameters): lite10k's shape,
+#: about three times wider (32 → 64 → 32, tail of 48).
+TEACHER = NetSpec(
+    layers=(
+        Conv(1, 32, 3, 0),  # 26
+        Conv(32, 64, 3, 0),  # 24
+        Conv(64, 32, 1, 0),  # 24, 1×1 squeeze
+        Pool(),  # 12
+        Conv(32, 48, 3, 0),  # 10
+        Conv(48, 48, 3, 0),  # 8
+        Conv(48, 48, 3, 0),  # 6
+        Conv(48, 48, 3, 0),  # 4
+        Head(48),
     ),
 )
 
@@ -122,6 +148,7 @@ Lite5k_Weights = weights_enum("lite5k", "Lite5k_Weights")
 Lite2k_Weights = weights_enum("lite2k", "Lite2k_Weights")
 Lite1k_Weights = weights_enum("lite1k", "Lite1k_Weights")
 Lite600_Weights = weights_enum("lite600", "Lite600_Weights")
+Teacher_Weights = weights_enum("teacher", "Teacher_Weights")
 
 
 lite10k = define_builder(
@@ -133,4 +160,10 @@ lite2k = define_builder("lite2k", LITE2K, Lite2k_Weights, "Frontier model under 
 lite1k = define_builder("lite1k", LITE1K, Lite1k_Weights, "Frontier model under 1,000 parameters.")
 lite600 = define_builder(
     "lite600", LITE600, Lite600_Weights, "Frontier model under 600 parameters."
+)
+teacher = define_builder(
+    "teacher",
+    TEACHER,
+    Teacher_Weights,
+    "The lite models' distillation teacher (97,920 parameters, lite10k's shape made wider).",
 )

@@ -1,0 +1,258 @@
+"""Run the frontier's validation runs and full runs side by side on one GPU.
+
+Usage: python benchmarks/frontier_gpu.py --data ROOT --out DIR [--workers 16] [--deadline 520]
+       python benchmarks/frontier_gpu.py --list
+
+A small model keeps a GPU busy for microseconds per kernel, so one training process uses
+a sliver of it; this script runs up to ``--workers`` training processes at once, each
+one ``recipes.train`` call (exactly what ``mnistlite train NAME --seed S --device cuda``
+runs, in fp32), in the order of :func:`_plan`. A job that distils waits for its teacher.
+
+Two kinds of job:
+
+* ``val``: trains on 50,000 training images and scores the other 10,000 (split seed 0,
+  as ``frontier_search.py``); the test set is never loaded. The distilling ones use a
+  teacher trained on the same 50,000 images only (job ``teacher-val``), so no
+  validation image is seen through the teacher either.
+* ``full``: the registered recipe (with the job's overrides) on all 60,000 images,
+  scored on the test set; OUT/JOB/ is what ``mnistlite train --out`` writes.
+
+At ``--deadline`` seconds every job still running is stopped (its history.json keeps
+the epochs it finished). OUT/jobs.json lists each job with its status, seconds and
+final accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SPLIT = 10_000  # validation images held out of the 60,000 training images (seed 0)
+
+
+def _plan() -> list[dict]:
+    """The jobs, most important first."""
+    jobs = [
+        dict(id="teacher-val", mode="val", recipe="teacher", seed=1),
+        dict(id="teacher-full", mode="full", recipe="teacher", seed=1),
+    ]
+    big = ("lite10k", "lite8k", "lite5k")
+    small = ("lite2k", "lite1k", "lite600")
+    for name in big:  # no teacher needed: these start at once
+        jobs += [
+            dict(id=f"{name}-e30-s{s}", mode="full", recipe=name, seed=s, over={"epochs": 30})
+            for s in (1, 2, 3)
+        ]
+    for name in big:
+        jobs.append(
+            dict(id=f"val-{name}-e30", mode="val", recipe=name, seed=1, over={"epochs": 30})
+        )
+    kd = {"epochs": 30, "teacher": "teacher"}
+    for name in (*small, *big):
+        over = {} if name in small else kd
+        jobs.append(dict(id=f"val-{name}-kd", mode="val", recipe=name, seed=1, over=over))
+    for name in (*small, *big):
+        over = {} if name in small else kd
+        jobs += [
+            dict(id=f"{name}-kd-s{s}", mode="full", recipe=name, seed=s, over=over)
+            for s in (1, 2, 3)
+        ]
+    for name in small:
+        jobs.append(
+            dict(id=f"val-{name}-nokd", mode="val", recipe=name, seed=1, over={"teacher": None})
+        )
+    for job in jobs:
+        job.setdefault("over", {})
+        if _distils(job):
+            job["needs"] = "teacher-val" if job["mode"] == "val" else "teacher-full"
+    return jobs
+
+
+def _plan2() -> list[dict]:
+    """The second wave: lite600 without a teacher (its validation choice), and the
+    models below 2,000 parameters at batch 64 (twice the steps), with
+    ``teacher-full``/``teacher-val`` from the first wave (copied into OUT)."""
+    jobs = [
+        dict(id=f"lite600-nokd-s{s}", mode="full", recipe="lite600", seed=s, over={"teacher": None})
+        for s in (1, 2, 3)
+    ]
+    for name in ("lite2k", "lite1k", "lite600"):
+        over = {"batch_size": 64}
+        jobs.append(dict(id=f"val-{name}-kd-b64", mode="val", recipe=name, seed=1, over=over))
+        jobs += [
+            dict(id=f"{name}-kd-b64-s{s}", mode="full", recipe=name, seed=s, over=over)
+            for s in (1, 2, 3)
+        ]
+    for job in jobs:
+        if _distils(job):
+            job["needs"] = "teacher-val" if job["mode"] == "val" else "teacher-full"
+    return jobs
+
+
+def _distils(job: dict) -> bool:
+    """Whether the job's recipe (after its overrides) distils."""
+    from mnistlite import recipes
+
+    return recipes.get_recipe(job["recipe"]).replace(**job["over"]).teacher is not None
+
+
+def run_job(job: dict, data_root: str, out: Path, device: str, smoke: bool) -> None:
+    """Train one job (in this process)."""
+    import torch
+
+    from mnistlite import data, recipes
+
+    torch.set_num_threads(1)
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    recipe = recipes.get_recipe(job["recipe"]).replace(**job["over"])
+    if smoke:
+        recipe = recipe.replace(epochs=1)
+    train = data.load_mnist(data_root, train=True, device=device)
+    if job["mode"] == "val":
+        train, test = train.split(SPLIT, seed=0)
+    else:
+        test = data.load_mnist(data_root, train=False, device=device)
+    teacher = out / job["needs"] / "model.pt" if job.get("needs") else None
+    recipes.train(
+        recipe,
+        data=(train, test),
+        out=out / job["id"],
+        seed=job["seed"],
+        device=device,
+        progress=False,
+        limit_train=2000 if smoke else None,
+        teacher_weights=teacher,
+        bf16=False,
+    )
+
+
+def _final(path: Path) -> tuple[int, float | None]:
+    """(epochs done, last test accuracy) of a run folder's history.json."""
+    try:
+        history = json.loads((path / "history.json").read_text())
+    except (OSError, ValueError):
+        return 0, None
+    epochs = history.get("epochs", [])
+    return len(epochs), (epochs[-1]["test_acc"] if epochs else None)
+
+
+def launch(args: argparse.Namespace) -> None:
+    """Run the plan with a pool of worker processes until done or the deadline."""
+    jobs = _plan2() if args.plan == 2 else _plan()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    pending = list(jobs)
+    running: dict[str, tuple[subprocess.Popen, float, dict]] = {}
+    done: dict[str, dict] = {}
+    for job_id in ("teacher-val", "teacher-full"):  # teachers of an earlier wave
+        if (out / job_id / "model.pt").is_file() and all(j["id"] != job_id for j in jobs):
+            done[job_id] = {"id": job_id, "status": "done", "earlier": True}
+    logs = out / "logs"
+    logs.mkdir(exist_ok=True)
+    while pending or running:
+        now = time.time() - start
+        for job_id, (proc, began, job) in list(running.items()):
+            if proc.poll() is not None:
+                epochs, acc = _final(out / job_id)
+                status = "done" if proc.returncode == 0 else f"failed rc={proc.returncode}"
+                done[job_id] = {
+                    **job,
+                    "status": status,
+                    "seconds": round(now - began, 1),
+                    "epochs_done": epochs,
+                    "final_acc": acc,
+                }
+                print(
+                    f"[{now:5.0f}s] {job_id}: {status}, {epochs} epochs, final {acc} "
+                    f"in {now - began:.0f} s",
+                    flush=True,
+                )
+                del running[job_id]
+        if now > args.deadline:
+            break
+        for job in list(pending):
+            if len(running) >= args.workers:
+                break
+            need = job.get("needs")
+            if need and need not in done:
+                if need not in running and not any(j["id"] == need for j in pending):
+                    pending.remove(job)  # its teacher failed or never ran
+                continue
+            if need and done[need]["status"] != "done":
+                pending.remove(job)
+                done[job["id"]] = {**job, "status": f"skipped: {need} failed"}
+                continue
+            pending.remove(job)
+            cmd = [
+                sys.executable,
+                __file__,
+                "--job",
+                json.dumps(job),
+                "--data",
+                args.data,
+                "--out",
+                str(out),
+                "--device",
+                args.device,
+            ] + (["--smoke"] if args.smoke else [])
+            log = open(logs / f"{job['id']}.log", "w")  # noqa: SIM115
+            running[job["id"]] = (subprocess.Popen(cmd, stdout=log, stderr=log), now, job)
+            print(f"[{now:5.0f}s] start {job['id']}", flush=True)
+        time.sleep(0.5)
+    now = time.time() - start
+    for proc, _, _ in running.values():
+        proc.terminate()
+    for job_id, (proc, began, job) in running.items():
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        epochs, acc = _final(out / job_id)
+        done[job_id] = {
+            **job,
+            "status": "stopped at deadline",
+            "seconds": round(now - began, 1),
+            "epochs_done": epochs,
+            "final_acc": acc,
+        }
+    for job in pending:
+        done.setdefault(job["id"], {**job, "status": "not started"})
+    (out / "jobs.json").write_text(json.dumps(list(done.values()), indent=1))
+    print(
+        f"finished after {now:.0f} s: "
+        f"{sum(j['status'] == 'done' for j in done.values())} of {len(jobs)} jobs done"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data")
+    parser.add_argument("--out")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--deadline", type=float, default=520.0)
+    parser.add_argument("--smoke", action="store_true", help="1 epoch on 2,000 images per job")
+    parser.add_argument("--job", help=argparse.SUPPRESS)
+    parser.add_argument("--list", action="store_true")
+    parser.add_argument("--plan", type=int, default=1, choices=(1, 2), help="which wave")
+    args = parser.parse_args()
+    if args.list:
+        for job in _plan2() if args.plan == 2 else _plan():
+            print(job["id"], job["mode"], job["recipe"], job["over"], job.get("needs"))
+        return
+    if args.job:
+        run_job(json.loads(args.job), args.data, Path(args.out), args.device, args.smoke)
+        return
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    launch(args)
+
+
+if __name__ == "__main__":
+    main()
