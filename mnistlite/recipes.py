@@ -318,13 +318,17 @@ class _WriteHistory(Callback):
         trainer.history.save(self.path)
 
 
-def check_out_dir(out: str | Path, resume: bool = False) -> None:
+def check_out_dir(out: str | Path, resume: bool = False) -> dict[str, Any] | None:
     """Check an output folder before a run writes anything into it.
 
     Args:
         out: The folder: new (it will be created) or empty, or, with ``resume``, one
             that holds the ``checkpoint.pt`` of the run to continue.
         resume: Whether the run continues from ``out/checkpoint.pt``.
+
+    Returns:
+        With ``resume``, the checkpoint as :func:`~mnistlite.training.load_checkpoint`
+        returns it (so the caller need not read it again); otherwise None.
 
     Raises:
         MnistliteError: If ``out`` is a file, is not empty (without ``resume``), or
@@ -340,7 +344,7 @@ def check_out_dir(out: str | Path, resume: bool = False) -> None:
             raise CheckpointError(
                 f"resume asked for but there is no checkpoint at {out}/checkpoint.pt"
             )
-        load_checkpoint(out / "checkpoint.pt")  # a corrupt one is refused before any work
+        state = load_checkpoint(out / "checkpoint.pt")  # a corrupt one is refused now
     elif out.is_dir() and any(out.iterdir()):
         raise MnistliteError(
             f"out folder {out} is not empty; choose a new folder, or resume to continue it"
@@ -352,6 +356,7 @@ def check_out_dir(out: str | Path, resume: bool = False) -> None:
         raise MnistliteError(
             f"out folder {out} is not writable (no write permission on {existing})"
         )
+    return state if resume else None
 
 
 def check_same_run(
@@ -449,8 +454,7 @@ def train(
     out_dir = Path(out) if out is not None else None
     if resume and out_dir is None:
         raise MnistliteError("resume=True needs the out folder that holds the checkpoint")
-    if out_dir is not None:
-        check_out_dir(out_dir, resume)
+    saved = check_out_dir(out_dir, resume) if out_dir is not None else None
     _checks.seed("seed", seed)
     device = resolve_device(device)
     if data is None:
@@ -478,8 +482,7 @@ def train(
             "train_images": len(train_data),
             "val_images": len(val_data) if val_data is not None else 0,
         }
-        checkpoint = out_dir / "checkpoint.pt"
-        check_same_run(load_checkpoint(checkpoint), run, checkpoint)
+        check_same_run(saved or {}, run, out_dir / "checkpoint.pt")
     teacher = build_teacher(recipe, teacher_weights)
     torch.manual_seed(seed)
     model = models.get_model(recipe.model)

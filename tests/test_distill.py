@@ -6,19 +6,11 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from _fakes import fake
 from torch import nn
 
 from mnistlite import Trainer, data, models, recipes
 from mnistlite.training import distillation_loss
-
-
-def fake(n=96, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    labels = torch.randint(0, 10, (n,), generator=g)
-    images = torch.randn(n, 1, 28, 28, generator=g) * 0.1
-    for i, label in enumerate(labels):
-        images[i, 0, 2 * label : 2 * label + 3, :] += 3.0
-    return data.MNISTTensors(images, labels)
 
 
 def test_loss_weight_zero_is_cross_entropy_and_one_is_scaled_kl():

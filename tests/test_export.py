@@ -187,3 +187,17 @@ def test_cli_int8_within_03_pp_on_the_full_test_set(name, mnist_root, tmp_path, 
     text = capsys.readouterr().out
     drop = float(text.split("PyTorch fp32 ")[1].split(", ")[1].split(" pp")[0])
     assert drop >= -0.3, text
+
+
+def test_fold_turns_scalar_norms_into_plain_batchnorms(mnist_test) -> None:
+    """The 2-parameter norms export as BatchNorms: same function, nothing scalar left."""
+    from mnistlite.blocks import ScalarBatchNorm2d
+
+    model = models.get_model("lite600", weights="DEFAULT").eval()
+    assert any(isinstance(m, ScalarBatchNorm2d) for m in model.modules())
+    folded = export.fold_batchnorm(model)
+    assert not any(isinstance(m, ScalarBatchNorm2d) for m in folded.modules())
+    with torch.inference_mode():
+        x = mnist_test.images[:500]
+        assert torch.allclose(folded(x), model(x), atol=1e-4)
+    assert any(isinstance(m, ScalarBatchNorm2d) for m in model.modules())  # not modified

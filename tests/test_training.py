@@ -7,19 +7,10 @@ import textwrap
 
 import pytest
 import torch
+from _fakes import fake
 
 from mnistlite import Trainer, data, models, recipes
 from mnistlite.training import CheckpointError, EarlyStopping, History, load_checkpoint
-
-
-def fake(n=96, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    labels = torch.randint(0, 10, (n,), generator=g)
-    # learnable: each class lights up its own row band
-    images = torch.randn(n, 1, 28, 28, generator=g) * 0.1
-    for i, label in enumerate(labels):
-        images[i, 0, 2 * label : 2 * label + 3, :] += 3.0
-    return data.MNISTTensors(images, labels)
 
 
 def make_trainer(tmp_path=None, epochs=2, **kwargs):
