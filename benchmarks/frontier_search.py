@@ -100,6 +100,25 @@ TINY600 = NetSpec(
     ),
     norm="scalar",
 )
+
+
+def _tiny(c1: int, c2: int, repeats: int, c3: int) -> NetSpec:
+    """Conv to c1, pool, separable to c2, a shared separable pair applied ``repeats``
+    times, pool, separable to c3, GAP; the 2-parameter norm throughout."""
+    return NetSpec(
+        layers=(
+            Conv(1, c1, 3, 1),
+            Pool(),
+            DWConv(c1, c2, pad=1),
+            Shared(c2, repeats),
+            Pool(),
+            DWConv(c2, c3, pad=1),
+            Head(c3),
+        ),
+        norm="scalar",
+    )
+
+
 #: The recipe of the earlier lite models below 2,000 parameters (no augmentation).
 RECIPE_E = dict(batch_size=128, lr=0.05, rotation=0.0, translate=0.0, weight_decay=0.0)
 KD = dict(teacher="lite10k", distill_temperature=4.0, distill_weight=0.5)
@@ -121,6 +140,10 @@ CANDIDATES: dict[str, tuple[NetSpec, dict]] = {
     "tiny1k-E-kd": (TINY1K, dict(RECIPE_E, **KD)),
     "tiny600-E": (TINY600, RECIPE_E),
     "lite600-E": (models.LITE600, RECIPE_E),
+    # session 3: lite600's network with more depth for few parameters, its own recipe
+    # (30 epochs, no augmentation, no teacher): run with --epochs 30
+    "tiny600-rep4": (_tiny(4, 8, 4, 12), {"base": "lite600"}),
+    "tiny600-c6rep3": (_tiny(6, 8, 3, 12), {"base": "lite600"}),
 }
 
 
@@ -138,21 +161,24 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--out", type=Path, default=OUT, help="records file (default: %(default)s)")
     args = parser.parse_args()
     if args.list:
         for name, (spec, _) in CANDIDATES.items():
             print(name, params.count_parameters(models.SpecNet(spec)))
         return
-    records = json.loads(OUT.read_text()) if OUT.exists() else []
+    records = json.loads(args.out.read_text()) if args.out.exists() else []
     train_all = data.load_mnist(args.data, train=True)
     train, val = train_all.split(SPLIT, seed=0)
     for name in args.candidates:
         key = (name, args.epochs, args.seed)
         if any((r["candidate"], r["epochs"], r["seed"]) == key for r in records):
-            print(f"{name}: already in {OUT.name}, skipped")
+            print(f"{name}: already in {args.out.name}, skipped")
             continue
         spec, overrides = CANDIDATES[name]
-        recipe = recipes.get_recipe("lite8k").replace(
+        overrides = dict(overrides)
+        base = overrides.pop("base", "lite8k")  # the registered recipe the overrides change
+        recipe = recipes.get_recipe(base).replace(
             name=name, model=_register(name, spec), epochs=args.epochs, **overrides
         )
         start = time.time()
@@ -172,7 +198,7 @@ def main() -> None:
             "torch": torch.__version__,
         }
         records.append(record)
-        save_json(OUT, records)
+        save_json(args.out, records)
         print(
             f"{name}: {record['params']:,} params, val {record['val_acc_final']:.2f} "
             f"(train {record['train_acc_final']:.2f}) in {record['seconds']:.0f} s",

@@ -233,13 +233,13 @@ def search_section() -> list[str]:
         return []
     records = json.loads(path.read_text())
     lines = [
-        "## Earlier: short proxies (4 epochs)",
+        "## Other validation runs (`frontier_search.py`)",
         "",
         "Written from `results/frontier/search.json` (`python benchmarks/frontier_search.py "
         "CANDIDATE... --data ../shared/data --epochs E`): each candidate trained on 50,000 "
         "training images and was scored on the 10,000 held out (split seed 0, seed 1); the "
-        "test set is never loaded there. These short proxies (a compressed one-cycle "
-        "schedule) chose the designs and recipes below; candidates and recipes are defined "
+        "test set is never loaded there. The 4-epoch proxies (a compressed one-cycle "
+        "schedule) chose the designs of session 2; candidates and recipes are defined "
         "in that script. The two `-kd` proxies distilled from lite10k's bundled weights, "
         "which had trained on all 60,000 training images, validation images included, so "
         "their scores flatter distillation; the 30-epoch candidates above used a teacher "
@@ -279,9 +279,12 @@ def main() -> None:
     rows = [
         "# Frontier: accuracy per parameter",
         "",
-        "Written by `python benchmarks/make_frontier.py --runs runs/frontier` after "
-        "`python benchmarks/reproduce.py MODEL... --seeds 1 2 3 --data ../shared/data "
-        "--out runs/frontier`. Final-epoch test accuracy on the 10,000 MNIST test images "
+        "Written by `python benchmarks/make_frontier.py --runs DIR...` from the runs of "
+        "`python benchmarks/frontier_gpu.py --data ROOT --out DIR` (many runs side by side "
+        "on one GPU; each full run is the `recipes.train` call that `python "
+        "benchmarks/reproduce.py MODEL --seeds S --device cuda` and `mnistlite train MODEL "
+        "--seed S --device cuda --no-bf16` make). Final-epoch test accuracy on the 10,000 "
+        "MNIST test images "
         "(no epoch, architecture or recipe picked on the test set); mean ± sample standard "
         "deviation over the seeds; parameters as `params.count_parameters` counts them "
         "(BatchNorm affine included).",

@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (folder suffix -bf16)")
     parser.add_argument("--channels-last", action="store_true", help="(folder suffix -cl)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     args = parser.parse_args()
     train = data.load_mnist(args.data, train=True)
     test = data.load_mnist(args.data, train=False)
@@ -44,6 +45,7 @@ def main() -> None:
             progress=False,
             bf16=args.bf16,
             channels_last=args.channels_last,
+            device=args.device,
         )
         print(
             f"{step} seed {seed}: best {history.best('test_acc'):.2f} "
