@@ -173,6 +173,15 @@ def _describe(differences: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(differences.items()))
 
 
+def _candidate(record: dict, count: int) -> str:
+    """How a validation run differs from the registered model and recipe."""
+    text = _describe(record["differs_from_recipe"])
+    if record["params"] != count:
+        network = record.get("network", f"a {record['params']:,}-parameter network")
+        text = network if not record["differs_from_recipe"] else f"{network}; {text}"
+    return text
+
+
 def validation_section() -> list[str]:
     """The 30-epoch validation runs that chose each recipe, and the other full runs."""
     validation = _load(RESULTS / "frontier" / "validation.json")
@@ -188,7 +197,11 @@ def validation_section() -> list[str]:
         "validation accuracy. `python benchmarks/frontier_gpu.py --data ROOT --out DIR` "
         "(`--plan 1`, then `--plan 2` with the first wave's teachers) ran these and the full "
         "runs side by side on one GPU; the recipe differences are relative to the registered "
-        "recipe in `mnistlite/recipes.py`.",
+        "recipe in `mnistlite/recipes.py`. Two more lite600 networks ran afterwards on the "
+        "CPU (`python benchmarks/frontier_search.py tiny600-c6rep3 tiny600-rep4 --data "
+        "../shared/data --epochs 30`); the 592-parameter one won and became lite600, whose "
+        "three full runs then trained on the CPU (`python benchmarks/reproduce.py lite600 "
+        "--seeds 1 2 3 --data ../shared/data --out runs/lite600`).",
         "",
         "| model | candidate (differs from the recipe in) | parameters | teacher | "
         "validation accuracy | train accuracy | chosen |",
@@ -200,11 +213,12 @@ def validation_section() -> list[str]:
             key=lambda r: -r["val_acc_final"],
         )
         best = max((r["val_acc_final"] for r in runs), default=None)
+        count = _count(name)
         for r in runs:
-            chosen = not r["differs_from_recipe"]
+            chosen = not r["differs_from_recipe"] and r["params"] == count
             mark = ("yes" if r["val_acc_final"] == best else "yes (NOT the best)") if chosen else ""
             lines.append(
-                f"| {name} | {_describe(r['differs_from_recipe'])} | {r['params']:,} | "
+                f"| {name} | {_candidate(r, count)} | {r['params']:,} | "
                 f"{r['teacher'] or '–'} | {r['val_acc_final']:.2f} | "
                 f"{r['train_acc_final']:.2f} | {mark} |"
             )
@@ -220,7 +234,7 @@ def validation_section() -> list[str]:
         ]
         for r in sorted(variants.values(), key=lambda r: (r["model"], r["run"])):
             lines.append(
-                f"| {r['model']} | {_describe(r['differs_from_recipe'])} | {r['seed']} | "
+                f"| {r['model']} | {_candidate(r, _count(r['model']))} | {r['seed']} | "
                 f"{r['test_acc_final']:.2f} |"
             )
     return lines
@@ -317,7 +331,8 @@ def main() -> None:
         rows.append(
             f"| {name} | {stats.total_params:,} | {stats.total_macs:,} | "
             f"{len(runs[0]['epochs'])} | {len(finals)} | {per_seed} | {mean_std(finals)} | "
-            f"≥ {TARGETS[name]:.2f} ({verdict}) | {minutes:.1f} min | {teacher} |"
+            f"≥ {TARGETS[name]:.2f} ({verdict}) | {minutes:.1f} min "
+            f"({runs[0]['meta'].get('device', '?')}) | {teacher} |"
         )
         frontier[name] = {
             "params": stats.total_params,
@@ -354,9 +369,10 @@ def main() -> None:
         ]
     rows += [
         "",
-        "Wall time: the sum of the logged epoch times (training and the test pass). These runs "
-        "trained with `--device cuda` on one NVIDIA H200 shared by 15 runs at a time "
-        "(`benchmarks/frontier_gpu.py`), in fp32; on a 2-core CPU "
+        "Wall time: the sum of the logged epoch times (training and the test pass), and where "
+        "the runs trained: `cuda` is one NVIDIA H200 shared by 15 runs at a time "
+        "(`benchmarks/frontier_gpu.py`), `cpu` the 2-core CPU named below with three runs at a "
+        "time (one thread each); all in fp32. On the 2-core CPU "
         f"({summary.get('machine', 'see summary.json')}) a 15-epoch run of a 5k-10k model "
         "takes 6-9 minutes, and distilling adds the teacher's forward pass to every step.",
         "",
