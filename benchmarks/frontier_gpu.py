@@ -70,11 +70,7 @@ def _plan() -> list[dict]:
         jobs.append(
             dict(id=f"val-{name}-nokd", mode="val", recipe=name, seed=1, over={"teacher": None})
         )
-    for job in jobs:
-        job.setdefault("over", {})
-        if _distils(job):
-            job["needs"] = "teacher-val" if job["mode"] == "val" else "teacher-full"
-    return jobs
+    return _with_teachers(jobs)
 
 
 def _plan2() -> list[dict]:
@@ -92,7 +88,13 @@ def _plan2() -> list[dict]:
             dict(id=f"{name}-kd-b64-s{s}", mode="full", recipe=name, seed=s, over=over)
             for s in (1, 2, 3)
         ]
+    return _with_teachers(jobs)
+
+
+def _with_teachers(jobs: list[dict]) -> list[dict]:
+    """Make each distilling job wait for the teacher of its mode (val or full)."""
     for job in jobs:
+        job.setdefault("over", {})
         if _distils(job):
             job["needs"] = "teacher-val" if job["mode"] == "val" else "teacher-full"
     return jobs

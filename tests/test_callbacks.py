@@ -5,9 +5,10 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from _helpers import run_cli as cli_main
 from torch import nn
 
-from mnistlite import Trainer, cli, data, recipes
+from mnistlite import Trainer, data, recipes
 from mnistlite.training import (
     Callback,
     CSVLogger,
@@ -214,19 +215,6 @@ def test_cli_val_split(tmp_path, mnist_root):
     assert 0 <= history.final["val_acc"] <= 100
     code, _, stderr = cli_main("train", "step4", "--val-split", "60000", "--out", tmp_path / "x")
     assert code == 2 and "--val-split" in stderr
-
-
-def cli_main(*args):
-    import contextlib
-    import io
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = cli.main([str(a) for a in args])
-        except SystemExit as exit_:
-            code = exit_.code
-    return code, out.getvalue(), err.getvalue()
 
 
 # -- ModelCheckpoint ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+from _helpers import run_cli as main
 
 from mnistlite import cli
 
@@ -21,20 +22,6 @@ def run(*args, cwd=None):
         env=ENV,
         cwd=cwd,
     )
-
-
-def main(*args):
-    """Run the CLI in-process; return (exit code, stdout, stderr)."""
-    import contextlib
-    import io
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = cli.main([str(a) for a in args])
-        except SystemExit as exit_:
-            code = exit_.code
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.mark.parametrize("command", [[], ["train"], ["list"], ["summary"], ["eval"], ["sweep"]])

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from _fakes import fake
+from _helpers import fake
 from torch import nn
 
 from mnistlite import Trainer, data, models, recipes

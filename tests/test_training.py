@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 import torch
-from _fakes import fake
+from _helpers import fake
 
 from mnistlite import Trainer, data, models, recipes
 from mnistlite.training import CheckpointError, EarlyStopping, History, load_checkpoint

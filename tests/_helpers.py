@@ -1,8 +1,11 @@
 """Test helpers shared by several test modules."""
 
+import contextlib
+import io
+
 import torch
 
-from mnistlite import data
+from mnistlite import cli, data
 
 
 def fake(n: int = 96, seed: int = 0) -> data.MNISTTensors:
@@ -13,3 +16,14 @@ def fake(n: int = 96, seed: int = 0) -> data.MNISTTensors:
     for i, label in enumerate(labels):
         images[i, 0, 2 * label : 2 * label + 3, :] += 3.0
     return data.MNISTTensors(images, labels)
+
+
+def run_cli(*args: object) -> tuple[int, str, str]:
+    """Run the CLI in-process; return (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = cli.main([str(a) for a in args])
+        except SystemExit as exit_:
+            code = exit_.code
+    return code, out.getvalue(), err.getvalue()
