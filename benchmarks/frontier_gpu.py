@@ -35,6 +35,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mnistlite.recipes import Recipe
 
 SPLIT = 10_000  # validation images held out of the 60,000 training images (seed 0)
 
@@ -91,6 +95,49 @@ def _plan2() -> list[dict]:
     return _with_teachers(jobs)
 
 
+def _plan3() -> list[dict]:
+    """The third wave (prepared in session 4, not run yet): what session 3's note lists next.
+
+    * lite1k with lite600's lesson: the networks ``tiny1k-c8rep3`` (964 parameters) and
+      ``tiny1k-c6rep3w20`` (992) of ``frontier_search.py``, with and without the teacher;
+    * lite2k at a higher peak learning rate (0.08, 0.1): it underfits with the teacher;
+    * a longer teacher (30 epochs, ``teacher30-val``/``teacher30-full``) and the 10k/8k/5k
+      models distilled from it (the 20-epoch teacher scored only 99.48% on validation).
+
+    Every candidate gets its validation run and its three full runs side by side; the rule
+    stays "the best final validation accuracy is the recipe" (the full runs choose nothing).
+    Copy ``teacher-val``/``teacher-full`` of the first wave into OUT first.
+    """
+    jobs: list[dict] = [  # the longest jobs first: three candidates wait for them
+        dict(id="teacher30-val", mode="val", recipe="teacher", seed=1, over={"epochs": 30}),
+        dict(id="teacher30-full", mode="full", recipe="teacher", seed=1, over={"epochs": 30}),
+    ]
+
+    def candidate(job_id: str, recipe: str, over: dict, search: str | None = None) -> None:
+        extra = {"search": search} if search else {}
+        jobs.append(dict(id=f"val-{job_id}", mode="val", recipe=recipe, seed=1, over=over, **extra))
+        jobs.extend(
+            dict(id=f"{job_id}-s{s}", mode="full", recipe=recipe, seed=s, over=over, **extra)
+            for s in (1, 2, 3)
+        )
+
+    for net in ("tiny1k-c8rep3", "tiny1k-c6rep3w20"):
+        candidate(f"{net}-kd", "lite1k", {}, search=net)
+        candidate(f"{net}-nokd", "lite1k", {"teacher": None}, search=net)
+    for lr in (0.08, 0.1):
+        candidate(f"lite2k-lr{lr}", "lite2k", {"lr": lr})
+    for name in ("lite10k", "lite8k", "lite5k"):
+        candidate(f"{name}-kd30", name, {"teacher": "teacher"})
+    jobs = _with_teachers(jobs)
+    for job in jobs:
+        if "-kd30" in job["id"]:
+            job["needs"] = "teacher30-val" if job["mode"] == "val" else "teacher30-full"
+    return jobs
+
+
+PLANS = {1: _plan, 2: _plan2, 3: _plan3}
+
+
 def _with_teachers(jobs: list[dict]) -> list[dict]:
     """Make each distilling job wait for the teacher of its mode (val or full)."""
     for job in jobs:
@@ -102,9 +149,22 @@ def _with_teachers(jobs: list[dict]) -> list[dict]:
 
 def _distils(job: dict) -> bool:
     """Whether the job's recipe (after its overrides) distils."""
+    return _recipe(job).teacher is not None
+
+
+def _recipe(job: dict) -> Recipe:
+    """The job's recipe: the registered one with the job's overrides; for a ``search`` job
+    the network (and recipe changes) of that ``frontier_search.py`` candidate as well."""
     from mnistlite import recipes
 
-    return recipes.get_recipe(job["recipe"]).replace(**job["over"]).teacher is not None
+    recipe = recipes.get_recipe(job["recipe"])
+    if job.get("search"):
+        from frontier_search import CANDIDATES, _register
+
+        spec, changes = CANDIDATES[job["search"]]
+        changes = {k: v for k, v in changes.items() if k != "base"}
+        recipe = recipe.replace(model=_register(job["search"], spec), **changes)
+    return recipe.replace(**job["over"])
 
 
 def run_job(job: dict, data_root: str, out: Path, device: str, smoke: bool) -> None:
@@ -116,7 +176,7 @@ def run_job(job: dict, data_root: str, out: Path, device: str, smoke: bool) -> N
     torch.set_num_threads(1)
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
-    recipe = recipes.get_recipe(job["recipe"]).replace(**job["over"])
+    recipe = _recipe(job)
     if smoke:
         recipe = recipe.replace(epochs=1)
     train = data.load_mnist(data_root, train=True, device=device)
@@ -150,7 +210,7 @@ def _final(path: Path) -> tuple[int, float | None]:
 
 def launch(args: argparse.Namespace) -> None:
     """Run the plan with a pool of worker processes until done or the deadline."""
-    jobs = _plan2() if args.plan == 2 else _plan()
+    jobs = PLANS[args.plan]()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.time()
@@ -248,11 +308,18 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="1 epoch on 2,000 images per job")
     parser.add_argument("--job", help=argparse.SUPPRESS)
     parser.add_argument("--list", action="store_true")
-    parser.add_argument("--plan", type=int, default=1, choices=(1, 2), help="which wave")
+    parser.add_argument("--plan", type=int, default=1, choices=sorted(PLANS), help="which wave")
     args = parser.parse_args()
     if args.list:
-        for job in _plan2() if args.plan == 2 else _plan():
-            print(job["id"], job["mode"], job["recipe"], job["over"], job.get("needs"))
+        for job in PLANS[args.plan]():
+            print(
+                job["id"],
+                job["mode"],
+                job["recipe"],
+                job["over"],
+                job.get("needs"),
+                job.get("search", ""),
+            )
         return
     if args.job:
         run_job(json.loads(args.job), args.data, Path(args.out), args.device, args.smoke)

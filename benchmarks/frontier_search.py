@@ -144,6 +144,10 @@ CANDIDATES: dict[str, tuple[NetSpec, dict]] = {
     # (30 epochs, no augmentation, no teacher): run with --epochs 30
     "tiny600-rep4": (_tiny(4, 8, 4, 12), {"base": "lite600"}),
     "tiny600-c6rep3": (_tiny(6, 8, 3, 12), {"base": "lite600"}),
+    # session 4 (CPU only, so no teacher): lite1k's network with lite600's lesson (a wider
+    # first conv and a third pass of the shared pair), with lite600's recipe: --epochs 30
+    "tiny1k-c8rep3": (_tiny(8, 12, 3, 16), {"base": "lite600"}),
+    "tiny1k-c6rep3w20": (_tiny(6, 12, 3, 20), {"base": "lite600"}),
 }
 
 

@@ -175,14 +175,9 @@ def results_readme(summary: dict[str, Any], reference: dict[str, Any]) -> str:
             f"`results/{step}/history*.json`"
         )
     step2_log = reference["runs"]["step2"][0]["test_acc"]
+    step1 = step_runs("step1")
+    lines += ["", "Notes:", "", step1_note(step1[0] if step1 else None)]
     lines += [
-        "",
-        "Notes:",
-        "",
-        "- step1 was not run: one training batch of its 6.4M-parameter network takes about "
-        "1.8 s on one thread of this CPU (timed with a few `loss.backward()` steps), so its "
-        "15 epochs of 469 batches need hours, more than a session's time here. "
-        "Its model, recipe and CLI work (`mnistlite train step1`); its weights are not bundled.",
         "- step2 falls short of the seed's best logged accuracy. The seed's own log shows why "
         "this recipe is fragile: without BatchNorm its accuracy sat near 10% for the first "
         f"epochs and then climbed, and its best epoch ({max(step2_log):.2f}% at epoch "
@@ -193,6 +188,35 @@ def results_readme(summary: dict[str, Any], reference: dict[str, Any]) -> str:
         "and `results/test_accuracy_steps.png` (test accuracy per epoch of all steps).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def step1_note(run: dict[str, Any] | None) -> str:
+    """The results page's note on step 1 (6.4M parameters) from its history, run or not."""
+    if run is None:
+        return (
+            "- step1 was not run: one training batch of its 6.4M-parameter network takes about "
+            "1.8 s on one thread of this CPU (timed with a few `loss.backward()` steps), so its "
+            "15 epochs of 469 batches need hours, more than a session's time here. "
+            "Its model, recipe and CLI work (`mnistlite train step1`); its weights are not bundled."
+        )
+    seconds = [e["seconds"] for e in run["epochs"]]
+    typical = statistics.median(seconds)
+    slow = [i + 1 for i, s in enumerate(seconds) if s > 1.5 * typical]
+    text = (
+        "- step1 (6.4M parameters) trained alone on both cores of the CPU: "
+        f"{sum(seconds) / 60:.0f} min in all, a median of {typical / 60:.1f} min "
+        "per epoch"
+    )
+    if slow:
+        text += (
+            f" (epoch{'s' if len(slow) > 1 else ''} {', '.join(map(str, slow))} took longer: "
+            "the CPU was shared then; the run was resumed from its per-epoch checkpoint in a "
+            "later session, as `mnistlite train step1 --resume` does)"
+        )
+    return text + (
+        ". Its 25 MB weights are not bundled with the package; its history is "
+        "`results/step1/history.json`."
+    )
 
 
 def readme_table(summary: dict[str, Any], reference: dict[str, Any]) -> str:
