@@ -124,6 +124,8 @@ def copy_runs(runs: list[Path]) -> None:
             "seconds": round(sum(e["seconds"] for e in history["epochs"]), 1),
             "device": meta.get("device"),
         }
+        if recipe["model"].startswith("search-"):  # frontier_gpu.py's search jobs
+            record["network"] = f"frontier_search.py {recipe['model'].removeprefix('search-')}"
         if meta.get("train_images") == 60_000 - SPLIT:
             record["val_acc_final"] = final["test_acc"]
             validation[record["run"]] = record
@@ -138,6 +140,41 @@ def copy_runs(runs: list[Path]) -> None:
             save_json(folder / f"history-seed{meta['seed']}.json", history)
     save_json(RESULTS / "frontier" / "validation.json", validation)
     save_json(RESULTS / "frontier" / "variants.json", variants)
+
+
+#: frontier_search.py's 30-epoch candidates that are variants of a registered model.
+SEARCH_FAMILIES = {"tiny600": "lite600", "tiny1k": "lite1k"}
+
+
+def search_candidates() -> dict:
+    """The 30-epoch records of results/frontier/search.json that compete with a registered
+    model (a ``tiny600-*`` candidate with lite600, ``tiny1k-*`` with lite1k), in the form of
+    validation.json's records: the network is named after the candidate, and the recipe
+    differences are taken against the model's registered recipe."""
+    path = RESULTS / "frontier" / "search.json"
+    found = {}
+    for r in json.loads(path.read_text()) if path.exists() else []:
+        family, _, variant = r["candidate"].partition("-")
+        model = SEARCH_FAMILIES.get(family)
+        if model is None or r["epochs"] != 30 or not variant:
+            continue
+        recipe = {**r["recipe"], "name": model}
+        run = f"val-{model}-{variant}"
+        found[run] = {
+            "run": run,
+            "model": model,
+            "network": f"frontier_search.py {r['candidate']}",
+            "params": r["params"],
+            "seed": r["seed"],
+            "epochs": r["epochs"],
+            "differs_from_recipe": _differences(recipe),
+            "teacher": recipe.get("teacher"),
+            "train_acc_final": r["train_acc_final"],
+            "seconds": r["seconds"],
+            "device": "cpu",
+            "val_acc_final": r["val_acc_final"],
+        }
+    return found
 
 
 def _load(path: Path) -> dict:
@@ -184,7 +221,7 @@ def _candidate(record: dict, count: int) -> str:
 
 def validation_section() -> list[str]:
     """The 30-epoch validation runs that chose each recipe, and the other full runs."""
-    validation = _load(RESULTS / "frontier" / "validation.json")
+    validation = {**_load(RESULTS / "frontier" / "validation.json"), **search_candidates()}
     if not validation:
         return []
     lines = [
