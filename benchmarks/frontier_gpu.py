@@ -99,7 +99,7 @@ def _plan3() -> list[dict]:
     """The third wave (prepared in session 4, not run yet): what session 3's note lists next.
 
     * lite1k with lite600's lesson: the networks ``tiny1k-c8rep3`` (964 parameters) and
-      ``tiny1k-c6rep3w20`` (992) of ``frontier_search.py``, with and without the teacher;
+      ``tiny1k-c10rep3`` (980) of ``frontier_search.py``, with and without the teacher;
     * lite2k at a higher peak learning rate (0.08, 0.1): it underfits with the teacher;
     * a longer teacher (30 epochs, ``teacher30-val``/``teacher30-full``) and the 10k/8k/5k
       models distilled from it (the 20-epoch teacher scored only 99.48% on validation).
@@ -121,7 +121,7 @@ def _plan3() -> list[dict]:
             for s in (1, 2, 3)
         )
 
-    for net in ("tiny1k-c8rep3", "tiny1k-c6rep3w20"):
+    for net in ("tiny1k-c8rep3", "tiny1k-c10rep3"):
         candidate(f"{net}-kd", "lite1k", {}, search=net)
         candidate(f"{net}-nokd", "lite1k", {"teacher": None}, search=net)
     for lr in (0.08, 0.1):

@@ -147,7 +147,7 @@ CANDIDATES: dict[str, tuple[NetSpec, dict]] = {
     # session 4 (CPU only, so no teacher): lite1k's network with lite600's lesson (a wider
     # first conv and a third pass of the shared pair), with lite600's recipe: --epochs 30
     "tiny1k-c8rep3": (_tiny(8, 12, 3, 16), {"base": "lite600"}),
-    "tiny1k-c6rep3w20": (_tiny(6, 12, 3, 20), {"base": "lite600"}),
+    "tiny1k-c10rep3": (_tiny(10, 12, 3, 14), {"base": "lite600"}),
 }
 
 
