@@ -143,8 +143,9 @@ def results_readme(summary: dict[str, Any], reference: dict[str, Any]) -> str:
         "10,000 test images; train accuracy is the running accuracy over the epoch, as the "
         "seed logs it. The seed's numbers come from `results/seed_reference.json`. " + STD_NOTE,
         "",
-        f"Machine: {summary.get('machine', 'unrecorded')}, CPU only, one thread per run (two "
-        "runs shared the 2 cores, so wall times are those of a half-loaded machine).",
+        f"Machine: {summary.get('machine', 'unrecorded')}, CPU only; steps 2–7 one thread per "
+        "run (two runs shared the 2 cores, so wall times are those of a half-loaded machine), "
+        "step 1 both cores (see the notes).",
         "",
         "| step | parameters | epochs | best test | final test | best train | seed's best test "
         "| gap (best − seed) | wall time |",
