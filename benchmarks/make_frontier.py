@@ -118,6 +118,7 @@ def copy_runs(runs: list[Path]) -> None:
             "params": meta["num_params"],
             "seed": meta["seed"],
             "epochs": recipe["epochs"],
+            "recipe": recipe,
             "differs_from_recipe": _differences(recipe),
             "teacher": (meta.get("teacher") or {}).get("model"),
             "train_acc_final": final["train_acc"],
@@ -141,6 +142,12 @@ def copy_runs(runs: list[Path]) -> None:
     save_json(RESULTS / "frontier" / "validation.json", validation)
     save_json(RESULTS / "frontier" / "variants.json", variants)
 
+
+#: Earlier networks of a registered model, by (model, parameters), as the tables name them.
+FORMER = {
+    ("lite600", 538): "the 538-parameter tiny600 (session 3's first lite600)",
+    ("lite1k", 902): "the 902-parameter lite1k of session 3 (first conv 6, shared pair ×2)",
+}
 
 #: frontier_search.py's 30-epoch candidates that are variants of a registered model.
 SEARCH_FAMILIES = {"tiny600": "lite600", "tiny1k": "lite1k"}
@@ -175,6 +182,20 @@ def search_candidates() -> dict:
             "val_acc_final": r["val_acc_final"],
         }
     return found
+
+
+def refresh_differences() -> None:
+    """Recompute each recorded run's differences from the recipes registered now (a run
+    that was the recipe once may differ from today's); runs recorded before the records
+    kept their recipe keep what they say."""
+    for name in ("validation.json", "variants.json"):
+        path = RESULTS / "frontier" / name
+        records = _load(path)
+        for record in records.values():
+            if "recipe" in record:
+                record["differs_from_recipe"] = _differences(record["recipe"])
+        if records:
+            save_json(path, records)
 
 
 def _load(path: Path) -> dict:
@@ -214,7 +235,11 @@ def _candidate(record: dict, count: int) -> str:
     """How a validation run differs from the registered model and recipe."""
     text = _describe(record["differs_from_recipe"])
     if record["params"] != count:
-        network = record.get("network", f"a {record['params']:,}-parameter network")
+        network = (
+            record.get("network")
+            or FORMER.get((record["model"], record["params"]))
+            or f"a {record['params']:,}-parameter network"
+        )
         text = network if not record["differs_from_recipe"] else f"{network}; {text}"
     return text
 
@@ -238,7 +263,13 @@ def validation_section() -> list[str]:
         "CPU (`python benchmarks/frontier_search.py tiny600-c6rep3 tiny600-rep4 --data "
         "../shared/data --epochs 30`); the 592-parameter one won and became lite600, whose "
         "three full runs then trained on the CPU (`python benchmarks/reproduce.py lite600 "
-        "--seeds 1 2 3 --data ../shared/data --out runs/lite600`).",
+        "--seeds 1 2 3 --data ../shared/data --out runs/lite600`). In the same way (session "
+        "4, CPU only, so without a teacher) lite1k's network got lite600's lesson, a wider "
+        "first conv and a third pass of the shared pair (`python benchmarks/frontier_search.py "
+        "tiny1k-c8rep3 tiny1k-c10rep3 --data ../shared/data --epochs 30`); the 964-parameter "
+        "one beat every earlier lite1k candidate, the distilled ones included, and became "
+        "lite1k (`python benchmarks/reproduce.py lite1k --seeds 1 2 3 --data ../shared/data "
+        "--out runs/lite1k`).",
         "",
         "| model | candidate (differs from the recipe in) | parameters | teacher | "
         "validation accuracy | train accuracy | chosen |",
@@ -327,6 +358,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.runs:
         copy_runs(args.runs)
+    refresh_differences()
     rows = [
         "# Frontier: accuracy per parameter",
         "",

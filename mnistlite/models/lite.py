@@ -98,13 +98,14 @@ LITE2K = NetSpec(
     norm="scalar",
 )
 
-#: ≤ 1,000 parameters (902): lite2k's shape, narrower (6 → 12 → 12 → 16).
+#: ≤ 1,000 parameters (964): lite2k's shape, narrower (8 → 12 → 12 → 16), the shared
+#: separable pair applied three times.
 LITE1K = NetSpec(
     layers=(
-        Conv(1, 6, 3, 1),  # 28
+        Conv(1, 8, 3, 1),  # 28
         Pool(),  # 14
-        DWConv(6, 12, pad=1),  # 14
-        Shared(12, 2),  # 14
+        DWConv(8, 12, pad=1),  # 14
+        Shared(12, 3),  # 14, one separable pair applied three times
         Pool(),  # 7
         DWConv(12, 16, pad=1),  # 7
         Head(16),
