@@ -148,6 +148,9 @@ CANDIDATES: dict[str, tuple[NetSpec, dict]] = {
     # first conv and a third pass of the shared pair), with lite600's recipe: --epochs 30
     "tiny1k-c8rep3": (_tiny(8, 12, 3, 16), {"base": "lite600"}),
     "tiny1k-c10rep3": (_tiny(10, 12, 3, 14), {"base": "lite600"}),
+    # ... and the same lesson pushed further at 600 (a wider first conv, a narrower middle)
+    "tiny600-c8m6": (_tiny(8, 6, 3, 14), {"base": "lite600"}),
+    "tiny600-c10m6": (_tiny(10, 6, 3, 12), {"base": "lite600"}),
 }
 
 

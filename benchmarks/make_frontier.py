@@ -269,7 +269,8 @@ def validation_section() -> list[str]:
         "tiny1k-c8rep3 tiny1k-c10rep3 --data ../shared/data --epochs 30`); the 964-parameter "
         "one beat every earlier lite1k candidate, the distilled ones included, and became "
         "lite1k (`python benchmarks/reproduce.py lite1k --seeds 1 2 3 --data ../shared/data "
-        "--out runs/lite1k`).",
+        "--out runs/lite1k`). Two more lite600 networks with a still wider first conv and a "
+        "narrower middle (`tiny600-c8m6`, `tiny600-c10m6`) lost to lite600 on validation.",
         "",
         "| model | candidate (differs from the recipe in) | parameters | teacher | "
         "validation accuracy | train accuracy | chosen |",
