@@ -19,7 +19,9 @@ Two kinds of job:
 
 Start NVIDIA's MPS daemon first (``nvidia-cuda-mps-control -d``, as root) so that the
 processes' kernels run on the GPU at the same time instead of time-sliced (15 workers
-kept an H200 busy this way).
+kept an H200 busy this way). On a machine still warm from an earlier call the daemon is
+already running and ``-d`` fails: test for it (``pgrep nvidia-cuda-mps``) rather than
+falling back to time slicing, which ran session 5's fourth wave at a tenth of the speed.
 
 At ``--deadline`` seconds every job still running is stopped (its history.json keeps
 the epochs it finished). OUT/jobs.json lists each job with its status, seconds and
@@ -97,19 +99,21 @@ def _plan2() -> list[dict]:
 
 
 def _plan3() -> list[dict]:
-    """The third wave (prepared in session 4, not run yet): what session 3's note lists next.
+    """The third wave (prepared in session 4, run in session 5): what session 3's note lists
+    next, the longest chains first.
 
-    * lite1k with lite600's lesson: the networks ``tiny1k-c8rep3`` (964 parameters) and
-      ``tiny1k-c10rep3`` (980) of ``frontier_search.py``, with and without the teacher;
-    * lite2k at a higher peak learning rate (0.08, 0.1): it underfits with the teacher;
     * a longer teacher (30 epochs, ``teacher30-val``/``teacher30-full``) and the 10k/8k/5k
-      models distilled from it (the 20-epoch teacher scored only 99.48% on validation).
+      models distilled from it (the 20-epoch teacher scored only 99.48% on validation);
+    * lite1k: the network ``tiny1k-c10rep3`` of ``frontier_search.py`` (980 parameters)
+      without a teacher, and both it and today's lite1k (``tiny1k-c8rep3``) with the teacher;
+    * lite2k at a higher peak learning rate (0.08, 0.1): it underfits with the teacher;
+    * lite1k and lite600 at batch 64 (twice the steps), lite600 at peak lr 0.1.
 
     Every candidate gets its validation run and its three full runs side by side; the rule
     stays "the best final validation accuracy is the recipe" (the full runs choose nothing).
     Copy ``teacher-val``/``teacher-full`` of the first wave into OUT first.
     """
-    jobs: list[dict] = [  # the longest jobs first: three candidates wait for them
+    jobs: list[dict] = [
         dict(id="teacher30-val", mode="val", recipe="teacher", seed=1, over={"epochs": 30}),
         dict(id="teacher30-full", mode="full", recipe="teacher", seed=1, over={"epochs": 30}),
     ]
@@ -126,17 +130,55 @@ def _plan3() -> list[dict]:
             for s in (1, 2, 3)
         )
 
-    for net in ("tiny1k-c8rep3", "tiny1k-c10rep3"):
-        candidate(f"{net}-kd", "lite1k", {"teacher": "teacher"}, search=net)
-        candidate(f"{net}-nokd", "lite1k", {}, search=net)
-    for lr in (0.08, 0.1):
-        candidate(f"lite2k-lr{lr}", "lite2k", {"lr": lr})
+    # first in the queue once their teacher is done
     for name in ("lite10k", "lite8k", "lite5k"):
         candidate(f"{name}-kd30", name, {"teacher": "teacher"}, teacher_run="teacher30")
+    candidate("tiny1k-c10rep3-nokd", "lite1k", {}, search="tiny1k-c10rep3")
+    for net in ("tiny1k-c8rep3", "tiny1k-c10rep3"):
+        candidate(f"{net}-kd", "lite1k", {"teacher": "teacher"}, search=net)
+    for lr in (0.08, 0.1):
+        candidate(f"lite2k-lr{lr}", "lite2k", {"lr": lr})
+    candidate("lite1k-b64", "lite1k", {"batch_size": 64})
+    candidate("lite600-b64", "lite600", {"batch_size": 64})
+    candidate("lite600-lr0.1", "lite600", {"lr": 0.1})
     return _with_teachers(jobs)
 
 
-PLANS = {1: _plan, 2: _plan2, 3: _plan3}
+def _plan4() -> list[dict]:
+    """The fourth wave (session 5, after the third): below 1,000 parameters one validation
+    run per candidate is too noisy to choose by (lite600's three test seeds spread over
+    0.5 points), so the rule there becomes the mean final validation accuracy of seeds
+    1, 2, 3. This wave adds validation seeds 2 and 3 of every lite1k/lite600 candidate of
+    wave 3 (and today's recipes), and the two changes that won there, combined
+    (batch 64 with peak lr 0.1), with their three full runs.
+    """
+    jobs: list[dict] = []
+
+    def val_seeds(job_id: str, recipe: str, over: dict, seeds: tuple[int, ...]) -> None:
+        jobs.extend(
+            dict(id=f"val-{job_id}-v{s}", mode="val", recipe=recipe, seed=s, over=over)
+            for s in seeds
+        )
+
+    combined = {"batch_size": 64, "lr": 0.1}
+    for name in ("lite1k", "lite600"):
+        val_seeds(f"{name}-b64-lr0.1", name, combined, (1, 2, 3))
+        jobs.extend(
+            dict(id=f"{name}-b64-lr0.1-s{s}", mode="full", recipe=name, seed=s, over=combined)
+            for s in (1, 2, 3)
+        )
+    for name, over in (
+        ("lite600", {}),
+        ("lite600-b64", {"batch_size": 64}),
+        ("lite600-lr0.1", {"lr": 0.1}),
+        ("lite1k", {}),
+        ("lite1k-b64", {"batch_size": 64}),
+    ):
+        val_seeds(name, name.split("-")[0], over, (2, 3))
+    return _with_teachers(jobs)
+
+
+PLANS = {1: _plan, 2: _plan2, 3: _plan3, 4: _plan4}
 
 
 def _with_teachers(jobs: list[dict]) -> list[dict]:

@@ -22,6 +22,7 @@ set is never loaded by a validation run.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import statistics
 from pathlib import Path
@@ -86,10 +87,37 @@ ANCHORS = [  # published tiny-MNIST results, as verified in their own files (iss
 ]
 
 
-def _differences(recipe: dict) -> dict:
-    """The fields in which ``recipe`` differs from the registered recipe of its name."""
+def _differences(recipe: dict, teacher_epochs: int | None = None) -> dict:
+    """The fields in which ``recipe`` differs from the registered recipe of its name, and
+    ``teacher_epochs`` where the run distilled from a teacher trained for another number
+    of epochs than the registered teacher recipe (whose weights are bundled)."""
     current = recipes.get_recipe(recipe["name"]).to_dict()
-    return {k: v for k, v in recipe.items() if k in current and current[k] != v}
+    found = {k: v for k, v in recipe.items() if k in current and current[k] != v}
+    if str(recipe.get("model", "")).startswith("search-"):
+        found.pop("model", None)  # frontier_search.py's network: the table names it
+    if recipe.get("teacher") and teacher_epochs not in (None, _teacher_epochs()):
+        found["teacher_epochs"] = teacher_epochs
+    return found
+
+
+def _teacher_epochs() -> int:
+    return recipes.get_recipe("teacher").epochs
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def teacher_epochs_by_sha(runs: list[Path]) -> dict[str, int]:
+    """The epochs of each teacher run under ``runs``, by the sha256 of its model.pt (the
+    students' histories name their teacher's file by that hash)."""
+    found = {}
+    for path in (p for root in runs for p in root.glob("*/history.json")):
+        history = json.loads(path.read_text())
+        model = path.parent / "model.pt"
+        if history["meta"]["recipe"]["name"] == "teacher" and model.is_file():
+            found[_sha256(model)] = len(history["epochs"])
+    return found
 
 
 def copy_runs(runs: list[Path]) -> None:
@@ -103,6 +131,7 @@ def copy_runs(runs: list[Path]) -> None:
     """
     validation = _load(RESULTS / "frontier" / "validation.json")
     variants = _load(RESULTS / "frontier" / "variants.json")
+    teachers = teacher_epochs_by_sha(runs)
     for path in sorted(p for root in runs for p in root.glob("*/history.json")):
         history = json.loads(path.read_text())
         meta = history["meta"]
@@ -119,12 +148,15 @@ def copy_runs(runs: list[Path]) -> None:
             "seed": meta["seed"],
             "epochs": recipe["epochs"],
             "recipe": recipe,
-            "differs_from_recipe": _differences(recipe),
             "teacher": (meta.get("teacher") or {}).get("model"),
             "train_acc_final": final["train_acc"],
             "seconds": round(sum(e["seconds"] for e in history["epochs"]), 1),
             "device": meta.get("device"),
         }
+        teacher_epochs = teachers.get((meta.get("teacher") or {}).get("sha256"))
+        if teacher_epochs is not None:
+            record["teacher_epochs"] = teacher_epochs
+        record["differs_from_recipe"] = _differences(recipe, teacher_epochs)
         if recipe["model"].startswith("search-"):  # frontier_gpu.py's search jobs
             record["network"] = f"frontier_search.py {recipe['model'].removeprefix('search-')}"
         if meta.get("train_images") == 60_000 - SPLIT:
@@ -193,7 +225,9 @@ def refresh_differences() -> None:
         records = _load(path)
         for record in records.values():
             if "recipe" in record:
-                record["differs_from_recipe"] = _differences(record["recipe"])
+                record["differs_from_recipe"] = _differences(
+                    record["recipe"], record.get("teacher_epochs")
+                )
         if records:
             save_json(path, records)
 
@@ -270,24 +304,37 @@ def validation_section() -> list[str]:
         "one beat every earlier lite1k candidate, the distilled ones included, and became "
         "lite1k (`python benchmarks/reproduce.py lite1k --seeds 1 2 3 --data ../shared/data "
         "--out runs/lite1k`). Two more lite600 networks with a still wider first conv and a "
-        "narrower middle (`tiny600-c8m6`, `tiny600-c10m6`) lost to lite600 on validation.",
+        "narrower middle (`tiny600-c8m6`, `tiny600-c10m6`) lost to lite600 on validation. "
+        "Session 5's GPU wave (`--plan 3`, with the first wave's teachers copied in) tried a "
+        "30-epoch teacher and the 10k/8k/5k students distilled from it (`teacher_epochs=30`), "
+        "lite1k's two networks with the teacher, lite2k at higher peak learning rates, and "
+        "lite1k and lite600 at batch 64 or peak lr 0.1; by the rule lite1k's recipe became "
+        "batch 64 and lite600's peak lr 0.1. The teacher is chosen by what its students "
+        "score: the 30-epoch one scored higher on validation itself, but none of its students "
+        "beat its model's chosen recipe, so the bundled teacher stays the 20-epoch one. "
+        "Seeds 2 and 3 of a candidate are validation runs that chose nothing: they show how "
+        "far one validation run moves with the seed.",
         "",
-        "| model | candidate (differs from the recipe in) | parameters | teacher | "
+        "| model | candidate (differs from the recipe in) | seed | parameters | teacher | "
         "validation accuracy | train accuracy | chosen |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name in [*MODELS, "teacher"]:
         runs = sorted(
             (r for r in validation.values() if r["model"] == name),
             key=lambda r: -r["val_acc_final"],
         )
-        best = max((r["val_acc_final"] for r in runs), default=None)
+        best = max((r["val_acc_final"] for r in runs if r["seed"] == 1), default=None)
         count = _count(name)
         for r in runs:
-            chosen = not r["differs_from_recipe"] and r["params"] == count
-            mark = ("yes" if r["val_acc_final"] == best else "yes (NOT the best)") if chosen else ""
+            chosen = not r["differs_from_recipe"] and r["params"] == count and r["seed"] == 1
+            mark = ""
+            if chosen:
+                mark = "yes"
+                if r["val_acc_final"] != best:
+                    mark += " (by its students)" if name == "teacher" else " (NOT the best)"
             lines.append(
-                f"| {name} | {_candidate(r, count)} | {r['params']:,} | "
+                f"| {name} | {_candidate(r, count)} | {r['seed']} | {r['params']:,} | "
                 f"{r['teacher'] or '–'} | {r['val_acc_final']:.2f} | "
                 f"{r['train_acc_final']:.2f} | {mark} |"
             )
@@ -440,7 +487,7 @@ def main() -> None:
     rows += [
         "",
         "Wall time: the sum of the logged epoch times (training and the test pass), and where "
-        "the runs trained: `cuda` is one NVIDIA H200 shared by 15 runs at a time "
+        "the runs trained: `cuda` is one NVIDIA H200 shared by 15 or 16 runs at a time "
         "(`benchmarks/frontier_gpu.py`), `cpu` the 2-core CPU named below with three runs at a "
         "time (one thread each); all in fp32. On the 2-core CPU "
         f"({summary.get('machine', 'see summary.json')}) a 15-epoch run of a 5k-10k model "

@@ -93,7 +93,7 @@ def test_resume_from_python_refuses_another_runs_checkpoint(tmp_path):
     recipes.train(recipe, data=_tiny_data(), out=out, progress=False)
     before = (out / "checkpoint.pt").read_bytes()
     cases = [
-        ({"recipe": recipe.replace(lr=0.1)}, "lr 0.05 -> 0.1"),
+        ({"recipe": recipe.replace(lr=0.2)}, "lr 0.1 -> 0.2"),
         ({"seed": 7}, "seed 1 -> 7"),
         ({"limit_train": 32}, "train_images 64 -> 32"),
         ({"recipe": recipes.get_recipe("lite1k", epochs=1)}, "recipe 'lite600', not 'lite1k'"),
