@@ -178,7 +178,25 @@ def _plan4() -> list[dict]:
     return _with_teachers(jobs)
 
 
-PLANS = {1: _plan, 2: _plan2, 3: _plan3, 4: _plan4}
+def _plan5() -> list[dict]:
+    """Session 5 on the CPU (``--device cpu --workers 2``): the validation runs of wave 4's
+    combination, which the GPU did not finish: lite1k at peak lr 0.1 (its recipe has
+    batch 64 now) and lite600 at batch 64 (its recipe has peak lr 0.1 now)."""
+    return _with_teachers(
+        [
+            dict(id="val-lite1k-b64-lr0.1", mode="val", recipe="lite1k", seed=1, over={"lr": 0.1}),
+            dict(
+                id="val-lite600-b64-lr0.1",
+                mode="val",
+                recipe="lite600",
+                seed=1,
+                over={"batch_size": 64},
+            ),
+        ]
+    )
+
+
+PLANS = {1: _plan, 2: _plan2, 3: _plan3, 4: _plan4, 5: _plan5}
 
 
 def _with_teachers(jobs: list[dict]) -> list[dict]:

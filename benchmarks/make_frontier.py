@@ -41,6 +41,14 @@ TARGETS = {  # issue 10: mean final test accuracy of seeds 1-3, at most 30 epoch
     "lite1k": 99.00,
     "lite600": 98.50,
 }
+BUDGETS = {  # issue 10: the parameter budget of each model
+    "lite10k": 10_000,
+    "lite8k": 8_000,
+    "lite5k": 5_000,
+    "lite2k": 2_000,
+    "lite1k": 1_000,
+    "lite600": 600,
+}
 ANCHORS = [  # published tiny-MNIST results, as verified in their own files (issue 10)
     {
         "name": "9,994 (one run, 15 epochs)",
@@ -356,6 +364,74 @@ def validation_section() -> list[str]:
     return lines
 
 
+def _variant_means(name: str) -> list[tuple[float, str, int]]:
+    """(mean final test accuracy, description, seeds) of every configuration of ``name``
+    with at least three full runs, the registered recipe included, best first."""
+    count = _count(name)
+    groups: dict[str, list[float]] = {}
+    for r in _load(RESULTS / "frontier" / "variants.json").values():
+        if r["model"] == name:
+            groups.setdefault(_candidate(r, count), []).append(r["test_acc_final"])
+    runs = current_runs(name)
+    if runs:
+        groups["**the recipe**"] = [r["epochs"][-1]["test_acc"] for r in runs]
+    found = [(statistics.mean(v), k, len(v)) for k, v in groups.items() if len(v) >= 3]
+    return sorted(found, reverse=True)
+
+
+def _tried(name: str) -> str:
+    """What the validation runs of ``name`` varied: networks, teachers, recipe fields."""
+    validation = {**_load(RESULTS / "frontier" / "validation.json"), **search_candidates()}
+    records = [r for r in validation.values() if r["model"] == name]
+    networks = {r["params"] for r in records}
+    fields = sorted({k for r in records for k in r["differs_from_recipe"]} - {"model"})
+    with_teacher = sum(1 for r in records if r.get("teacher"))
+    return (
+        f"{len(records)} runs, {len(networks)} network(s), {with_teacher} distilled; "
+        f"varied: {', '.join(fields) or 'nothing'}"
+    )
+
+
+def gap_section(frontier: dict[str, dict]) -> list[str]:
+    """Each target against our mean, the best configuration we trained at all, and the
+    best published result within the same budget."""
+    lines = [
+        "## Where each model stands against its target",
+        "",
+        "Ours: the registered recipe's mean (above). Best configuration trained: the highest "
+        "mean final test accuracy of any configuration with three full runs (the variants "
+        "below and the recipe); it is listed to show whether the gap is a matter of choosing, "
+        "and chooses nothing. "
+        "Published: the best anchor within the model's parameter budget, with how it was "
+        "selected; ours is a mean of three seeds at the final epoch, chosen on validation. The 4-epoch proxies that chose the networks of session 2 are in the last section.",
+        "",
+        "| model | target | ours | gap | best configuration trained (mean of 3, test) | "
+        "30-epoch validation runs | best published within the budget | ours vs published |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name in MODELS:
+        if name not in frontier:
+            continue
+        mean = frontier[name]["mean"]
+        target = TARGETS[name]
+        variants = _variant_means(name)
+        best = f"{variants[0][0]:.2f} ({variants[0][1]})" if variants else "–"
+        inside = [a for a in ANCHORS if a["params"] <= BUDGETS[name]]
+        anchor = max(inside, key=lambda a: a["accuracy"], default=None)
+        published, versus = "–", "–"
+        if anchor:
+            published = (
+                f"{anchor['accuracy']:.2f}, {anchor['params']:,} params ({anchor['selected']})"
+            )
+            versus = f"{mean - anchor['accuracy']:+.2f}"
+        gap = "met" if mean >= target else f"{mean - target:+.2f}"
+        lines.append(
+            f"| {name} | {target:.2f} | {mean:.2f} | {gap} | {best} | {_tried(name)} | "
+            f"{published} | {versus} |"
+        )
+    return lines
+
+
 def search_section() -> list[str]:
     """The validation-split search records as a table."""
     path = RESULTS / "frontier" / "search.json"
@@ -503,6 +579,8 @@ def main() -> None:
         for a in ANCHORS
     ]
     rows += [
+        "",
+        *gap_section(frontier),
         "",
         *validation_section(),
         "",
