@@ -196,7 +196,19 @@ def _plan5() -> list[dict]:
     )
 
 
-PLANS = {1: _plan, 2: _plan2, 3: _plan3, 4: _plan4, 5: _plan5}
+def _plan6() -> list[dict]:
+    """Session 5 on the CPU (``--device cpu --workers 2``): lite600's and lite1k's shape
+    without the 1×1 classifier (``tiny600-gap``, ``tiny1k-gap`` of ``frontier_search.py``),
+    each with its model's registered recipe."""
+    return _with_teachers(
+        [
+            dict(id=f"val-{net}", mode="val", recipe=model, seed=1, over={}, search=net)
+            for net, model in (("tiny600-gap", "lite600"), ("tiny1k-gap", "lite1k"))
+        ]
+    )
+
+
+PLANS = {1: _plan, 2: _plan2, 3: _plan3, 4: _plan4, 5: _plan5, 6: _plan6}
 
 
 def _with_teachers(jobs: list[dict]) -> list[dict]:

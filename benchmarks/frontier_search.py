@@ -119,6 +119,24 @@ def _tiny(c1: int, c2: int, repeats: int, c3: int) -> NetSpec:
     )
 
 
+def _tiny_gap(c1: int, c2: int, repeats: int) -> NetSpec:
+    """:func:`_tiny` without the classifier: the last separable conv has 10 channels (no
+    ReLU, no norm) and their global averages are the logits, so the parameters of the
+    1×1 head go into width."""
+    return NetSpec(
+        layers=(
+            Conv(1, c1, 3, 1),
+            Pool(),
+            DWConv(c1, c2, pad=1),
+            Shared(c2, repeats),
+            Pool(),
+            DWConv(c2, 10, pad=1, relu=False, batchnorm=False),
+            Head(10, conv=False),
+        ),
+        norm="scalar",
+    )
+
+
 #: The recipe of the earlier lite models below 2,000 parameters (no augmentation).
 RECIPE_E = dict(batch_size=128, lr=0.05, rotation=0.0, translate=0.0, weight_decay=0.0)
 KD = dict(teacher="lite10k", distill_temperature=4.0, distill_weight=0.5)
@@ -151,6 +169,9 @@ CANDIDATES: dict[str, tuple[NetSpec, dict]] = {
     # ... and the same lesson pushed further at 600 (a wider first conv, a narrower middle)
     "tiny600-c8m6": (_tiny(8, 6, 3, 14), {"base": "lite600"}),
     "tiny600-c10m6": (_tiny(10, 6, 3, 12), {"base": "lite600"}),
+    # session 5: no 1x1 classifier (a fifth of lite600's parameters), the middle wider
+    "tiny600-gap": (_tiny_gap(7, 10, 3), {"base": "lite600"}),
+    "tiny1k-gap": (_tiny_gap(8, 16, 3), {"base": "lite1k"}),
 }
 
 

@@ -403,7 +403,8 @@ def gap_section(frontier: dict[str, dict]) -> list[str]:
         "below and the recipe); it is listed to show whether the gap is a matter of choosing, "
         "and chooses nothing. "
         "Published: the best anchor within the model's parameter budget, with how it was "
-        "selected; ours is a mean of three seeds at the final epoch, chosen on validation. The 4-epoch proxies that chose the networks of session 2 are in the last section.",
+        "selected; ours is a mean of three seeds at the final epoch, chosen on validation. "
+        "The 4-epoch proxies that chose the networks of session 2 are in the last section.",
         "",
         "| model | target | ours | gap | best configuration trained (mean of 3, test) | "
         "30-epoch validation runs | best published within the budget | ours vs published |",

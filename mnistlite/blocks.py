@@ -319,24 +319,33 @@ class SharedSeparableBlock(nn.Module):
 class GAPHead(nn.Sequential):
     """Global average pooling, then a 1×1 convolution to class logits of shape (N, C).
 
+    With ``conv=False`` the averages are the logits themselves: the network's last layer
+    already has one channel per class, and the head costs no parameters.
+
     Args:
         in_channels: Channels of the final feature map (>= 1).
         num_classes: Number of logits per image (>= 1).
+        conv: Whether a 1×1 convolution maps the averages to the logits.
 
     Raises:
-        ValueError: If ``in_channels`` or ``num_classes`` is < 1.
+        ValueError: If ``in_channels`` or ``num_classes`` is < 1, or ``conv`` is False and
+            ``in_channels`` differs from ``num_classes``.
 
     Example:
         >>> import torch
         >>> GAPHead(10)(torch.randn(5, 10, 7, 7)).shape
         torch.Size([5, 10])
+        >>> len(list(GAPHead(10, conv=False).parameters()))
+        0
     """
 
-    def __init__(self, in_channels: int, num_classes: int = 10) -> None:
+    def __init__(self, in_channels: int, num_classes: int = 10, *, conv: bool = True) -> None:
         positive_int("in_channels", in_channels)
         positive_int("num_classes", num_classes)
-        super().__init__(
-            nn.AdaptiveAvgPool2d(1),
-            nn.Conv2d(in_channels, num_classes, 1, bias=False),
-            nn.Flatten(),
-        )
+        if not conv and in_channels != num_classes:
+            raise ValueError(
+                f"a head without a conv needs one channel per class: in_channels "
+                f"{in_channels} != num_classes {num_classes}"
+            )
+        classifier = [nn.Conv2d(in_channels, num_classes, 1, bias=False)] if conv else []
+        super().__init__(nn.AdaptiveAvgPool2d(1), *classifier, nn.Flatten())

@@ -68,3 +68,30 @@ def test_specs_build_strided_shared_and_scalar_norm_networks():
     expected = (9 * 8 + 2) + (8 * 9 + 64 + 3 * 2) + (8 * 9 + 8 * 12 + 2) + 12 * 10
     assert count_parameters(model) == expected
     assert model.layers[0][0].stride == (2, 2)
+
+
+def test_head_without_conv_averages_a_ten_channel_map_into_the_logits():
+    from mnistlite.blocks import GAPHead
+
+    head = GAPHead(10, conv=False)
+    assert count_parameters(head) == 0
+    x = torch.randn(4, 10, 7, 7)
+    torch.testing.assert_close(head(x), x.mean(dim=(2, 3)))
+    with pytest.raises(ValueError, match="in_channels 12 != num_classes 10"):
+        GAPHead(12, conv=False)
+
+
+def test_spec_without_classifier_builds_counts_and_round_trips():
+    from mnistlite.models.spec import describe_spec, spec_from_dict, spec_to_dict
+
+    layers = (Conv(1, 6, 3, 1), Pool(), DWConv(6, 10, pad=1, relu=False, batchnorm=False))
+    spec = NetSpec(layers=(*layers, Head(10, conv=False)), norm="scalar")
+    with_conv = NetSpec(layers=(*layers, Head(10)), norm="scalar")
+    net = SpecNet(spec)
+    assert count_parameters(SpecNet(with_conv)) - count_parameters(net) == 10 * 10
+    assert net(torch.randn(3, 1, 28, 28)).shape == (3, 10)
+    assert describe_spec(spec) == "C6-P-D10-G/scalar"
+    assert spec_from_dict(spec_to_dict(spec)) == spec
+    assert spec_from_dict(spec_to_dict(with_conv)) == with_conv
+    with pytest.raises(ValueError, match="one channel per class"):
+        SpecNet(NetSpec(layers=(Conv(1, 6, 3, 1), Head(6, conv=False))))

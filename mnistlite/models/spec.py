@@ -141,9 +141,12 @@ class Head:
 
     Attributes:
         cin: Channels of the final feature map.
+        conv: Whether a 1×1 conv maps the averages to the logits; ``False`` needs a
+            10-channel map (its averages are the logits) and costs no parameters.
     """
 
     cin: int
+    conv: bool = True
 
 
 @dataclass(frozen=True)
@@ -300,7 +303,8 @@ def describe_spec(spec: NetSpec) -> str:
 
     ``C`` is a 3×3 convolution, ``D`` a depthwise-separable block, ``T`` a 1×1
     transition and ``P`` a max-pool (each number is the output channels); ``S8x3`` is a
-    shared-weight separable block of 8 channels applied 3 times; ``H`` is the GAP head.
+    shared-weight separable block of 8 channels applied 3 times; ``H`` is the GAP head
+    (``G`` without its 1×1 conv: the averages of a 10-channel map are the logits).
     A dropout other than 0 is appended as ``/d0.05``, the 2-parameter norm as ``/scalar``.
     A layer type without a code shows its class name.
     """
@@ -310,6 +314,9 @@ def describe_spec(spec: NetSpec) -> str:
         code = LAYER_CODES.get(name, name)
         if isinstance(layer, Shared):
             parts.append(f"{code}{layer.channels}x{layer.repeats}")
+            continue
+        if isinstance(layer, Head) and not layer.conv:
+            parts.append("G")  # the averages are the logits
             continue
         cout = getattr(layer, "cout", None)
         parts.append(f"{code}{cout}" if cout is not None else code)
@@ -358,7 +365,7 @@ def _build_layer(layer: LayerSpec, net: NetSpec) -> nn.Module:
     if isinstance(layer, Pool):
         return nn.MaxPool2d(2)
     if isinstance(layer, Head):
-        return GAPHead(layer.cin)
+        return GAPHead(layer.cin, conv=layer.conv)
     if isinstance(layer, Flatten):
         return nn.Flatten()
     raise TypeError(f"not a layer spec: {layer!r}")
