@@ -208,7 +208,21 @@ def _plan6() -> list[dict]:
     )
 
 
-PLANS = {1: _plan, 2: _plan2, 3: _plan3, 4: _plan4, 5: _plan5, 6: _plan6}
+def _plan7() -> list[dict]:
+    """Session 5 on the CPU (``--device cpu --workers 4``): lite8k with label smoothing
+    0.1, its validation run and its three full runs side by side (the full runs choose
+    nothing; they are the table's if validation chooses the change)."""
+    over = {"label_smoothing": 0.1}
+    return _with_teachers(
+        [dict(id="val-lite8k-ls0.1", mode="val", recipe="lite8k", seed=1, over=over)]
+        + [
+            dict(id=f"lite8k-ls0.1-s{s}", mode="full", recipe="lite8k", seed=s, over=over)
+            for s in (1, 2, 3)
+        ]
+    )
+
+
+PLANS = {1: _plan, 2: _plan2, 3: _plan3, 4: _plan4, 5: _plan5, 6: _plan6, 7: _plan7}
 
 
 def _with_teachers(jobs: list[dict]) -> list[dict]:
