@@ -320,11 +320,12 @@ def validation_section() -> list[str]:
         "peak lr 0.1, lite600 at batch 64; `--plan 5 --device cpu --workers 2`, on the CPU) lost, "
         "and so did lite600's and lite1k's shape without the 1×1 classifier (`tiny600-gap`, "
         "`tiny1k-gap`: the last separable conv has 10 channels whose averages are the logits, the "
-        "head's parameters spent on width; `--plan 6`). The teacher is chosen by what its students"
-        " score: the 30-epoch one scored higher on validation itself, but none of its students "
-        "beat its model's chosen recipe, so the bundled teacher stays the 20-epoch one. Seeds 2 "
-        "and 3 of a candidate are validation runs that chose nothing: they show how far one "
-        "validation run moves with the seed.",
+        "head's parameters spent on width; `--plan 6`), and lite8k with label smoothing 0.1 "
+        "(`--plan 7 --device cpu --workers 4`, its three full runs alongside). The teacher is "
+        "chosen by what its students score: the 30-epoch one scored higher on validation itself, "
+        "but none of its students beat its model's chosen recipe, so the bundled teacher stays the"
+        " 20-epoch one. Seeds 2 and 3 of a candidate are validation runs that chose nothing: they "
+        "show how far one validation run moves with the seed.",
         "",
         "| model | candidate (differs from the recipe in) | seed | parameters | teacher | "
         "validation accuracy | train accuracy | chosen |",
