@@ -222,7 +222,19 @@ def _plan7() -> list[dict]:
     )
 
 
-PLANS = {1: _plan, 2: _plan2, 3: _plan3, 4: _plan4, 5: _plan5, 6: _plan6, 7: _plan7}
+def _plan8() -> list[dict]:
+    """Session 5 on the CPU (``--device cpu --workers 2``): lite600's and lite1k's
+    networks with a fourth pass of the shared pair (``tiny600-c6rep4``, ``tiny1k-c8rep4``
+    of ``frontier_search.py``), each with its model's registered recipe."""
+    return _with_teachers(
+        [
+            dict(id=f"val-{net}", mode="val", recipe=model, seed=1, over={}, search=net)
+            for net, model in (("tiny600-c6rep4", "lite600"), ("tiny1k-c8rep4", "lite1k"))
+        ]
+    )
+
+
+PLANS = {1: _plan, 2: _plan2, 3: _plan3, 4: _plan4, 5: _plan5, 6: _plan6, 7: _plan7, 8: _plan8}
 
 
 def _with_teachers(jobs: list[dict]) -> list[dict]:

@@ -172,6 +172,9 @@ CANDIDATES: dict[str, tuple[NetSpec, dict]] = {
     # session 5: no 1x1 classifier (a fifth of lite600's parameters), the middle wider
     "tiny600-gap": (_tiny_gap(7, 10, 3), {"base": "lite600"}),
     "tiny1k-gap": (_tiny_gap(8, 16, 3), {"base": "lite1k"}),
+    # ... and a fourth pass of the shared pair (2 parameters each) on today's networks
+    "tiny600-c6rep4": (_tiny(6, 8, 4, 12), {"base": "lite600"}),
+    "tiny1k-c8rep4": (_tiny(8, 12, 4, 16), {"base": "lite1k"}),
 }
 
 

@@ -321,11 +321,13 @@ def validation_section() -> list[str]:
         "and so did lite600's and lite1k's shape without the 1×1 classifier (`tiny600-gap`, "
         "`tiny1k-gap`: the last separable conv has 10 channels whose averages are the logits, the "
         "head's parameters spent on width; `--plan 6`), and lite8k with label smoothing 0.1 "
-        "(`--plan 7 --device cpu --workers 4`, its three full runs alongside). The teacher is "
-        "chosen by what its students score: the 30-epoch one scored higher on validation itself, "
-        "but none of its students beat its model's chosen recipe, so the bundled teacher stays the"
-        " 20-epoch one. Seeds 2 and 3 of a candidate are validation runs that chose nothing: they "
-        "show how far one validation run moves with the seed.",
+        "(`--plan 7 --device cpu --workers 4`, its three full runs alongside), and lite600's and "
+        "lite1k's networks with a fourth pass of the shared pair (`tiny600-c6rep4`, "
+        "`tiny1k-c8rep4`; `--plan 8`). The teacher is chosen by what its students score: the "
+        "30-epoch one scored higher on validation itself, but none of its students beat its "
+        "model's chosen recipe, so the bundled teacher stays the 20-epoch one. Seeds 2 and 3 of a "
+        "candidate are validation runs that chose nothing: they show how far one validation run "
+        "moves with the seed.",
         "",
         "| model | candidate (differs from the recipe in) | seed | parameters | teacher | "
         "validation accuracy | train accuracy | chosen |",
