@@ -234,7 +234,29 @@ def _plan8() -> list[dict]:
     )
 
 
-PLANS = {1: _plan, 2: _plan2, 3: _plan3, 4: _plan4, 5: _plan5, 6: _plan6, 7: _plan7, 8: _plan8}
+def _plan9() -> list[dict]:
+    """Session 5 on the CPU (``--device cpu --workers 2``): validation seeds 2 and 3 of
+    lite600's recipe (peak lr 0.1), beside wave 4's seeds 2 and 3 of its former recipe
+    (peak lr 0.05), to see how much of the validation margin that chose it is the seed's."""
+    return _with_teachers(
+        [
+            dict(id=f"val-lite600-lr0.1-v{s}", mode="val", recipe="lite600", seed=s, over={})
+            for s in (2, 3)
+        ]
+    )
+
+
+PLANS = {
+    1: _plan,
+    2: _plan2,
+    3: _plan3,
+    4: _plan4,
+    5: _plan5,
+    6: _plan6,
+    7: _plan7,
+    8: _plan8,
+    9: _plan9,
+}
 
 
 def _with_teachers(jobs: list[dict]) -> list[dict]:
