@@ -23,6 +23,9 @@ kept an H200 busy this way). On a machine still warm from an earlier call the da
 already running and ``-d`` fails: test for it (``pgrep nvidia-cuda-mps``) rather than
 falling back to time slicing, which ran session 5's fourth wave at a tenth of the speed.
 
+``benchmarks/gpu_wave.sh`` is the whole device call (data, MPS, a plan, the results
+packed into $OUT); it says how to prepare what it carries.
+
 At ``--deadline`` seconds every job still running is stopped (its history.json keeps
 the epochs it finished). OUT/jobs.json lists each job with its status, seconds and
 final accuracy.
