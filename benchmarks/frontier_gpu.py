@@ -249,6 +249,17 @@ def _plan9() -> list[dict]:
     )
 
 
+def _plan10() -> list[dict]:
+    """Session 5 on the CPU (``--device cpu --workers 2``): lite1k and lite600 at batch 32
+    (lite1k's batch 64 beat 128 on validation), validation runs only."""
+    return _with_teachers(
+        [
+            dict(id=f"val-{name}-b32", mode="val", recipe=name, seed=1, over={"batch_size": 32})
+            for name in ("lite1k", "lite600")
+        ]
+    )
+
+
 PLANS = {
     1: _plan,
     2: _plan2,
@@ -259,6 +270,7 @@ PLANS = {
     7: _plan7,
     8: _plan8,
     9: _plan9,
+    10: _plan10,
 }
 
 
