@@ -199,16 +199,22 @@ def _plan5() -> list[dict]:
     )
 
 
+def _search_val_runs(pairs: tuple[tuple[str, str], ...]) -> list[dict]:
+    """One validation run (seed 1) of each ``frontier_search.py`` network, paired with the
+    registered model whose recipe it trains with."""
+    return _with_teachers(
+        [
+            dict(id=f"val-{net}", mode="val", recipe=model, seed=1, over={}, search=net)
+            for net, model in pairs
+        ]
+    )
+
+
 def _plan6() -> list[dict]:
     """Session 5 on the CPU (``--device cpu --workers 2``): lite600's and lite1k's shape
     without the 1×1 classifier (``tiny600-gap``, ``tiny1k-gap`` of ``frontier_search.py``),
     each with its model's registered recipe."""
-    return _with_teachers(
-        [
-            dict(id=f"val-{net}", mode="val", recipe=model, seed=1, over={}, search=net)
-            for net, model in (("tiny600-gap", "lite600"), ("tiny1k-gap", "lite1k"))
-        ]
-    )
+    return _search_val_runs((("tiny600-gap", "lite600"), ("tiny1k-gap", "lite1k")))
 
 
 def _plan7() -> list[dict]:
@@ -229,12 +235,7 @@ def _plan8() -> list[dict]:
     """Session 5 on the CPU (``--device cpu --workers 2``): lite600's and lite1k's
     networks with a fourth pass of the shared pair (``tiny600-c6rep4``, ``tiny1k-c8rep4``
     of ``frontier_search.py``), each with its model's registered recipe."""
-    return _with_teachers(
-        [
-            dict(id=f"val-{net}", mode="val", recipe=model, seed=1, over={}, search=net)
-            for net, model in (("tiny600-c6rep4", "lite600"), ("tiny1k-c8rep4", "lite1k"))
-        ]
-    )
+    return _search_val_runs((("tiny600-c6rep4", "lite600"), ("tiny1k-c8rep4", "lite1k")))
 
 
 def _plan9() -> list[dict]:

@@ -123,18 +123,9 @@ def _tiny_gap(c1: int, c2: int, repeats: int) -> NetSpec:
     """:func:`_tiny` without the classifier: the last separable conv has 10 channels (no
     ReLU, no norm) and their global averages are the logits, so the parameters of the
     1×1 head go into width."""
-    return NetSpec(
-        layers=(
-            Conv(1, c1, 3, 1),
-            Pool(),
-            DWConv(c1, c2, pad=1),
-            Shared(c2, repeats),
-            Pool(),
-            DWConv(c2, 10, pad=1, relu=False, batchnorm=False),
-            Head(10, conv=False),
-        ),
-        norm="scalar",
-    )
+    body = _tiny(c1, c2, repeats, 10).layers[:-2]
+    end = (DWConv(c2, 10, pad=1, relu=False, batchnorm=False), Head(10, conv=False))
+    return NetSpec(layers=(*body, *end), norm="scalar")
 
 
 #: The recipe of the earlier lite models below 2,000 parameters (no augmentation).
