@@ -112,11 +112,21 @@ def measure(name: str, folder: Path, train, test, threads: int) -> dict:
     return row
 
 
+def _provenance(result: dict) -> str:
+    """Each command that measured rows of the table, with the rows it measured."""
+    by_command: dict[str, list[str]] = {}
+    for row in result["models"]:
+        by_command.setdefault(row.get("command", result["command"]), []).append(row["model"])
+    if len(by_command) == 1:
+        return f"`{next(iter(by_command))}`"
+    return ", ".join(f"`{cmd}` ({', '.join(names)})" for cmd, names in by_command.items())
+
+
 def render(result: dict) -> str:
     lines = [
         "# Deploying: ONNX fp32 and int8",
         "",
-        f"Measured by `{result['command']}`, written into `results/deploy.json` and this file "
+        f"Measured by {_provenance(result)}, written into `results/deploy.json` and this file "
         "(`python benchmarks/deploy.py --render results/deploy.json --out results` "
         "rewrites the table from the JSON).",
         "",
@@ -197,20 +207,17 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.render is not None:
         parts = [json.loads(path.read_text()) for path in args.render]
-        rows = {row["model"]: row for part in parts for row in part["models"]}
+        # a later part's row replaces an earlier one; each row keeps the command that made it
+        rows = {
+            row["model"]: {**row, "command": row.get("command", part["command"])}
+            for part in parts
+            for row in part["models"]
+        }
         order = models.list_models()
         result = {
             **parts[0],
             "models": sorted(rows.values(), key=lambda r: order.index(r["model"])),
         }
-        if len(parts) > 1:  # name each run with the models it measured
-            runs = [
-                part["command"].split(" --models")[0]
-                + " --models "
-                + " ".join(r["model"] for r in part["models"])
-                for part in parts
-            ]
-            result["command"] = "`, `".join(runs)
         save_json(args.out / "deploy.json", result)
     else:
         if args.data is None:
@@ -218,8 +225,9 @@ def main() -> None:
         torch.set_num_threads(args.threads)
         train = load_mnist(args.data, train=True)
         test = load_mnist(args.data, train=False)
+        command = COMMAND + (" --models " + " ".join(args.models) if args.models else "")
         result = {
-            "command": COMMAND,
+            "command": command,
             "cpu": cpu_description(),
             "threads": args.threads,
             "onnxruntime": onnxruntime.__version__,
@@ -237,7 +245,10 @@ def main() -> None:
             folder = args.keep or Path(tmp)
             folder.mkdir(parents=True, exist_ok=True)
             for name in names:
-                row = done.get(name) or measure(name, folder, train, test, args.threads)
+                row = done.get(name) or {
+                    **measure(name, folder, train, test, args.threads),
+                    "command": command,
+                }
                 print(json.dumps(row), flush=True)
                 result["models"].append(row)
                 save_json(args.out / "deploy.json", result)  # after each model: resumable

@@ -261,6 +261,39 @@ def _plan10() -> list[dict]:
     )
 
 
+def _plan11() -> list[dict]:
+    """Session 6 on the CPU (``--device cpu --workers 1``, beside lite1k's full runs, with
+    the GPU's ``teacher-val`` copied into OUT): lite2k at batch 32 (its recipe, batch 64
+    with the teacher, beat batch 128; lite1k's batch 32 beat 64), a validation run."""
+    return _with_teachers(
+        [dict(id="val-lite2k-b32", mode="val", recipe="lite2k", seed=1, over={"batch_size": 32})]
+    )
+
+
+def _lite2k_b32_full(seeds: tuple[int, ...]) -> list[dict]:
+    """Full runs of lite2k at batch 32 (they choose nothing: they are the table's if the
+    validation run of plan 11 chooses batch 32)."""
+    over = {"batch_size": 32}
+    return _with_teachers(
+        [
+            dict(id=f"lite2k-b32-s{s}", mode="full", recipe="lite2k", seed=s, over=over)
+            for s in seeds
+        ]
+    )
+
+
+def _plan12() -> list[dict]:
+    """Session 6 on the CPU (``--workers 1``, with the GPU's ``teacher-full`` copied into
+    OUT): lite2k at batch 32, full run of seed 1, started while plan 11 ran."""
+    return _lite2k_b32_full((1,))
+
+
+def _plan13() -> list[dict]:
+    """Session 6 on the CPU (``--workers 2``, another OUT with ``teacher-full``): lite2k at
+    batch 32, full runs of seeds 2 and 3."""
+    return _lite2k_b32_full((2, 3))
+
+
 PLANS = {
     1: _plan,
     2: _plan2,
@@ -272,6 +305,9 @@ PLANS = {
     8: _plan8,
     9: _plan9,
     10: _plan10,
+    11: _plan11,
+    12: _plan12,
+    13: _plan13,
 }
 
 

@@ -65,3 +65,33 @@ def test_seed_numbers_have_one_home(make_results):
     )
     for script in (ROOT / "benchmarks").glob("*.py"):
         assert "SEED_BEST_TEST" not in script.read_text(), script
+
+
+@pytest.fixture(scope="module")
+def deploy():
+    pytest.importorskip("onnxruntime", reason="benchmarks/deploy.py needs the export extra")
+    spec = importlib.util.spec_from_file_location("deploy", ROOT / "benchmarks" / "deploy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_deploy_md_is_rendered_from_deploy_json(deploy):
+    """Rerun `python benchmarks/deploy.py --render results/deploy.json --out results`."""
+    result = json.loads((ROOT / "results" / "deploy.json").read_text())
+    assert (ROOT / "results" / "deploy.md").read_text() == deploy.render(result)
+
+
+def test_deploy_provenance_names_the_command_of_each_row(deploy):
+    """A row measured again later names its own command, not the first run's."""
+    result = {
+        "command": "deploy --models a b",
+        "models": [
+            {"model": "a", "command": "deploy --models a b"},
+            {"model": "b", "command": "deploy --models b"},
+            {"model": "c"},  # recorded before rows kept their command
+        ],
+    }
+    assert deploy._provenance(result) == ("`deploy --models a b` (a, c), `deploy --models b` (b)")
+    del result["models"][1]
+    assert deploy._provenance(result) == "`deploy --models a b`"
