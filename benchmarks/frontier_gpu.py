@@ -306,6 +306,13 @@ def _plan14() -> list[dict]:
     )
 
 
+def _plan15() -> list[dict]:
+    """Session 6 on the CPU (``--device cpu --workers 2``): the padded design of the
+    3,762-parameter anchor and its 4,516-parameter twin (``pad3762-5k``, ``pad4516-5k`` of
+    ``frontier_search.py``) with lite5k's recipe, 30 epochs."""
+    return _search_val_runs((("pad4516-5k", "lite5k"), ("pad3762-5k", "lite5k")))
+
+
 PLANS = {
     1: _plan,
     2: _plan2,
@@ -321,6 +328,7 @@ PLANS = {
     12: _plan12,
     13: _plan13,
     14: _plan14,
+    15: _plan15,
 }
 
 

@@ -166,6 +166,10 @@ CANDIDATES: dict[str, tuple[NetSpec, dict]] = {
     # ... and a fourth pass of the shared pair (2 parameters each) on today's networks
     "tiny600-c6rep4": (_tiny(6, 8, 4, 12), {"base": "lite600"}),
     "tiny1k-c8rep4": (_tiny(8, 12, 4, 16), {"base": "lite1k"}),
+    # session 6: the padded design (3,762 in its notebook, 3,692 as counted here: no conv
+    # bias) and its widened 4,516-parameter twin at 30 epochs with lite5k's recipe
+    "pad3762-5k": (_padded(((4, 4, 4), (8, 8, 8), (8, 8, 8))), {"base": "lite5k"}),
+    "pad4516-5k": (_padded(((4, 4, 4), (8, 8, 8), (10, 10, 10))), {"base": "lite5k"}),
 }
 
 

@@ -334,8 +334,10 @@ def validation_section() -> list[str]:
         "- Session 5, CPU (`--plan 10`): lite1k at batch 32 beat its recipe and became it; its "
         "full runs trained on the CPU in session 6 (`python benchmarks/reproduce.py lite1k "
         "--seeds 1 2 3 --data ../shared/data --out runs/lite1k`).",
-        "- Session 6, CPU: lite2k at batch 32 with the teacher (`--plan 11 --device cpu "
-        "--workers 1`, session 5's `teacher-val` copied in) lost to its recipe.",
+        "- Session 6, CPU, all lost: lite2k at batch 32 with the teacher (`--plan 11 --device "
+        "cpu --workers 1`, session 5's `teacher-val` copied in); lite5k, which underfits at 30 "
+        "epochs (its augmented train accuracy is below its validation accuracy), without "
+        "weight decay or at peak lr 0.08 (`--plan 14 --device cpu --workers 2`).",
         "",
         "| model | candidate (differs from the recipe in) | seed | parameters | teacher | "
         "validation accuracy | train accuracy | chosen |",
