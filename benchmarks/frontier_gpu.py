@@ -313,6 +313,12 @@ def _plan15() -> list[dict]:
     return _search_val_runs((("pad4516-5k", "lite5k"), ("pad3762-5k", "lite5k")))
 
 
+def _plan16() -> list[dict]:
+    """Session 6 on the CPU (``--device cpu --workers 2``): the padded design scaled to
+    lite8k's budget (``pad7002-8k``, ``pad7580-8k``) with lite8k's recipe, 30 epochs."""
+    return _search_val_runs((("pad7002-8k", "lite8k"), ("pad7580-8k", "lite8k")))
+
+
 PLANS = {
     1: _plan,
     2: _plan2,
@@ -329,6 +335,7 @@ PLANS = {
     13: _plan13,
     14: _plan14,
     15: _plan15,
+    16: _plan16,
 }
 
 

@@ -170,6 +170,9 @@ CANDIDATES: dict[str, tuple[NetSpec, dict]] = {
     # bias) and its widened 4,516-parameter twin at 30 epochs with lite5k's recipe
     "pad3762-5k": (_padded(((4, 4, 4), (8, 8, 8), (8, 8, 8))), {"base": "lite5k"}),
     "pad4516-5k": (_padded(((4, 4, 4), (8, 8, 8), (10, 10, 10))), {"base": "lite5k"}),
+    # ... and the design scaled to lite8k's budget (7,002 and 7,580 parameters), lite8k's recipe
+    "pad7002-8k": (_padded(((6, 6, 6), (10, 10, 10), (12, 12, 12))), {"base": "lite8k"}),
+    "pad7580-8k": (_padded(((4, 4, 4), (10, 10, 10), (14, 14, 14))), {"base": "lite8k"}),
 }
 
 

@@ -341,7 +341,9 @@ def validation_section() -> list[str]:
         "design of the 3,762-parameter anchor (3,692 as counted here) and a 4,516-parameter "
         "twin with a wider last block, with lite5k's recipe (`pad3762-5k`, `pad4516-5k`; "
         "`--plan 15`): the anchor's design came closest of lite5k's candidates, with fewer "
-        "parameters (table below), but by the rule lite5k's network stays.",
+        "parameters (table below), but by the rule lite5k's network stays; the same design "
+        "scaled to lite8k's budget (`pad7002-8k`, `pad7580-8k`, lite8k's recipe; `--plan 16`) "
+        "lost to lite8k.",
         "",
         "| model | candidate (differs from the recipe in) | seed | parameters | teacher | "
         "validation accuracy | train accuracy | chosen |",
