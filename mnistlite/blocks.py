@@ -68,7 +68,9 @@ class FastDropout(nn.Dropout):
         if not self.training or self.effective_p == 0.0:
             return input
         n = input.numel()
-        words = torch.empty((n + 3) // 4, dtype=torch.int64, device=input.device)
+        # new_empty, not torch.empty: under torch.func.vmap it is batched like the input,
+        # so each member of a stacked model draws its own mask
+        words = input.new_empty((n + 3) // 4, dtype=torch.int64)
         words.random_(-(2**63), None)  # every bit uniform (random_() leaves the sign 0)
         draws = words.view(torch.int16)[:n].view(input.shape)
         threshold = round(self.effective_p * 65536) - 32768  # P(draw < threshold) = p

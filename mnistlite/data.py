@@ -34,7 +34,10 @@ __all__ = [
     "Batches",
     "DatasetNotFoundError",
     "MNISTTensors",
+    "StackedBatches",
+    "apply_affine",
     "augment_batch",
+    "draw_affine",
     "load_mnist",
 ]
 
@@ -191,21 +194,18 @@ class Augment:
         return bool(self.rotation or self.translate or self.scale)
 
 
-def augment_batch(
-    images: torch.Tensor, augment: Augment, generator: torch.Generator
-) -> torch.Tensor:
-    """Apply a different random affine transform to every image of a normalized batch.
+def draw_affine(n: int, augment: Augment, generator: torch.Generator) -> torch.Tensor:
+    """Draw ``n`` random affine transforms as ``affine_grid``'s ``theta`` (n, 2, 3).
 
-    Rotation is counter-clockwise for positive angles about the image centre, as in
-    torchvision; areas moved in from outside get ``augment.fill`` (before
-    normalization).
+    The draws come from ``generator`` (on the CPU, in float64, so runs are
+    reproducible on any device): the angles, then the zooms (when ``augment.scale`` is
+    set), then the horizontal and vertical shifts, ``n`` of each.
 
     Args:
-        images: Normalized images (N, 1, 28, 28).
+        n: How many transforms.
         augment: The transform ranges.
-        generator: Source of randomness (on the CPU, so runs are reproducible).
+        generator: Source of randomness.
     """
-    n = images.shape[0]
     uniform = lambda: torch.rand(n, generator=generator, dtype=torch.float64)  # noqa: E731
     angle = (uniform() * 2 - 1) * math.radians(augment.rotation)
     zoom = torch.ones(n, dtype=torch.float64)
@@ -216,20 +216,45 @@ def augment_batch(
     shift_y = (uniform() * 2 - 1) * augment.translate * 2
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
     # affine_grid maps output coordinates to input coordinates: the inverse transform.
-    theta = torch.stack(
+    return torch.stack(
         [torch.stack([cos, -sin, -shift_x], 1), torch.stack([sin, cos, -shift_y], 1)], 1
     )
-    theta = theta.to(images.dtype)
-    if images.device.type == "cuda":  # pinned + non_blocking: no host sync per batch
-        theta = theta.pin_memory().to(images.device, non_blocking=True)
-    else:
-        theta = theta.to(images.device)
+
+
+def apply_affine(images: torch.Tensor, theta: torch.Tensor, augment: Augment) -> torch.Tensor:
+    """Warp every image of a normalized batch by its own transform ``theta[i]``.
+
+    Areas moved in from outside get ``augment.fill`` (before normalization).
+
+    Args:
+        images: Normalized images (N, 1, 28, 28).
+        theta: Transforms (N, 2, 3) from :func:`draw_affine`, on any device.
+        augment: Gives the interpolation and the fill value.
+    """
+    theta = theta.to(device=images.device, dtype=images.dtype)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     fill = (augment.fill - MNIST_MEAN) / MNIST_STD
     moved = F.grid_sample(
         images - fill, grid, mode=augment.interpolation, padding_mode="zeros", align_corners=False
     )
     return moved + fill
+
+
+def augment_batch(
+    images: torch.Tensor, augment: Augment, generator: torch.Generator
+) -> torch.Tensor:
+    """Apply a different random affine transform to every image of a normalized batch.
+
+    Rotation is counter-clockwise for positive angles about the image centre, as in
+    torchvision; areas moved in from outside get ``augment.fill`` (before
+    normalization). The same as :func:`draw_affine` followed by :func:`apply_affine`.
+
+    Args:
+        images: Normalized images (N, 1, 28, 28).
+        augment: The transform ranges.
+        generator: Source of randomness (on the CPU, so runs are reproducible).
+    """
+    return apply_affine(images, draw_affine(images.shape[0], augment, generator), augment)
 
 
 class Batches:
@@ -273,17 +298,41 @@ class Batches:
         n = len(self.data)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def plan_epoch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Draw one epoch's image order and augmentation, both on the data's device.
+
+        Returns:
+            ``(order, theta)``: the permutation (n,) (or ``arange`` without shuffling) and
+            the transform of each position of that order (n, 2, 3), or None without
+            augmentation. Drawn at once at the epoch's start, so serving a batch needs
+            no host work but indexing.
+        """
         n = len(self.data)
         if self.shuffle:
-            order = torch.randperm(n, generator=self.generator).to(self.data.device)
+            order = torch.randperm(n, generator=self.generator)
         else:
-            order = torch.arange(n, device=self.data.device)
+            order = torch.arange(n)
+        theta = None
+        if self.augment is not None:
+            theta = draw_affine(n, self.augment, self.generator).float()
+        device = self.data.device
+        if device.type == "cuda":  # one pinned copy per epoch, no host sync per batch
+            order = order.pin_memory().to(device, non_blocking=True)
+            if theta is not None:
+                theta = theta.pin_memory().to(device, non_blocking=True)
+        else:
+            order = order.to(device)
+            theta = theta.to(device) if theta is not None else None
+        return order, theta
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order, theta = self.plan_epoch()
         for i in range(len(self)):
-            index = order[i * self.batch_size : (i + 1) * self.batch_size]
+            part = slice(i * self.batch_size, (i + 1) * self.batch_size)
+            index = order[part]
             images = self.data.images[index]
-            if self.augment is not None:
-                images = augment_batch(images, self.augment, self.generator)
+            if theta is not None and self.augment is not None:
+                images = apply_affine(images, theta[part], self.augment)
             yield images, self.data.labels[index]
 
     def state_dict(self) -> dict[str, Any]:
@@ -293,3 +342,77 @@ class Batches:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore the generator's state from :meth:`state_dict`."""
         self.generator.set_state(state["generator"])
+
+
+class StackedBatches:
+    """Batches for a stacked model: member ``s`` gets exactly the batches of ``members[s]``.
+
+    Iterating yields ``(images, labels)`` of shapes ``(S, B, 1, 28, 28)`` and ``(S, B)``:
+    each member's own image order and augmentation, drawn from its own generator as
+    :class:`Batches` draws them, so a member of a multi-seed run sees the images of a
+    single run with its seed, in the same order. Where the members share one dataset
+    (the same :class:`MNISTTensors` object), a batch is gathered and warped for all
+    members at once.
+
+    Args:
+        members: One :class:`Batches` per member, with equal lengths and batch sizes.
+
+    Raises:
+        MnistliteError: If there are none, or their lengths or batch sizes differ.
+    """
+
+    def __init__(self, members: list[Batches]) -> None:
+        if not members:
+            raise MnistliteError("StackedBatches needs at least one Batches")
+        first = members[0]
+        for other in members[1:]:
+            if (len(other), other.batch_size, len(other.data)) != (
+                len(first),
+                first.batch_size,
+                len(first.data),
+            ):
+                raise MnistliteError(
+                    "the members' batches must have equal lengths, batch sizes and image counts"
+                )
+            if (other.augment is None) != (first.augment is None):
+                raise MnistliteError("either every member's batches are augmented or none are")
+        self.members = members
+        self.batch_size = first.batch_size
+        self.shared = all(m.data is first.data for m in members)
+
+    def __len__(self) -> int:
+        return len(self.members[0])
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        plans = [member.plan_epoch() for member in self.members]
+        order = torch.stack([plan[0] for plan in plans])
+        augment = self.members[0].augment
+        theta = torch.stack([p[1] for p in plans]) if augment is not None else None  # type: ignore[misc]
+        size = len(self.members)
+        for i in range(len(self)):
+            part = slice(i * self.batch_size, (i + 1) * self.batch_size)
+            index = order[:, part]
+            if self.shared:
+                data = self.members[0].data
+                images, labels = data.images[index], data.labels[index]
+            else:
+                images = torch.stack([m.data.images[index[s]] for s, m in enumerate(self.members)])
+                labels = torch.stack([m.data.labels[index[s]] for s, m in enumerate(self.members)])
+            if theta is not None and augment is not None:
+                flat = apply_affine(images.flatten(0, 1), theta[:, part].flatten(0, 1), augment)
+                images = flat.view(size, -1, *flat.shape[1:])
+            yield images, labels
+
+    def state_dict(self) -> dict[str, Any]:
+        """Every member's generator state, for checkpoints."""
+        return {"members": [member.state_dict() for member in self.members]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        saved = state["members"]
+        if len(saved) != len(self.members):
+            raise MnistliteError(
+                f"the saved batches have {len(saved)} members, these have {len(self.members)}"
+            )
+        for member, member_state in zip(self.members, saved, strict=True):
+            member.load_state_dict(member_state)

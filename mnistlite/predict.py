@@ -68,8 +68,9 @@ def classify(model: nn.Module, digits: torch.Tensor, names: Sequence[str]) -> li
     if len(digits) == 0:
         return []
     model.eval()
+    device = next((p.device for p in model.parameters()), digits.device)
     with torch.inference_mode():
-        probabilities = model(digits.float()).softmax(dim=1)
+        probabilities = model(digits.float().to(device)).softmax(dim=1).cpu()
     top = probabilities.topk(min(3, probabilities.shape[1]), dim=1)
     return [
         Prediction(

@@ -24,8 +24,9 @@ from torch import nn
 
 from mnistlite import _checks, models
 from mnistlite.atomic import save_torch
-from mnistlite.data import Augment, Batches, MNISTTensors, load_mnist
+from mnistlite.data import Augment, Batches, MNISTTensors, StackedBatches, load_mnist
 from mnistlite.errors import CheckpointError, MnistliteError, ResumeMismatchError, WeightsError
+from mnistlite.stacked import StackedModel
 from mnistlite.training import Callback, History, Trainer, load_checkpoint, resolve_device
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "build_teacher",
     "check_out_dir",
     "check_same_run",
+    "check_seeds",
     "get_recipe",
     "list_recipes",
     "register_recipe",
@@ -373,7 +375,8 @@ def check_same_run(
     Args:
         state: A checkpoint, as :func:`mnistlite.training.load_checkpoint` returns it.
         run: ``{"recipe": Recipe.to_dict(), "seed": int, "train_images": int,
-            "val_images": int}``.
+            "val_images": int}``, with ``"seeds": [int, ...]`` instead of ``"seed"`` for a
+            multi-seed run.
         where: The checkpoint's path, for the message.
 
     Raises:
@@ -394,14 +397,90 @@ def check_same_run(
         for key in recipe
         if key in saved_recipe and saved_recipe[key] != recipe[key]
     ]
-    for key in ("seed", "train_images", "val_images"):
+    for key in ("seed", "seeds", "train_images", "val_images"):
         if key in meta and key in run and meta[key] != run[key]:
             differences.append(f"{key} {meta[key]!r} -> {run[key]!r}")
+    if ("seeds" in meta) != ("seeds" in run) and ("seeds" in meta or "seed" in meta):
+        saved_kind = f"seeds {meta['seeds']!r}" if "seeds" in meta else f"seed {meta.get('seed')!r}"
+        asked = f"seeds {run['seeds']!r}" if "seeds" in run else f"seed {run.get('seed')!r}"
+        differences.append(f"{saved_kind} -> {asked}")
     if differences:
         raise ResumeMismatchError(
             f"{where} belongs to a different run ({'; '.join(differences)}); resume with "
             "the same settings (only epochs may grow, and not for one-cycle recipes)"
         )
+
+
+def check_seeds(seeds: Sequence[int]) -> list[int]:
+    """Check the seeds of a multi-seed run: a non-empty list of distinct positive integers.
+
+    Raises:
+        MnistliteError: Naming the bad value.
+    """
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
+        raise MnistliteError(f"seeds must be a list of positive integers, got {seeds!r}")
+    seeds = list(seeds)
+    if not seeds:
+        raise MnistliteError("seeds is empty; give at least one seed, e.g. seeds=[1, 2, 3]")
+    for value in seeds:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise MnistliteError(f"seeds must be positive integers (1, 2, ...), got {value!r}")
+    repeated = sorted({v for v in seeds if seeds.count(v) > 1})
+    if repeated:
+        raise MnistliteError(f"seeds must be distinct; repeated: {', '.join(map(str, repeated))}")
+    return seeds
+
+
+def _load_data(
+    root: str | Path | None,
+    data: tuple[MNISTTensors, MNISTTensors] | None,
+    download: bool,
+    device: torch.device,
+) -> tuple[MNISTTensors, MNISTTensors]:
+    if data is None:
+        if root is None:
+            raise MnistliteError("pass the MNIST root folder (root=...) or data=(train, test)")
+        data = (
+            load_mnist(root, train=True, download=download, device=device),
+            load_mnist(root, train=False, download=download, device=device),
+        )
+    train_data, test_data = (part.to(device) for part in data)
+    return train_data, test_data
+
+
+def _split(
+    train_data: MNISTTensors, val_split: int | None, seed: int, limit_train: int | None
+) -> tuple[MNISTTensors, MNISTTensors | None]:
+    """A run's training images and validation set (held out with its seed), or None."""
+    val_data = None
+    if val_split is not None:
+        if isinstance(val_split, bool) or not isinstance(val_split, int) or val_split < 1:
+            raise MnistliteError(f"val_split must be a positive integer, got {val_split!r}")
+        if val_split >= len(train_data):
+            raise MnistliteError(
+                f"val_split={val_split} leaves no training images (there are {len(train_data)})"
+            )
+        train_data, val_data = train_data.split(val_split, seed=seed)
+    return train_data.take(limit_train), val_data
+
+
+class _WriteSeeds(Callback):
+    """A multi-seed run's files: ``seed-S/history.json`` and ``checkpoint.pt`` each epoch."""
+
+    def __init__(self, out: Path, seeds: list[int], batches: StackedBatches) -> None:
+        self.out, self.seeds, self.batches = out, seeds, batches
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        for history, seed in zip(trainer.member_histories, self.seeds, strict=True):
+            history.meta.pop("seeds", None)
+            history.meta["seed"] = seed
+
+    def on_epoch_end(self, trainer: Trainer, record: dict[str, float]) -> None:
+        for index, seed in enumerate(self.seeds):
+            folder = self.out / f"seed-{seed}"
+            folder.mkdir(exist_ok=True)
+            trainer.member_histories[index].save(folder / "history.json")
+            save_torch(folder / "checkpoint.pt", trainer.member_state_dict(index, self.batches))
 
 
 def train(
@@ -410,8 +489,9 @@ def train(
     root: str | Path | None = None,
     data: tuple[MNISTTensors, MNISTTensors] | None = None,
     out: str | Path | None = None,
-    seed: int = 1,
-    device: str | torch.device = "cpu",
+    seed: int | None = None,
+    seeds: Sequence[int] | None = None,
+    device: str | torch.device = "auto",
     download: bool = False,
     resume: bool = False,
     progress: bool = True,
@@ -420,7 +500,7 @@ def train(
     callbacks: Sequence[Callback] = (),
     teacher_weights: str | Path | None = None,
     **switches: Any,
-) -> tuple[nn.Module, History]:
+) -> tuple[Any, Any]:
     """Train ``recipe`` on MNIST and return the trained model and its history.
 
     With ``out``, writes ``history.json`` (after every epoch), ``checkpoint.pt``
@@ -430,13 +510,26 @@ def train(
     checkpoint of the same run: same recipe, seed and training images
     (:func:`check_same_run`); only ``epochs`` may grow.
 
+    With ``seeds``, trains one copy of the model per seed side by side in this
+    process (a :class:`~mnistlite.stacked.StackedModel`): each copy starts from the
+    initial weights of a single run with its seed, and sees that run's images in that
+    run's order (and its own validation split); only its dropout draws differ, since
+    the copies share torch's generator. Returns ``(models, histories)``, one per seed,
+    and with ``out`` writes ``out/seed-S/history.json``, ``checkpoint.pt`` (a
+    single-run checkpoint of that seed) and ``model.pt`` for each seed ``S``, plus
+    ``out/checkpoint.pt``, the whole run's state, from which ``resume`` continues.
+
     Args:
         recipe: The recipe to run.
         root: MNIST root folder (torchvision layout); or pass ``data``.
         data: ``(train, test)`` tensors already loaded, instead of ``root``.
         out: Output folder, or None to write nothing.
-        seed: Seeds the model's initialisation, shuffling, augmentation and dropout.
-        device: Where to train.
+        seed: Seeds the model's initialisation, shuffling, augmentation and dropout
+            (default 1).
+        seeds: Train one model per seed at once instead (distinct positive integers);
+            not together with ``seed``.
+        device: Where to train: ``"auto"`` (CUDA, then Apple's MPS, then the CPU),
+            ``"cpu"``, ``"cuda"``, ...
         download: Let torchvision download MNIST if it is missing.
         resume: Continue from ``out/checkpoint.pt``.
         progress: Show tqdm progress bars.
@@ -451,47 +544,58 @@ def train(
         teacher_weights: Load the recipe's teacher from this state-dict file instead of
             its bundled weights (see :func:`build_teacher`); its name and SHA-256 go
             into the history's ``meta["teacher"]``.
-        **switches: Speed switches for the Trainer: ``channels_last``, ``compile``, ``bf16``.
+        **switches: Speed switches for the Trainer: ``channels_last``, ``compile``,
+            ``bf16``, ``cuda_graphs``.
+
+    Raises:
+        MnistliteError: For bad arguments: e.g. ``seeds`` empty, with a repeated or
+            non-positive seed, or given together with ``seed``.
     """
+    if seeds is not None:
+        if seed is not None:
+            raise MnistliteError("give seed or seeds, not both (seeds trains one model per seed)")
+        seeds = check_seeds(seeds)
+    seed = 1 if seed is None else seed
     out_dir = Path(out) if out is not None else None
     if resume and out_dir is None:
         raise MnistliteError("resume=True needs the out folder that holds the checkpoint")
     saved = check_out_dir(out_dir, resume) if out_dir is not None else None
     _checks.seed("seed", seed)
     device = resolve_device(device)
-    if data is None:
-        if root is None:
-            raise MnistliteError("pass the MNIST root folder (root=...) or data=(train, test)")
-        data = (
-            load_mnist(root, train=True, download=download, device=device),
-            load_mnist(root, train=False, download=download, device=device),
-        )
-    train_data, test_data = (part.to(device) for part in data)
-    val_data = None
-    if val_split is not None:
-        if isinstance(val_split, bool) or not isinstance(val_split, int) or val_split < 1:
-            raise MnistliteError(f"val_split must be a positive integer, got {val_split!r}")
-        if val_split >= len(train_data):
-            raise MnistliteError(
-                f"val_split={val_split} leaves no training images (there are {len(train_data)})"
-            )
-        train_data, val_data = train_data.split(val_split, seed=seed)
-    train_data = train_data.take(limit_train)
+    full_train, test_data = _load_data(root, data, download, device)
+    run_seeds = seeds if seeds is not None else [seed]
+    parts = [_split(full_train, val_split, s, limit_train) for s in run_seeds]
+    train_data, val_data = parts[0]
+    run: dict[str, Any] = {
+        "recipe": recipe.to_dict(),
+        "train_images": len(train_data),
+        "val_images": len(val_data) if val_data is not None else 0,
+    }
+    run.update({"seeds": seeds} if seeds is not None else {"seed": seed})
     if resume and out_dir is not None:
-        run = {
-            "recipe": recipe.to_dict(),
-            "seed": seed,
-            "train_images": len(train_data),
-            "val_images": len(val_data) if val_data is not None else 0,
-        }
         check_same_run(saved or {}, run, out_dir / "checkpoint.pt")
     teacher = build_teacher(recipe, teacher_weights)
-    torch.manual_seed(seed)
-    model = models.get_model(recipe.model)
-    batches = Batches(train_data, recipe.batch_size, augment=recipe.augment(), seed=seed)
+    members = []
+    for s in run_seeds:
+        torch.manual_seed(s)
+        members.append(models.get_model(recipe.model))
+    batches_list = [
+        Batches(part[0], recipe.batch_size, augment=recipe.augment(), seed=s)
+        for part, s in zip(parts, run_seeds, strict=True)
+    ]
+    model: nn.Module = members[0]
+    batches: Batches | StackedBatches = batches_list[0]
+    val: Any = val_data
+    extra: list[Callback] = []
+    if seeds is not None:
+        model, batches = StackedModel(members), StackedBatches(batches_list)
+        val = [part[1] for part in parts] if val_data is not None else None
+        if out_dir is not None:
+            extra.append(_WriteSeeds(out_dir, seeds, batches))
+    elif out_dir is not None:
+        extra.append(_WriteHistory(out_dir / "history.json"))
     optimizer = build_optimizer(recipe, model)
     scheduler, interval = build_scheduler(recipe, optimizer, len(batches))
-    extra: list[Callback] = [_WriteHistory(out_dir / "history.json")] if out_dir else []
     trainer = Trainer(
         model,
         optimizer=optimizer,
@@ -499,7 +603,7 @@ def train(
         scheduler_interval=interval,
         epochs=recipe.epochs,
         device=device,
-        seed=seed,
+        seed=run_seeds[0],
         callbacks=[*callbacks, *extra],
         progress=progress,
         checkpoint=out_dir / "checkpoint.pt" if out_dir else None,
@@ -508,12 +612,9 @@ def train(
         distill_temperature=recipe.distill_temperature,
         distill_weight=recipe.distill_weight,
         meta={
-            "recipe": recipe.to_dict(),
-            "seed": seed,
+            **run,
             "device": str(device),
-            "train_images": len(train_data),
-            "val_images": len(val_data) if val_data is not None else 0,
-            "num_params": sum(p.numel() for p in model.parameters()),
+            "num_params": sum(p.numel() for p in members[0].parameters()),
             "torch": str(torch.__version__),
             "switches": switches,
             "teacher": _teacher_meta(recipe, teacher_weights),
@@ -527,12 +628,31 @@ def train(
         except OSError as err:
             raise MnistliteError(f"cannot create out folder {out_dir}: {err.strerror}") from None
     try:
-        history = trainer.fit(batches, test_data, val=val_data, resume=resume)
+        history = trainer.fit(batches, test_data, val=val, resume=resume)
     except BaseException:
-        if created and not any(out_dir.iterdir()):  # failed before the first epoch ended
-            out_dir.rmdir()
+        if created and out_dir is not None and not any(out_dir.iterdir()):
+            out_dir.rmdir()  # failed before the first epoch ended
         raise
-    if out_dir is not None:
-        history.save(out_dir / "history.json")
-        save_torch(out_dir / "model.pt", model.state_dict())
-    return model, history
+    if seeds is None:
+        if out_dir is not None:
+            history.save(out_dir / "history.json")
+            save_torch(out_dir / "model.pt", model.state_dict())
+        return model, history
+    return _finish_seeds(trainer, members, seeds, out_dir)
+
+
+def _finish_seeds(
+    trainer: Trainer, members: list[nn.Module], seeds: list[int], out_dir: Path | None
+) -> tuple[list[nn.Module], list[History]]:
+    """Copy each member's final weights into its own network and write its files."""
+    stacked = trainer.model
+    assert isinstance(stacked, StackedModel)
+    for index, member in enumerate(members):
+        member.load_state_dict(stacked.member_state_dict(index))
+        member.to(trainer.device).eval()
+        if out_dir is not None:
+            folder = out_dir / f"seed-{seeds[index]}"
+            folder.mkdir(exist_ok=True)
+            trainer.member_histories[index].save(folder / "history.json")
+            save_torch(folder / "model.pt", stacked.member_state_dict(index))
+    return members, trainer.member_histories

@@ -32,6 +32,7 @@ from mnistlite import _checks
 from mnistlite.atomic import atomic_write, save_json, save_torch
 from mnistlite.data import MNISTTensors
 from mnistlite.errors import CheckpointError, MnistliteError
+from mnistlite.stacked import StackedModel
 
 __all__ = [
     "CSVLogger",
@@ -40,12 +41,14 @@ __all__ = [
     "History",
     "ModelCheckpoint",
     "Trainer",
+    "auto_device",
     "bf16_native",
     "cpu_bf16_flags",
     "distillation_loss",
     "load_checkpoint",
     "resolve_bf16",
     "resolve_device",
+    "sgd_update",
 ]
 
 CHECKPOINT_FORMAT = "mnistlite-checkpoint-v1"
@@ -201,22 +204,40 @@ def distillation_loss(
     return (1 - weight) * hard + weight * temperature**2 * soft
 
 
+def auto_device() -> torch.device:
+    """The best device here: CUDA, then Apple's MPS, then the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """Turn ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"`` into a usable device.
+    """Turn ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``"auto"`` into a usable device.
+
+    ``"auto"`` (and None) is :func:`auto_device`: CUDA, then MPS, then the CPU.
 
     Raises:
-        ValueError: For an unknown device string, or CUDA where none is available.
+        MnistliteError: For an unknown device string, or a device that is not available.
     """
     if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return auto_device()
     try:
         device = torch.device(device)
-    except RuntimeError as err:
-        raise MnistliteError(f"unknown device {device!r}: {err}") from None
+    except (RuntimeError, TypeError) as err:
+        raise MnistliteError(
+            f"unknown device {device!r} (expected cpu, cuda, cuda:N, mps or auto): {err}"
+        ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise MnistliteError(f"device {device} requested but CUDA is not available")
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
         raise MnistliteError(f"device {device} requested but only {torch.cuda.device_count()} GPUs")
+    if device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise MnistliteError(f"device {device} requested but Apple's MPS is not available")
     return device
 
 
@@ -267,32 +288,142 @@ def bf16_native(device: str | torch.device) -> bool:
     return False
 
 
+#: What ``bf16="auto"`` chooses on CUDA: fp32 (TF32 off). For these networks bf16 autocast
+#: only adds cast kernels; measured by ``benchmarks/gpu_speed.py`` (benchmarks/RESULTS.md).
+BF16_AUTO_CUDA = False
+
+
 def resolve_bf16(bf16: bool | str, device: str | torch.device) -> bool:
     """Turn ``True``, ``False`` or ``"auto"`` into a bf16 choice for ``device``.
 
+    ``"auto"``: on a CPU that computes bf16 natively (:func:`bf16_native`); on CUDA
+    :data:`BF16_AUTO_CUDA` (fp32, decided by measurement); elsewhere off.
+
     Raises:
-        ValueError: For anything else.
+        MnistliteError: For anything else.
     """
     if isinstance(bf16, bool):
         return bf16
     if bf16 == "auto":
+        if torch.device(device).type == "cuda":
+            return BF16_AUTO_CUDA and bf16_native(device)
         return bf16_native(device)
     raise MnistliteError(f"bf16 must be True, False or 'auto', got {bf16!r}")
+
+
+def _member_losses(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    teacher_logits: torch.Tensor | None = None,
+    *,
+    temperature: float = 4.0,
+    weight: float = 0.5,
+    label_smoothing: float = 0.0,
+) -> torch.Tensor:
+    """The loss of each member: logits (S, N, C), labels (S, N) -> (S,) mean losses.
+
+    Cross-entropy, mixed with the teacher's softened outputs as in
+    :func:`distillation_loss` when ``teacher_logits`` (S, N, C) is given.
+    """
+    size, n, classes = logits.shape
+    hard = F.cross_entropy(
+        logits.reshape(size * n, classes),
+        labels.reshape(size * n),
+        reduction="none",
+        label_smoothing=label_smoothing,
+    ).view(size, n)
+    hard = hard.mean(1)
+    if teacher_logits is None or weight == 0:
+        return hard
+    soft = F.kl_div(
+        F.log_softmax(logits / temperature, dim=-1),
+        F.log_softmax(teacher_logits.detach() / temperature, dim=-1),
+        reduction="none",
+        log_target=True,
+    )
+    soft = soft.sum(-1).mean(-1)  # "batchmean" per member
+    return (1 - weight) * hard + weight * temperature**2 * soft
+
+
+def sgd_update(
+    params: list[torch.Tensor],
+    grads: list[torch.Tensor],
+    buffers: list[torch.Tensor],
+    *,
+    lr: float | torch.Tensor,
+    momentum: float | torch.Tensor,
+    weight_decay: float = 0.0,
+    dampening: float = 0.0,
+    nesterov: bool = False,
+) -> None:
+    """One step of :class:`torch.optim.SGD`'s update rule, in place, with foreach kernels.
+
+    ``g = grad + weight_decay * p``; ``buf = momentum * buf + (1 - dampening) * g``;
+    ``d = g + momentum * buf`` (Nesterov) or ``buf``; ``p -= lr * d``. ``lr`` and
+    ``momentum`` may be Python numbers or 0-dim tensors on the parameters' device: as
+    tensors the step can be captured in a CUDA graph and replayed while a schedule
+    changes their values (:meth:`torch.Tensor.fill_` between replays). The gradients
+    are overwritten.
+
+    Args:
+        params: The parameters.
+        grads: Their gradients.
+        buffers: Their momentum buffers (same shapes); unused when ``momentum`` is 0.
+        lr: Learning rate.
+        momentum: Momentum factor.
+        weight_decay: L2 penalty.
+        dampening: Dampening of the momentum.
+        nesterov: Nesterov momentum.
+    """
+    if weight_decay:
+        torch._foreach_add_(grads, params, alpha=weight_decay)
+    if isinstance(momentum, torch.Tensor) or momentum != 0:
+        torch._foreach_mul_(buffers, momentum)
+        torch._foreach_add_(buffers, grads, alpha=1 - dampening)
+        if nesterov:
+            direction = torch._foreach_mul(buffers, momentum)
+            torch._foreach_add_(direction, grads)
+            torch._foreach_mul_(direction, lr)
+        else:
+            direction = torch._foreach_mul(buffers, lr)
+    else:
+        direction = grads
+        torch._foreach_mul_(direction, lr)
+    torch._foreach_sub_(params, direction)
+
+
+def _plain_sgd(optimizer: Optimizer) -> bool:
+    """Whether ``optimizer`` is a torch SGD whose update :func:`sgd_update` reproduces."""
+    if type(optimizer) is not torch.optim.SGD:
+        return False
+    return all(not g.get("maximize", False) for g in optimizer.param_groups)
 
 
 class Trainer:
     """Train, evaluate and checkpoint a classifier.
 
+    One step function (forward, loss, backward, optimizer update) serves every path: it
+    runs eagerly, or, on CUDA, is captured once as a CUDA graph and replayed for every
+    full batch (``cuda_graphs``), so the GPU is not left waiting for the host. A
+    :class:`~mnistlite.stacked.StackedModel` trains many seeds side by side through the
+    same step: its members' losses are summed, and each member's record is kept in
+    :attr:`member_histories`.
+
     Args:
-        model: Any module mapping images to logits (N, 10).
+        model: Any module mapping images to logits (N, 10), or a
+            :class:`~mnistlite.stacked.StackedModel` mapping (S, N, ...) to (S, N, 10).
         optimizer: An optimizer over ``model``'s parameters, or a factory
             ``params -> optimizer``. Default: SGD, lr 0.01, momentum 0.9 (the seed's).
+            A :class:`torch.optim.SGD` is applied by :func:`sgd_update` (the same rule,
+            capturable in a CUDA graph, its momentum buffers kept in the optimizer's
+            state); any other optimizer by its own ``step()``.
         scheduler: A learning-rate scheduler, or a factory ``optimizer -> scheduler``.
         scheduler_interval: ``"epoch"`` steps the scheduler once per epoch, after
             training and before the test pass (the seed's StepLR); ``"step"`` once per
             batch (one-cycle schedules).
         epochs: Number of epochs (>= 1).
-        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, or ``"auto"``.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``"auto"`` (CUDA, then
+            Apple's MPS, then the CPU).
         seed: Seeds torch's global generator (dropout) at the start of :meth:`fit`.
         callbacks: :class:`Callback` objects.
         progress: Show a tqdm bar per epoch with loss and accuracy.
@@ -301,11 +432,17 @@ class Trainer:
         channels_last: Run the model in ``torch.channels_last`` memory format.
         compile: Run the model through :func:`torch.compile`.
         bf16: Run training forward passes under bfloat16 autocast: ``True``,
-            ``False``, or ``"auto"`` (the default: on where the device computes bf16
-            natively, see :func:`bf16_native`). The choice is in ``trainer.bf16`` and
-            in the history's ``meta["bf16"]``. :meth:`evaluate` and :meth:`predict`
-            always compute in fp32, so a test accuracy logged by :meth:`fit` is the
-            one the same weights get anywhere else.
+            ``False``, or ``"auto"`` (the default, see :func:`resolve_bf16`: on CPUs
+            that compute bf16 natively; off on CUDA, where fp32 measured faster for these
+            networks). The choice is in ``trainer.bf16`` and in the history's
+            ``meta["bf16"]``. :meth:`evaluate` and :meth:`predict` always compute in
+            fp32, so a test accuracy logged by :meth:`fit` is the one the same weights
+            get anywhere else.
+        cuda_graphs: Capture the training step as one CUDA graph and replay it:
+            ``True``, ``False`` or ``"auto"`` (the default: on for CUDA with an SGD
+            optimizer and without ``compile``). A batch of another shape (a short last
+            batch) runs eagerly through the same step function, so every image is used.
+            The choice is in ``trainer.cuda_graphs`` and ``meta["cuda_graphs"]``.
         meta: Run information copied into every :class:`History` (recipe, seed, ...).
         teacher: A trained model to distil from (knowledge distillation): frozen, kept
             in eval mode on the same device, and fed the same (augmented) batch as the
@@ -316,9 +453,14 @@ class Trainer:
         distill_weight: Share of the teacher term in the loss, in [0, 1] (default 0.5).
 
     Attributes:
-        history: The :class:`History` of the current or last :meth:`fit`.
+        history: The :class:`History` of the current or last :meth:`fit` (for a stacked
+            model, every value is the mean over the members).
+        member_histories: For a stacked model, one :class:`History` per member.
         should_stop: Set by callbacks to end training after the current epoch.
     """
+
+    #: Eager steps before the step is captured (they are real training steps).
+    WARMUP_STEPS = 3
 
     def __init__(
         self,
@@ -337,6 +479,7 @@ class Trainer:
         channels_last: bool = False,
         compile: bool = False,
         bf16: bool | str = "auto",
+        cuda_graphs: bool | str = "auto",
         meta: dict[str, Any] | None = None,
         teacher: nn.Module | None = None,
         distill_temperature: float = 4.0,
@@ -356,6 +499,9 @@ class Trainer:
         _checks.probability("distill_weight", distill_weight, high_inclusive=True)
         self.device = resolve_device(device)
         self.model = model.to(self.device)
+        self.stacked = isinstance(model, StackedModel)
+        if self.stacked and channels_last:
+            raise MnistliteError("channels_last is not supported for a stacked model")
         self.teacher = teacher
         if teacher is not None:
             if teacher is model:
@@ -384,19 +530,38 @@ class Trainer:
         self.label_smoothing = label_smoothing
         self.channels_last = channels_last
         self.bf16 = resolve_bf16(bf16, self.device)
+        self.cuda_graphs = self._resolve_cuda_graphs(cuda_graphs, compile)
         self._forward: Callable[[torch.Tensor], torch.Tensor] = (
             torch.compile(self.model) if compile else self.model
         )
-        self.meta = {**dict(meta or {}), "bf16": self.bf16}
+        self.meta = {**dict(meta or {}), "bf16": self.bf16, "cuda_graphs": self.cuda_graphs}
         self.history = History(meta=dict(self.meta))
+        self.member_histories: list[History] = []
         self.should_stop = False
+        self._graph: Any = None
+        self._warm_steps = 0
 
-    # -- one batch, one epoch -------------------------------------------------------
+    def _resolve_cuda_graphs(self, cuda_graphs: bool | str, compile: bool) -> bool:
+        if cuda_graphs not in (True, False, "auto"):
+            raise MnistliteError(f"cuda_graphs must be True, False or 'auto', got {cuda_graphs!r}")
+        supported = self.device.type == "cuda" and _plain_sgd(self.optimizer) and not compile
+        if cuda_graphs == "auto":
+            return supported
+        if cuda_graphs and not supported:
+            raise MnistliteError(
+                "cuda_graphs=True needs a CUDA device, a torch.optim.SGD optimizer and "
+                f"compile=False (got device {self.device}, "
+                f"{type(self.optimizer).__name__}, compile={compile})"
+            )
+        return bool(cuda_graphs)
+
+    # -- the step function: eager, or captured once as a CUDA graph -----------------
 
     def _autocast(self, bf16: bool) -> contextlib.AbstractContextManager[Any]:
         if not bf16:
             return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        # no cast cache: a CUDA graph must not keep casts made during its capture
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, cache_enabled=False)
 
     def _prepare(self, images: torch.Tensor) -> torch.Tensor:
         images = images.to(self.device, non_blocking=True)
@@ -408,28 +573,173 @@ class Trainer:
         with self._autocast(bf16):
             return self._forward(self._prepare(images)).float()
 
-    def _loss(
+    def _teacher_logits(self, images: torch.Tensor) -> torch.Tensor:
+        assert self.teacher is not None
+        with torch.no_grad(), self._autocast(self.bf16):
+            if self.stacked:  # one pass over every member's batch
+                flat = self.teacher(images.flatten(0, 1)).float()
+                return flat.view(*images.shape[:2], flat.shape[-1])
+            return self.teacher(images).float()
+
+    def _losses(
         self, images: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor
     ) -> torch.Tensor:
-        """Cross-entropy on the labels, mixed with the teacher's outputs if there is one."""
-        if self.teacher is None:
-            return F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
-        with torch.no_grad(), self._autocast(self.bf16):
-            teacher_logits = self.teacher(self._prepare(images)).float()
-        return distillation_loss(
+        """Each member's loss, (S,), or () for a single model."""
+        teacher = self._teacher_logits(images) if self.teacher is not None else None
+        if not self.stacked:
+            logits, labels = logits.unsqueeze(0), labels.unsqueeze(0)
+            teacher = teacher.unsqueeze(0) if teacher is not None else None
+        losses = _member_losses(
             logits,
-            teacher_logits,
             labels,
+            teacher,
             temperature=self.distill_temperature,
             weight=self.distill_weight,
             label_smoothing=self.label_smoothing,
         )
+        return losses if self.stacked else losses[0]
 
-    def _train_epoch(self, train: Iterable[Any], epoch: int) -> dict[str, float]:
+    def _update(self, scalars: list[tuple[Any, Any]] | None) -> None:
+        """The optimizer step: :func:`sgd_update` per group for SGD, else ``step()``."""
+        if not _plain_sgd(self.optimizer):
+            self.optimizer.step()
+            return
+        # what optimizer.step() records, so a scheduler knows the optimizer has stepped
+        self.optimizer._opt_called = True  # type: ignore[attr-defined]
+        for index, group in enumerate(self.optimizer.param_groups):
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            buffers: list[torch.Tensor] = []
+            if group["momentum"] != 0 or scalars is not None:
+                for p in params:
+                    state = self.optimizer.state[p]
+                    if state.get("momentum_buffer") is None:
+                        state["momentum_buffer"] = torch.zeros_like(p)
+                    buffers.append(state["momentum_buffer"])
+            lr, momentum = (
+                scalars[index] if scalars is not None else (group["lr"], group["momentum"])
+            )
+            with torch.no_grad():
+                sgd_update(
+                    params,
+                    [p.grad for p in params],
+                    buffers,
+                    lr=lr,
+                    momentum=momentum,
+                    weight_decay=group["weight_decay"],
+                    dampening=group["dampening"],
+                    nesterov=group["nesterov"],
+                )
+
+    def train_step(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        scalars: list[tuple[Any, Any]] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One training step on a batch: forward, loss, backward, optimizer update.
+
+        The function that runs eagerly and that a CUDA graph captures. It reads nothing
+        back to the host. Gradients must be None (or zero) when it is called.
+
+        Args:
+            images: A batch on the trainer's device, (N, ...) or (S, N, ...) for a
+                stacked model.
+            labels: Its labels, (N,) or (S, N).
+            scalars: Per parameter group ``(lr, momentum)`` as 0-dim device tensors (the
+                captured step), or None to read them from the optimizer's groups.
+
+        Returns:
+            ``(losses, correct)``: the batch's mean loss and its number of correct
+            predictions, 0-dim tensors, or (S,) for a stacked model.
+        """
+        logits = self._logits(images, self.bf16)
+        losses = self._losses(images, logits, labels)
+        losses.sum().backward()
+        self._update(scalars)
+        correct = (logits.detach().argmax(-1) == labels).sum(-1)
+        return losses.detach(), correct
+
+    def _eager_step(
+        self, images: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self.optimizer.zero_grad(set_to_none=True)
+        return self.train_step(images, labels)
+
+    def _capture(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        """Capture :meth:`train_step` as a CUDA graph over static input buffers."""
+        self._static = (images.clone(), labels.clone())
+        self._scalars = [
+            (
+                torch.tensor(float(g["lr"]), device=self.device),
+                torch.tensor(float(g["momentum"]), device=self.device),
+            )
+            for g in self.optimizer.param_groups
+        ]
+        self.optimizer.zero_grad(set_to_none=True)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self._static_out = self.train_step(*self._static, self._scalars)
+        self._graph = graph
+
+    def _graph_step(
+        self, images: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run a full batch through the captured step (capturing it first if needed)."""
+        if self._warm_steps < self.WARMUP_STEPS:  # eager on a side stream before capture
+            self._warm_steps += 1
+            stream = torch.cuda.Stream(self.device)
+            stream.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(stream):
+                out = self._eager_step(images, labels)
+            torch.cuda.current_stream(self.device).wait_stream(stream)
+            return out
+        if self._graph is None:
+            self._capture(images, labels)
+        self._static[0].copy_(images, non_blocking=True)
+        self._static[1].copy_(labels, non_blocking=True)
+        for (lr, momentum), group in zip(self._scalars, self.optimizer.param_groups, strict=True):
+            lr.fill_(group["lr"])
+            momentum.fill_(group["momentum"])
+        self._graph.replay()
+        return self._static_out[0].clone(), self._static_out[1].clone()
+
+    def step(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Train on one batch: through the captured CUDA graph where it fits, else eagerly.
+
+        The first :attr:`WARMUP_STEPS` steps of a graphed run are eager (real steps, on a
+        side stream), then :meth:`train_step` is captured and replayed for every batch of
+        that shape. The learning-rate scheduler is not stepped here.
+
+        Args:
+            images: A batch on the trainer's device.
+            labels: Its labels.
+
+        Returns:
+            ``(losses, correct)`` as :meth:`train_step` returns them.
+        """
+        images = self._prepare(images)
+        labels = labels.to(self.device, non_blocking=True)
+        if self._graph_fits(images, labels):
+            return self._graph_step(images, labels)
+        return self._eager_step(images, labels)
+
+    def _graph_fits(self, images: torch.Tensor, labels: torch.Tensor) -> bool:
+        if not self.cuda_graphs:
+            return False
+        if self._graph is None:
+            return True
+        return images.shape == self._static[0].shape and labels.shape == self._static[1].shape
+
+    # -- one epoch -----------------------------------------------------------------
+
+    def _train_epoch(self, train: Iterable[Any], epoch: int) -> dict[str, Any]:
         self.model.train()
         lr = self.optimizer.param_groups[0]["lr"]
-        total_loss = torch.zeros((), device=self.device)
-        correct = torch.zeros((), dtype=torch.long, device=self.device)
+        members = self.model.size if self.stacked else 1
+        total_loss = torch.zeros(members, device=self.device)
+        correct = torch.zeros(members, dtype=torch.long, device=self.device)
         seen = 0
         bar = None
         if self.progress:
@@ -439,50 +749,104 @@ class Trainer:
         losses: list[torch.Tensor] = []
         on_cpu = self.device.type == "cpu"
         for images, labels in train:
-            labels = labels.to(self.device, non_blocking=True)
-            logits = self._logits(images, self.bf16)
-            loss = self._loss(images, logits, labels)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
+            batch_losses, batch_correct = self.step(images, labels)
             if self.scheduler is not None and self.scheduler_interval == "step":
                 self.scheduler.step()
-            detached = loss.detach()
-            losses.append(detached)
-            total_loss += detached * labels.shape[0]
-            correct += (logits.detach().argmax(1) == labels).sum()
-            seen += labels.shape[0]
+            n = labels.shape[-1]
+            losses.append(batch_losses)
+            total_loss += batch_losses * n
+            correct += batch_correct
+            seen += n
             if bar is not None:
                 bar.update(1)
                 # Reading a value back waits for the device: on CUDA only at the epoch's end.
                 if on_cpu and (bar.n % 20 == 0 or bar.n == bar.total):
-                    acc = 100.0 * correct.item() / seen
-                    bar.set_postfix(loss=f"{detached.item():.4f}", acc=f"{acc:.2f}")
-        if bar is not None:
-            if not on_cpu and seen:
-                bar.set_postfix(
-                    loss=f"{total_loss.item() / seen:.4f}",
-                    acc=f"{100.0 * correct.item() / seen:.2f}",
-                )
-            bar.close()
+                    acc = 100.0 * correct.sum().item() / (seen * members)
+                    bar.set_postfix(loss=f"{batch_losses.mean().item():.4f}", acc=f"{acc:.2f}")
         if seen == 0:
+            if bar is not None:
+                bar.close()
             raise MnistliteError("the training data yielded no batches")
-        self.history.batch_losses.extend(torch.stack(losses).tolist())
-        return {
-            "train_loss": total_loss.item() / seen,
-            "train_acc": 100.0 * correct.item() / seen,
-            "lr": lr,
-        }
+        mean_loss = (total_loss / seen).tolist()
+        accuracy = (100.0 * correct.double() / seen).tolist()
+        if bar is not None:
+            if not on_cpu:
+                mean = sum(mean_loss) / members
+                bar.set_postfix(loss=f"{mean:.4f}", acc=f"{sum(accuracy) / members:.2f}")
+            bar.close()
+        per_batch = torch.stack(losses).view(len(losses), members).T.tolist()
+        return {"train_loss": mean_loss, "train_acc": accuracy, "lr": lr, "batches": per_batch}
 
     # -- public API -----------------------------------------------------------------
 
     def _eval_batch_size(self, batch_size: int | None) -> int:
         if batch_size is None:
-            return 256 if self.device.type == "cpu" else 1000
+            return 256 if self.device.type == "cpu" else 2000
         _checks.positive_int("batch_size", batch_size)
         return batch_size
 
+    def _eval_batches(self, data: Any, batch_size: int) -> Iterable[Any]:
+        """(images, labels) batches of ``data``: tensors, one tensor set per member, or batches."""
+        if isinstance(data, MNISTTensors):
+            return (
+                (data.images[i : i + batch_size], data.labels[i : i + batch_size])
+                for i in range(0, len(data), batch_size)
+            )
+        if isinstance(data, (list, tuple)) and data and isinstance(data[0], MNISTTensors):
+            if not self.stacked or len(data) != self.model.size:
+                raise MnistliteError(
+                    "a list of MNISTTensors is one data set per member of a stacked model"
+                )
+            return (
+                (
+                    torch.stack([d.images[i : i + batch_size] for d in data]),
+                    torch.stack([d.labels[i : i + batch_size] for d in data]),
+                )
+                for i in range(0, len(data[0]), batch_size)
+            )
+        return data
+
     @torch.no_grad()
+    def evaluate_members(
+        self,
+        data: MNISTTensors | Sequence[MNISTTensors] | Iterable[Any],
+        batch_size: int | None = None,
+    ) -> list[dict[str, float]]:
+        """Return ``loss`` and ``accuracy`` for each member (one entry for a plain model).
+
+        A stacked model's members all see the same images, unless ``data`` is a list
+        of :class:`~mnistlite.data.MNISTTensors`, one per member (e.g. each seed's own
+        validation split). Arguments as in :meth:`evaluate`.
+        """
+        batch_size = self._eval_batch_size(batch_size)
+        batches = self._eval_batches(data, batch_size)
+        members = self.model.size if self.stacked else 1
+        was_training = self.model.training
+        self.model.eval()
+        total = torch.zeros(members, dtype=torch.float64, device=self.device)
+        hits = torch.zeros(members, dtype=torch.long, device=self.device)
+        seen = 0
+        try:
+            for images, labels in batches:
+                images, labels = self._prepare(images), labels.to(self.device)
+                if self.stacked and images.dim() == 4:  # one set of images for every member
+                    images = images.expand(members, *images.shape)
+                if labels.dim() == 1:
+                    labels = labels.expand(members, labels.shape[0])
+                logits = self._logits(images).view(members, labels.shape[-1], -1)
+                flat = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="none")
+                total += flat.view(members, -1).double().sum(1)
+                hits += (logits.argmax(-1) == labels).sum(1)
+                seen += labels.shape[-1]
+        finally:
+            self.model.train(was_training)
+        if seen == 0:
+            raise MnistliteError("cannot evaluate on empty data")
+        return [
+            {"loss": loss / seen, "accuracy": 100.0 * hit / seen}
+            for loss, hit in zip(total.tolist(), hits.tolist(), strict=True)
+        ]
+
     def evaluate(
         self, data: MNISTTensors | Iterable[Any], batch_size: int | None = None
     ) -> dict[str, float]:
@@ -490,7 +854,8 @@ class Trainer:
 
         Always computed in fp32 (whatever ``bf16`` says), so the numbers do not depend
         on the precision the model was trained in. The sums stay on the device until
-        the end: one host synchronisation per call.
+        the end: one host synchronisation per call. For a stacked model, the means over
+        its members (see :meth:`evaluate_members`).
 
         Args:
             data: :class:`~mnistlite.data.MNISTTensors`, or any iterable of
@@ -498,54 +863,37 @@ class Trainer:
             batch_size: Batch size when ``data`` is :class:`~mnistlite.data.MNISTTensors`;
                 None: 256 on the CPU, where a batch's activations then stay in cache
                 (on a 2-core Xeon up to twice as fast as batch 1,000, see
-                ``benchmarks/RESULTS.md``), 1,000 on a GPU.
+                ``benchmarks/RESULTS.md``), 2,000 on a GPU (five fixed batches for the
+                test set).
         """
-        batch_size = self._eval_batch_size(batch_size)
-        batches: Iterable[Any]
-        if isinstance(data, MNISTTensors):
-            batches = (
-                (data.images[i : i + batch_size], data.labels[i : i + batch_size])
-                for i in range(0, len(data), batch_size)
-            )
-        else:
-            batches = data
-        was_training = self.model.training
-        self.model.eval()
-        total = torch.zeros((), dtype=torch.float64, device=self.device)
-        hits = torch.zeros((), dtype=torch.long, device=self.device)
-        seen = 0
-        try:
-            for images, labels in batches:
-                labels = labels.to(self.device)
-                logits = self._logits(images)
-                total += F.cross_entropy(logits, labels, reduction="sum").double()
-                hits += (logits.argmax(1) == labels).sum()
-                seen += labels.shape[0]
-        finally:
-            self.model.train(was_training)
-        if seen == 0:
-            raise MnistliteError("cannot evaluate on empty data")
-        total_loss, correct = total.item(), int(hits.item())
-        return {"loss": total_loss / seen, "accuracy": 100.0 * correct / seen}
+        results = self.evaluate_members(data, batch_size)
+        return {
+            "loss": sum(r["loss"] for r in results) / len(results),
+            "accuracy": sum(r["accuracy"] for r in results) / len(results),
+        }
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
         """Return the predicted digit (N,) for normalized images (N, 1, 28, 28).
 
         Use ``trainer.model(images)`` for the logits themselves. ``batch_size`` as in
-        :meth:`evaluate`.
+        :meth:`evaluate`. A stacked model returns (S, N): each member's predictions.
         """
         batch_size = self._eval_batch_size(batch_size)
         was_training = self.model.training
         self.model.eval()
         try:
-            parts = [
-                self._logits(images[i : i + batch_size]).argmax(1)
-                for i in range(0, images.shape[0], batch_size)
-            ]
+            parts = []
+            for i in range(0, images.shape[0], batch_size):
+                batch = images[i : i + batch_size]
+                if self.stacked:
+                    batch = batch.to(self.device).expand(self.model.size, *batch.shape)
+                parts.append(self._logits(batch).argmax(-1))
         finally:
             self.model.train(was_training)
-        return torch.cat(parts) if parts else torch.empty(0, dtype=torch.long)
+        if not parts:
+            return torch.empty(0, dtype=torch.long)
+        return torch.cat(parts, dim=-1)
 
     def state_dict(self, train: Iterable[Any] | None = None) -> dict[str, Any]:
         """Everything needed to resume: weights, optimizer, scheduler, RNGs, history."""
@@ -554,7 +902,7 @@ class Trainer:
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         if train is not None and hasattr(train, "state_dict"):
             rng["data"] = train.state_dict()
-        return {
+        state = {
             "format": CHECKPOINT_FORMAT,
             "epoch": len(self.history.epochs),
             "epochs": self.epochs,
@@ -568,6 +916,49 @@ class Trainer:
                 for key, callback in self._keyed_callbacks()
                 if hasattr(callback, "state_dict") and (state := callback.state_dict()) is not None
             },
+        }
+        if self.stacked:
+            state["members"] = [h.to_dict() for h in self.member_histories]
+        return state
+
+    def member_state_dict(self, index: int, train: Iterable[Any] | None = None) -> dict[str, Any]:
+        """Member ``index`` of a stacked model as the checkpoint of a single run.
+
+        Its weights, its slice of the optimizer's state, the schedule, torch's RNG state
+        (shared by the members), its own data generator and its own history: a file
+        :func:`load_checkpoint` reads and a single run with the member's seed can
+        resume from (its dropout draws then continue from the shared generator).
+
+        Raises:
+            MnistliteError: If the model is not stacked.
+        """
+        if not isinstance(self.model, StackedModel):
+            raise MnistliteError("member_state_dict needs a stacked model")
+        optimizer = self.optimizer.state_dict()
+        optimizer["state"] = {
+            key: {
+                name: value[index].clone() if torch.is_tensor(value) and value.dim() else value
+                for name, value in entry.items()
+            }
+            for key, entry in optimizer["state"].items()
+        }
+        rng: dict[str, Any] = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        members = getattr(train, "members", None)
+        if members is not None:
+            rng["data"] = members[index].state_dict()
+        history = self.member_histories[index]
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "epoch": len(history.epochs),
+            "epochs": self.epochs,
+            "model": self.model.member_state_dict(index),
+            "optimizer": optimizer,
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "rng": rng,
+            "history": history.to_dict(),
+            "callbacks": {},
         }
 
     def _keyed_callbacks(self) -> list[tuple[str, Callback]]:
@@ -597,31 +988,68 @@ class Trainer:
             if train is not None and "data" in state["rng"] and hasattr(train, "load_state_dict"):
                 train.load_state_dict(state["rng"]["data"])
             self.history = History.from_dict(state["history"])
+            if self.stacked:
+                self.member_histories = [History.from_dict(h) for h in state["members"]]
             saved = state.get("callbacks") or {}
             for key, callback in self._keyed_callbacks():
                 if key in saved and hasattr(callback, "load_state_dict"):
                     callback.load_state_dict(saved[key])
         except (KeyError, RuntimeError, ValueError, TypeError) as err:
             raise CheckpointError(f"checkpoint does not match this run: {err}") from None
+        self._graph = None  # the optimizer's state tensors are new: capture again
+        self._warm_steps = 0
+
+    def _epoch_record(
+        self, epoch: int, trained: dict[str, Any], evaluated: dict[str, list[dict[str, float]]]
+    ) -> dict[str, Any]:
+        """The epoch's record (means over members), and each member's record kept."""
+        members = len(trained["train_loss"])
+        rows: list[dict[str, Any]] = []
+        for s in range(members):
+            row: dict[str, Any] = {
+                "epoch": epoch,
+                "train_loss": trained["train_loss"][s],
+                "train_acc": trained["train_acc"][s],
+                "lr": trained["lr"],
+            }
+            for prefix, results in evaluated.items():
+                row[f"{prefix}_loss"] = results[s]["loss"]
+                row[f"{prefix}_acc"] = results[s]["accuracy"]
+            rows.append(row)
+        record = {
+            key: value if key in ("epoch", "lr") else sum(r[key] for r in rows) / members
+            for key, value in rows[0].items()
+        }
+        if self.stacked:
+            for history, row, batches in zip(
+                self.member_histories, rows, trained["batches"], strict=True
+            ):
+                history.epochs.append(row)
+                history.batch_losses.extend(batches)
+        else:
+            self.history.batch_losses.extend(trained["batches"][0])
+        return record
 
     def fit(
         self,
         train: Iterable[Any],
         test: MNISTTensors | Iterable[Any] | None = None,
         *,
-        val: MNISTTensors | Iterable[Any] | None = None,
+        val: MNISTTensors | Sequence[MNISTTensors] | Iterable[Any] | None = None,
         resume: bool = False,
     ) -> History:
         """Train for the configured epochs and return the :class:`History`.
 
         Args:
-            train: Training batches (:class:`mnistlite.data.Batches`, or any sized
+            train: Training batches (:class:`mnistlite.data.Batches`,
+                :class:`mnistlite.data.StackedBatches` for a stacked model, or any sized
                 iterable of ``(images, labels)``).
             test: Data evaluated after every epoch, logged as ``test_loss``/``test_acc``:
                 the number a run reports. Choose nothing by it.
             val: A validation set (held-out training images) evaluated after every
                 epoch, logged as ``val_loss``/``val_acc``: the one to monitor with
-                :class:`EarlyStopping` and :class:`ModelCheckpoint`.
+                :class:`EarlyStopping` and :class:`ModelCheckpoint`. For a stacked
+                model it may be a list with one set per member.
             resume: Continue from ``checkpoint`` instead of starting afresh.
 
         Raises:
@@ -629,6 +1057,8 @@ class Trainer:
         """
         self.should_stop = False
         self.history = History(meta=dict(self.meta))
+        if isinstance(self.model, StackedModel):
+            self.member_histories = [History(meta=dict(self.meta)) for _ in range(self.model.size)]
         torch.manual_seed(self.seed)
         if resume:
             if self.checkpoint is None:
@@ -641,15 +1071,18 @@ class Trainer:
             first = self.epochs + 1
         for epoch in range(first, self.epochs + 1):
             start = time.perf_counter()
-            record: dict[str, float] = {"epoch": epoch, **self._train_epoch(train, epoch)}
+            trained = self._train_epoch(train, epoch)
             if self.scheduler is not None and self.scheduler_interval == "epoch":
                 self.scheduler.step()
-            for prefix, data in (("val", val), ("test", test)):
-                if data is not None:
-                    result = self.evaluate(data)
-                    record[f"{prefix}_loss"] = result["loss"]
-                    record[f"{prefix}_acc"] = result["accuracy"]
+            evaluated = {
+                prefix: self.evaluate_members(data)
+                for prefix, data in (("val", val), ("test", test))
+                if data is not None
+            }
+            record = self._epoch_record(epoch, trained, evaluated)
             record["seconds"] = time.perf_counter() - start
+            for history in self.member_histories:
+                history.epochs[-1]["seconds"] = record["seconds"]
             self.history.epochs.append(record)
             for callback in self.callbacks:  # duck-typed callbacks may lack the newer hooks
                 if hasattr(callback, "on_validation_end"):

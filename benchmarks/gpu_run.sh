@@ -1,0 +1,27 @@
+#!/bin/bash
+# The device call for GPU measurements: MNIST unpacked from .gpu/, then one part.
+#
+# Prepare here (once): echo /.gpu/ >> .git/info/exclude; mkdir -p .gpu
+#   for f in ../shared/data/MNIST/raw/*-ubyte; do gzip -c $f > .gpu/$(basename $f).gz; done
+# On the device (carry [".gpu"]):
+#   bash benchmarks/gpu_run.sh speed      # benchmarks/gpu_speed.py -> $OUT/gpu_speed.json
+#   bash benchmarks/gpu_run.sh frontier   # every lite recipe, seeds 1-5, one process each
+#                                         # -> $OUT/frontier_runs.tar.gz (no checkpoints)
+SECONDS=0
+mkdir -p /tmp/data/MNIST/raw /tmp/runs
+for f in .gpu/*.gz; do gunzip -c "$f" > /tmp/data/MNIST/raw/"$(basename "$f" .gz)"; done
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
+case "${1:-speed}" in
+  speed)
+    python3 benchmarks/gpu_speed.py --data /tmp/data --out "$OUT/gpu_speed.json" ${2:-} 2>&1 |
+      tee "$OUT/gpu_speed.log" ;;
+  frontier)
+    for model in ${2:-lite600 lite1k lite2k lite5k lite8k lite10k}; do
+      python3 -m mnistlite train "$model" --seeds 1 2 3 4 5 --device cuda --data /tmp/data \
+        --out "/tmp/runs/$model" --no-progress 2>&1 | tee -a "$OUT/frontier.log"
+      echo "$model done at $SECONDS s" | tee -a "$OUT/frontier.log"
+    done
+    tar czf "$OUT/frontier_runs.tar.gz" -C /tmp --exclude=checkpoint.pt runs ;;
+esac
+echo "all done at $SECONDS s"

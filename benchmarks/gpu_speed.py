@@ -1,0 +1,326 @@
+"""GPU training speed through the CLI, as a user runs it, plus one step under the profiler.
+
+Usage::
+
+    python benchmarks/gpu_speed.py --data ROOT [--out benchmarks/gpu_speed.json] [--quick]
+
+On a CUDA GPU (named in the output) it measures:
+
+* ``mnistlite train step7 --device cuda`` for seeds 1-3 and ``mnistlite train fast
+  --device cuda`` for seeds 1-5, one process each: the training time (the sum of the
+  epochs' logged seconds, test passes included), the whole process's wall time, the final
+  test accuracy, and for ``fast`` the time to 99.0% read from its history;
+* one step-7 training step (batch 128): milliseconds per step and the share of the wall
+  time the GPU spends in kernels (``torch.profiler``), eager against one CUDA graph, fp32
+  against bf16 autocast, which is how ``--bf16 auto`` was decided on CUDA;
+* ``mnistlite train lite1k --seeds 1 ... 16`` against one seed (2 epochs each): images
+  per second, each run's training time over its images times seeds.
+
+``--quick`` runs one seed of each and fewer epochs (a smoke test of the script).
+Render the JSON into benchmarks/RESULTS.md with ``python benchmarks/gpu_speed.py --render``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+JSON = REPO / "benchmarks" / "gpu_speed.json"
+
+
+def cli_run(args: list[str], out: Path) -> dict:
+    """Run ``mnistlite train ...`` in a fresh process; read back what its history says."""
+    command = [sys.executable, "-m", "mnistlite", "train", *args, "--out", str(out)]
+    command += ["--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
+    folders = sorted(out.glob("seed-*")) or [out]
+    runs = []
+    for folder in folders:
+        history = json.loads((folder / "history.json").read_text())
+        epochs = history["epochs"]
+        seconds = [e["seconds"] for e in epochs]
+        reached = next(
+            (sum(seconds[: i + 1]) for i, e in enumerate(epochs) if e["test_acc"] >= 99.0), None
+        )
+        runs.append(
+            {
+                "seed": history["meta"]["seed"],
+                "final_test_acc": epochs[-1]["test_acc"],
+                "training_s": sum(seconds),
+                "time_to_99_s": reached,
+                "train_images": history["meta"]["train_images"],
+                "epochs": len(epochs),
+                "cuda_graphs": history["meta"].get("cuda_graphs"),
+                "bf16": history["meta"].get("bf16"),
+            }
+        )
+    print(f"{' '.join(command[3:])}: {wall:.1f} s wall; {runs}", flush=True)
+    return {"command": "mnistlite " + " ".join(command[3:]), "wall_s": wall, "runs": runs}
+
+
+def recipe_runs(data: str, recipe: str, seeds: list[int], extra: list[str], tmp: Path) -> dict:
+    """One process per seed; means over the seeds."""
+    rows = [
+        cli_run(
+            [recipe, "--data", data, "--device", "cuda", "--seed", str(s), *extra],
+            tmp / f"{recipe}-{s}",
+        )
+        for s in seeds
+    ]
+    runs = [row["runs"][0] for row in rows]
+    finals = [r["final_test_acc"] for r in runs]
+    return {
+        "recipe": recipe,
+        "command": f"mnistlite train {recipe} --device cuda --seed S {' '.join(extra)}".strip(),
+        "seeds": seeds,
+        "final_test_acc": finals,
+        "mean_final_test_acc": statistics.mean(finals),
+        "training_s": [r["training_s"] for r in runs],
+        "mean_training_s": statistics.mean(r["training_s"] for r in runs),
+        "wall_s": [row["wall_s"] for row in rows],
+        "mean_wall_s": statistics.mean(row["wall_s"] for row in rows),
+        "time_to_99_s": [r["time_to_99_s"] for r in runs],
+        "cuda_graphs": runs[0]["cuda_graphs"],
+    }
+
+
+def step_profile(data: str, steps: int = 200) -> list[dict]:
+    """One step-7 training step: eager vs CUDA graph, fp32 vs bf16; ms and kernel share."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from mnistlite import models, recipes
+    from mnistlite.data import Batches, load_mnist
+    from mnistlite.training import Trainer
+
+    train = load_mnist(data, device="cuda")
+    recipe = recipes.get_recipe("step7")
+    batches = list(itertools.islice(Batches(train, 128, augment=recipe.augment()), 64))
+    rows = []
+    for graphs in (True, False):
+        for bf16 in (False, True):
+            torch.manual_seed(1)
+            model = models.get_model("step7")
+            trainer = Trainer(
+                model,
+                optimizer=recipes.build_optimizer(recipe, model),
+                device="cuda",
+                bf16=bf16,
+                cuda_graphs=graphs,
+                progress=False,
+            )
+            for images, labels in batches[:20]:
+                trainer.step(images, labels)
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            for i in range(steps):
+                trainer.step(*batches[i % len(batches)])
+            torch.cuda.synchronize()
+            ms = (time.perf_counter() - start) / steps * 1000
+            with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+                start = time.perf_counter()
+                for i in range(40):
+                    trainer.step(*batches[i % len(batches)])
+                torch.cuda.synchronize()
+                wall_us = (time.perf_counter() - start) * 1e6
+            kernel_us = sum(
+                e.self_device_time_total
+                for e in prof.key_averages()
+                if e.device_type == torch.autograd.DeviceType.CUDA
+            )
+            row = {
+                "cuda_graphs": graphs,
+                "bf16": bf16,
+                "ms_per_step": ms,
+                "kernel_ms_per_step": kernel_us / 40 / 1000,
+                "profiled_ms_per_step": wall_us / 40 / 1000,
+                "kernel_share": kernel_us / wall_us,
+            }
+            print(row, flush=True)
+            rows.append(row)
+    return rows
+
+
+def multi_seed(data: str, tmp: Path, members: int, epochs: int) -> dict:
+    """lite1k: ``--seeds 1 ... members`` against one seed; images per second of each."""
+    single = cli_run(
+        ["lite1k", "--data", data, "--device", "cuda", "--seed", "1", "--epochs", str(epochs)],
+        tmp / "lite1k-single",
+    )
+    seeds = [str(s) for s in range(1, members + 1)]
+    many = cli_run(
+        ["lite1k", "--data", data, "--device", "cuda", "--epochs", str(epochs), "--seeds", *seeds],
+        tmp / "lite1k-many",
+    )
+
+    def rate(result: dict) -> float:
+        run = result["runs"][0]
+        return run["train_images"] * run["epochs"] * len(result["runs"]) / run["training_s"]
+
+    return {
+        "command": (
+            f"mnistlite train lite1k --device cuda --epochs {epochs} --seeds 1 ... {members}"
+        ),
+        "members": members,
+        "epochs": epochs,
+        "single_images_per_s": rate(single),
+        "stacked_images_per_s": rate(many),
+        "speedup": rate(many) / rate(single),
+        "single_wall_s": single["wall_s"],
+        "stacked_wall_s": many["wall_s"],
+    }
+
+
+def check(data: str) -> dict:
+    """The captured step computes what the eager step computes; stacked members match singles."""
+    from mnistlite import models, recipes
+    from mnistlite.data import Batches, load_mnist
+    from mnistlite.stacked import StackedModel
+    from mnistlite.training import Trainer
+
+    train = load_mnist(data, device="cuda", limit=4096)
+    recipe = recipes.get_recipe("lite1k")
+    batches = list(Batches(train, 128, seed=1))[:20]
+    weights = {}
+    for graphs in (False, True):
+        torch.manual_seed(1)
+        model = models.get_model("lite1k")
+        trainer = Trainer(
+            model,
+            optimizer=recipes.build_optimizer(recipe, model),
+            device="cuda",
+            cuda_graphs=graphs,
+            progress=False,
+        )
+        for images, labels in batches:
+            trainer.step(images, labels)
+        weights[graphs] = torch.cat([p.detach().flatten() for p in model.parameters()])
+    graph_gap = (weights[True] - weights[False]).abs().max().item()
+    members = []
+    for seed in (1, 2, 3):
+        torch.manual_seed(seed)
+        members.append(models.get_model("lite1k").cuda())
+    stacked = StackedModel(members).cuda().eval()
+    images = batches[0][0][:64]
+    stacked_out = stacked(images.expand(3, *images.shape))
+    single_out = torch.stack([m.eval()(images) for m in members])
+    stack_gap = (stacked_out - single_out).abs().max().item()
+    result = {"graph_vs_eager_max_abs_weight_diff": graph_gap, "stacked_vs_single": stack_gap}
+    print("check:", result, flush=True)
+    return result
+
+
+def gpu_name() -> str:
+    """The GPU's name, memory and the torch and CUDA versions."""
+    props = torch.cuda.get_device_properties(0)
+    return (
+        f"{props.name}, {props.total_memory / 2**30:.0f} GiB, torch {torch.__version__}, "
+        f"CUDA {torch.version.cuda}"
+    )
+
+
+def render(result: dict) -> str:
+    """The RESULTS.md section of this benchmark, as Markdown."""
+    lines = [
+        f"GPU: {result['gpu']}. Command: `{result['command']}`.",
+        "",
+        "| run | seeds | training time (s, mean) | process wall (s, mean) | final test acc. "
+        "(mean; per seed) | time to 99.0% (s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in result["recipes"]:
+        per_seed = ", ".join(f"{a:.2f}" for a in row["final_test_acc"])
+        reach = ", ".join("–" if t is None else f"{t:.2f}" for t in row["time_to_99_s"])
+        lines.append(
+            f"| `{row['command']}` | {', '.join(map(str, row['seeds']))} | "
+            f"{row['mean_training_s']:.2f} | {row['mean_wall_s']:.1f} | "
+            f"{row['mean_final_test_acc']:.2f}; {per_seed} | {reach} |"
+        )
+    lines += [
+        "",
+        "One step-7 training step (batch 128, SGD with momentum, real augmented batches):",
+        "",
+        "| step | precision | ms per step | GPU kernel ms per step | kernel share of wall time |",
+        "|---|---|---|---|---|",
+    ]
+    for row in result["step"]:
+        lines.append(
+            f"| {'one CUDA graph' if row['cuda_graphs'] else 'eager'} | "
+            f"{'bf16 autocast' if row['bf16'] else 'fp32'} | {row['ms_per_step']:.3f} | "
+            f"{row['kernel_ms_per_step']:.3f} | {100 * row['kernel_share']:.0f}% |"
+        )
+    many = result["multi_seed"]
+    lines += [
+        "",
+        f"`{many['command']}`: {many['stacked_images_per_s']:,.0f} images/s against "
+        f"{many['single_images_per_s']:,.0f} for one seed: **{many['speedup']:.1f}×**.",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(text: str, path: Path = REPO / "benchmarks" / "RESULTS.md") -> None:
+    """Put ``text`` between this benchmark's markers in RESULTS.md (appended if absent)."""
+    begin = "<!-- gpu-speed: begin (written by `python benchmarks/gpu_speed.py --render`) -->"
+    end = "<!-- gpu-speed: end -->"
+    current = path.read_text()
+    block = f"{begin}\n{text}\n{end}"
+    if begin in current:
+        head, rest = current.split(begin, 1)
+        current = head + block + rest.split(end, 1)[1]
+    else:
+        current = current.rstrip("\n") + "\n\n## Training on a GPU\n\n" + block + "\n"
+    path.write_text(current)
+
+
+def main() -> None:
+    """Measure (or, with --render, write RESULTS.md's section from the JSON)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help="MNIST root (torchvision layout)")
+    parser.add_argument("--out", type=Path, default=JSON)
+    parser.add_argument("--quick", action="store_true", help="one seed each, fewer epochs")
+    parser.add_argument("--render", action="store_true", help="write RESULTS.md from --out")
+    args = parser.parse_args()
+    if args.render:
+        write_section(render(json.loads(args.out.read_text())))
+        return
+    if not torch.cuda.is_available():
+        raise SystemExit("gpu_speed.py needs a CUDA GPU")
+    print(gpu_name(), flush=True)
+    quick = ["--epochs", "2"] if args.quick else []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        result = {
+            "name": "gpu_speed",
+            "command": "python benchmarks/gpu_speed.py --data ROOT",
+            "gpu": gpu_name(),
+            "check": check(args.data),
+            "step": step_profile(args.data, steps=50 if args.quick else 200),
+            "multi_seed": multi_seed(args.data, tmp_path, 4 if args.quick else 16, 2),
+            "recipes": [
+                recipe_runs(args.data, "step7", [1] if args.quick else [1, 2, 3], quick, tmp_path),
+                recipe_runs(
+                    args.data, "fast", [1] if args.quick else [1, 2, 3, 4, 5], quick, tmp_path
+                ),
+            ],
+        }
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(render(result))
+
+
+if __name__ == "__main__":
+    main()
