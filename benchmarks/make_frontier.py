@@ -25,10 +25,13 @@ import json
 import statistics
 from pathlib import Path
 
-from tables import STD_NOTE, markdown_table, mean_std
-
 from mnistlite import models, params, plots, recipes
 from mnistlite.atomic import save_json
+
+try:  # run as a script (benchmarks/ on sys.path) or imported from the repository root
+    from tables import STD_NOTE, markdown_table, mean_std
+except ImportError:
+    from benchmarks.tables import STD_NOTE, markdown_table, mean_std
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 FRONTIER = RESULTS / "frontier"
