@@ -300,7 +300,7 @@ def frontier_page(summary: dict[str, dict], records: list[dict]) -> str:
     lines += [
         "",
         "Every candidate, with its recipe and seeds, and the full test runs of candidates "
-        "that were not chosen: [`frontier_search.md`](frontier_search.md), from "
+        "that were not chosen: `results/frontier_search.md`, from "
         "`results/frontier/search.json`.",
     ]
     return "\n".join(lines) + "\n"
