@@ -23,6 +23,7 @@ import datetime
 import hashlib
 import json
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 
 from mnistlite import models, params, plots, recipes
@@ -313,6 +314,42 @@ def _augmentation(recipe: dict) -> str:
     return f"rot {recipe['rotation']:g}°, shift {recipe['translate']:g}, scale {scale:g}"
 
 
+Column = tuple[str, Callable[[dict], object]]
+VALIDATION_COLUMNS: list[Column] = [
+    ("model", lambda r: r["model"]),
+    ("candidate (differs from the recipe in)", label),
+    ("seed", lambda r: r["seed"]),
+    ("parameters", lambda r: f"{r['params']:,}"),
+    ("teacher", lambda r: r.get("teacher") or "–"),
+    ("validation accuracy", lambda r: f"{r['val_acc_final']:.2f}"),
+    ("train accuracy", lambda r: f"{r['train_acc_final']:.2f}"),
+    ("chosen", lambda r: "yes" if is_chosen(r) else ""),
+    ("date", lambda r: r.get("date", "–")),
+    ("trained on", lambda r: r.get("device", "–")),
+]
+TEST_COLUMNS: list[Column] = [
+    *VALIDATION_COLUMNS[:3],
+    ("test accuracy", lambda r: f"{r['test_acc_final']:.2f}"),
+    VALIDATION_COLUMNS[8],
+]
+PROXY_COLUMNS: list[Column] = [
+    ("candidate", lambda r: r["candidate"]),
+    VALIDATION_COLUMNS[3],
+    ("epochs", lambda r: r["epochs"]),
+    *VALIDATION_COLUMNS[5:7],
+    ("batch", lambda r: r["recipe"]["batch_size"]),
+    ("peak lr", lambda r: f"{r['recipe']['lr']:g}"),
+    ("augmentation", lambda r: _augmentation(r["recipe"])),
+    ("teacher", lambda r: r["recipe"].get("teacher") or "–"),
+    ("seconds", lambda r: f"{r['seconds']:.0f}"),
+    VALIDATION_COLUMNS[8],
+]
+
+
+def _table(columns: list[Column], records: list[dict]) -> list[str]:
+    return markdown_table([c for c, _ in columns], [[f(r) for _, f in columns] for r in records])
+
+
 def search_page(records: list[dict]) -> str:
     """results/frontier_search.md: every candidate of search.json, in three tables."""
     order = {name: i for i, name in enumerate([*MODELS, "teacher"])}
@@ -323,7 +360,6 @@ def search_page(records: list[dict]) -> str:
     test = sorted(
         (r for r in records if r["split"] == "test"), key=lambda r: (order[r["model"]], label(r))
     )
-    proxies = [r for r in records if "spec" in r]
     lines = [
         "# Frontier search: every candidate",
         "",
@@ -336,88 +372,25 @@ def search_page(records: list[dict]) -> str:
         "",
         "## Validation runs",
         "",
-        *markdown_table(
-            [
-                "model",
-                "candidate (differs from the recipe in)",
-                "seed",
-                "parameters",
-                "teacher",
-                "validation accuracy",
-                "train accuracy",
-                "chosen",
-                "date",
-                "trained on",
-            ],
-            [
-                [
-                    r["model"],
-                    label(r),
-                    r["seed"],
-                    f"{r['params']:,}",
-                    r.get("teacher") or "–",
-                    f"{r['val_acc_final']:.2f}",
-                    f"{r['train_acc_final']:.2f}",
-                    "yes" if is_chosen(r) else "",
-                    r.get("date", "–"),
-                    r.get("device", "–"),
-                ]
-                for r in val
-            ],
-        ),  # fmt: skip
+        *_table(VALIDATION_COLUMNS, val),
         "",
         "## Full runs of candidates that were not chosen",
         "",
         "Trained on all 60,000 training images beside the chosen ones and scored on the test "
         "set, for the record; they chose nothing.",
         "",
-        *markdown_table(
-            ["model", "candidate (differs from the recipe in)", "seed", "test accuracy", "date"],
-            [
-                [r["model"], label(r), r["seed"], f"{r['test_acc_final']:.2f}", r.get("date", "–")]
-                for r in test
-            ],
-        ),  # fmt: skip
+        *_table(TEST_COLUMNS, test),
         "",
         "## Networks and recipes of `frontier_search.py`",
         "",
         "Each row: `python benchmarks/frontier_search.py CANDIDATE --data ROOT --epochs E` on "
         "the CPU (candidates are defined in that script). The 4-epoch proxies (a compressed "
-        "one-cycle schedule) chose the shape of lite10k, lite8k and lite5k. The two `-kd` "
+        "one-cycle schedule) chose the shape of lite10k, lite8k and lite5k, and lite1k's "
+        "902-parameter network of 2026-11-25. The two `-kd` "
         "proxies distilled from lite10k's bundled weights, which had trained on all 60,000 "
         "training images, validation images included, so their scores flatter distillation.",
         "",
-        *markdown_table(
-            [
-                "candidate",
-                "parameters",
-                "epochs",
-                "validation accuracy",
-                "train accuracy",
-                "batch",
-                "peak lr",
-                "augmentation",
-                "teacher",
-                "seconds",
-                "date",
-            ],
-            [
-                [
-                    r["candidate"],
-                    f"{r['params']:,}",
-                    r["epochs"],
-                    f"{r['val_acc_final']:.2f}",
-                    f"{r['train_acc_final']:.2f}",
-                    r["recipe"]["batch_size"],
-                    f"{r['recipe']['lr']:g}",
-                    _augmentation(r["recipe"]),
-                    r["recipe"].get("teacher") or "–",
-                    f"{r['seconds']:.0f}",
-                    r.get("date", "–"),
-                ]
-                for r in proxies
-            ],
-        ),  # fmt: skip
+        *_table(PROXY_COLUMNS, [r for r in records if "spec" in r]),
     ]
     return "\n".join(lines) + "\n"
 
