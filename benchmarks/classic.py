@@ -1,5 +1,8 @@
 """The classic MNIST pipeline of the seed's notebooks, kept as the speed baseline.
 
+Usage: python benchmarks/classic.py --data ../shared/data [--epochs 12] [--target 99.4]
+(``epoch_time.py`` and ``time_to_accuracy.py`` import it; it writes nothing itself.)
+
 torchvision's MNIST dataset with a per-sample PIL ``RandomRotation`` (step 7:
 ±7°, fill 1), ``ToTensor`` and ``Normalize``, served by a ``DataLoader`` in batches
 of 128; training and test loops written as in the notebooks (log_softmax + NLL,

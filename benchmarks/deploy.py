@@ -35,6 +35,11 @@ from mnistlite.atomic import atomic_write, save_json
 from mnistlite.data import load_mnist
 from mnistlite.export import onnx_latency as latency
 
+try:  # run as a script (benchmarks/ on sys.path) or imported from the repository root
+    from tables import markdown_table
+except ImportError:
+    from benchmarks.tables import markdown_table
+
 COMMAND = "python benchmarks/deploy.py --data ../shared/data --out results"
 TARGET_PP = 0.3
 
@@ -150,27 +155,25 @@ def render(result: dict) -> str:
         "fastest wall-clock times are in `results/deploy.json` (`wall_us_*`). "
         f"CPU: {result['cpu']}.",
         "",
-        "| model | params | PyTorch | ONNX fp32 | ONNX int8 | int8 − fp32 (pp) | "
-        "weight bytes fp32 → int8 | file bytes fp32 → int8 | µs/image batch 1 fp32 / int8 "
-        "| µs/image batch 1,000 fp32 / int8 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    shipped = shipped_models()
+    shipped, rows = shipped_models(), []
     for row in result["models"]:
         f, q = row["fp32"], row["int8"]
         name = row["model"] if row["model"] in shipped else f"{row['model']} (weights withdrawn)"
-        lines.append(
-            f"| {name} | {row['params']:,} | {row['pytorch_accuracy']:.2f} | "
-            f"{f['accuracy']:.2f} | {q['accuracy']:.2f} | {row['int8_minus_fp32_pp']:+.2f} | "
-            f"{f['weight_bytes']:,} → {q['weight_bytes']:,} | "
-            f"{f['file_bytes']:,} → {q['file_bytes']:,} | "
-            f"{f['latency_us_batch1']:.1f} / {q['latency_us_batch1']:.1f} | "
-            f"{f['latency_us_batch1000']:.2f} / {q['latency_us_batch1000']:.2f} |"
-        )
+        rows.append(
+            [name, f"{row['params']:,}", f"{row['pytorch_accuracy']:.2f}",
+             f"{f['accuracy']:.2f}", f"{q['accuracy']:.2f}", f"{row['int8_minus_fp32_pp']:+.2f}",
+             f"{f['weight_bytes']:,} → {q['weight_bytes']:,}",
+             f"{f['file_bytes']:,} → {q['file_bytes']:,}",
+             f"{f['latency_us_batch1']:.1f} / {q['latency_us_batch1']:.1f}",
+             f"{f['latency_us_batch1000']:.2f} / {q['latency_us_batch1000']:.2f}"]
+        )  # fmt: skip
     measured = {row["model"] for row in result["models"]}
-    for name in shipped:
-        if name not in measured:
-            lines.append(f"| {name} | not measured yet | | | | | | | | |")
+    rows += [[name, "not measured yet", *[""] * 8] for name in shipped if name not in measured]
+    columns = ["model", "params", "PyTorch", "ONNX fp32", "ONNX int8", "int8 − fp32 (pp)",
+               "weight bytes fp32 → int8", "file bytes fp32 → int8",
+               "µs/image batch 1 fp32 / int8", "µs/image batch 1,000 fp32 / int8"]  # fmt: skip
+    lines += markdown_table(columns, rows, "lrrrrrrrrr")
     worst = min(result["models"], key=lambda r: r["int8_minus_fp32_pp"])
     within = all(r["int8_minus_fp32_pp"] >= -TARGET_PP for r in result["models"])
     lines += [

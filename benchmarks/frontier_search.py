@@ -6,8 +6,8 @@ Usage: python benchmarks/frontier_search.py CANDIDATE... --data ../shared/data [
 Each candidate (a network spec and recipe overrides, defined below in CANDIDATES) trains on
 50,000 training images and is scored on the other 10,000 (split seed 0); the test set is
 never loaded. Results are appended to results/frontier/search.json (one record per candidate,
-epochs and seed; an existing record is skipped), which results/frontier.md summarises in its
-"how we got here" section.
+epochs and seed; an existing record is skipped); ``python benchmarks/make_frontier.py``
+renders them in results/frontier_search.md and results/frontier.md.
 """
 
 import argparse
@@ -149,24 +149,24 @@ CANDIDATES: dict[str, tuple[NetSpec, dict]] = {
     "tiny1k-E-kd": (TINY1K, dict(RECIPE_E, **KD)),
     "tiny600-E": (TINY600, RECIPE_E),
     "lite600-E": (models.LITE600, RECIPE_E),
-    # session 3: lite600's network with more depth for few parameters, its own recipe
+    # 2026-11-26: lite600's network with more depth for few parameters, its own recipe
     # (30 epochs, no augmentation, no teacher): run with --epochs 30
     "tiny600-rep4": (_tiny(4, 8, 4, 12), {"base": "lite600"}),
     "tiny600-c6rep3": (_tiny(6, 8, 3, 12), {"base": "lite600"}),
-    # session 4 (CPU only, so no teacher): lite1k's network with lite600's lesson (a wider
+    # 2026-11-26 (CPU only, so no teacher): lite1k's network with lite600's lesson (a wider
     # first conv and a third pass of the shared pair), with lite600's recipe: --epochs 30
     "tiny1k-c8rep3": (_tiny(8, 12, 3, 16), {"base": "lite600"}),
     "tiny1k-c10rep3": (_tiny(10, 12, 3, 14), {"base": "lite600"}),
     # ... and the same lesson pushed further at 600 (a wider first conv, a narrower middle)
     "tiny600-c8m6": (_tiny(8, 6, 3, 14), {"base": "lite600"}),
     "tiny600-c10m6": (_tiny(10, 6, 3, 12), {"base": "lite600"}),
-    # session 5: no 1x1 classifier (a fifth of lite600's parameters), the middle wider
+    # 2026-11-26: no 1x1 classifier (a fifth of lite600's parameters), the middle wider
     "tiny600-gap": (_tiny_gap(7, 10, 3), {"base": "lite600"}),
     "tiny1k-gap": (_tiny_gap(8, 16, 3), {"base": "lite1k"}),
     # ... and a fourth pass of the shared pair (2 parameters each) on today's networks
     "tiny600-c6rep4": (_tiny(6, 8, 4, 12), {"base": "lite600"}),
     "tiny1k-c8rep4": (_tiny(8, 12, 4, 16), {"base": "lite1k"}),
-    # session 6: the padded design (3,762 in its notebook, 3,692 as counted here: no conv
+    # 2026-11-26: the padded design (3,762 in its notebook, 3,692 as counted here: no conv
     # bias) and its widened 4,516-parameter twin at 30 epochs with lite5k's recipe
     "pad3762-5k": (_padded(((4, 4, 4), (8, 8, 8), (8, 8, 8))), {"base": "lite5k"}),
     "pad4516-5k": (_padded(((4, 4, 4), (8, 8, 8), (10, 10, 10))), {"base": "lite5k"}),

@@ -1,4 +1,7 @@
-"""The CPU a benchmark ran on: model name, core count and the flags that matter."""
+"""The CPU a benchmark ran on: model name, core count and the flags that matter.
+
+Usage (from another script): ``from machine import describe_cpu, load_average``.
+"""
 
 from __future__ import annotations
 

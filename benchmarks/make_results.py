@@ -31,6 +31,14 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from mnistlite.atomic import save_json
+
+try:  # run as a script (benchmarks/ on sys.path) or imported from the repository root
+    from tables import STD_NOTE, markdown_table, mean_std
+except ImportError:
+    from benchmarks.tables import STD_NOTE, markdown_table, mean_std
+
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
 README = ROOT / "README.md"
@@ -38,7 +46,6 @@ SEED_REFERENCE = RESULTS / "seed_reference.json"
 STEPS = [f"step{i}" for i in range(1, 8)]
 BEGIN = "<!-- results-table: begin (written by `python benchmarks/make_results.py`) -->"
 END = "<!-- results-table: end -->"
-STD_NOTE = "± is the sample standard deviation (n − 1) over seeds."
 
 
 def seed_reference() -> dict[str, Any]:
@@ -49,24 +56,6 @@ def seed_reference() -> dict[str, Any]:
 def seed_best_test(reference: dict[str, Any], step: str) -> float:
     """The seed's best test accuracy of ``step``: the maximum of its reference run's log."""
     return max(reference["runs"][step][0]["test_acc"])
-
-
-def mean_std(values: list[float]) -> str:
-    """'m ± s' with the sample standard deviation (n − 1); just m for one value."""
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
-
-
-def cpu_name() -> str:
-    """The processor's model name (Linux), else the architecture."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def copy_runs(root: Path) -> None:
@@ -147,23 +136,23 @@ def results_readme(summary: dict[str, Any], reference: dict[str, Any]) -> str:
         "run (two runs shared the 2 cores, so wall times are those of a half-loaded machine), "
         "step 1 both cores (see the notes).",
         "",
-        "| step | parameters | epochs | best test | final test | best train | seed's best test "
-        "| gap (best − seed) | wall time |",
-        "|---|---|---|---|---|---|---|---|---|",
     ]
-    steps = summary["steps"]
+    steps, rows = summary["steps"], []
     for step in STEPS:
         seed_best = seed_best_test(reference, step)
         if step not in steps:
             count = params.count_parameters(models.get_model(step))
-            lines.append(f"| {step} | {count:,} | not run | | | | {seed_best:.2f} | | |")
+            rows.append([step, f"{count:,}", "not run", "", "", "", f"{seed_best:.2f}", "", ""])
             continue
         s = steps[step]
-        lines.append(
-            f"| {step} | {s['params']:,} | {s['epochs']} | {s['best_test']:.2f} | "
-            f"{s['final_test']:.2f} | {s['best_train']:.2f} | {seed_best:.2f} | "
-            f"{s['best_test'] - seed_best:+.2f} | {s['minutes']:.1f} min |"
-        )
+        rows.append(
+            [step, f"{s['params']:,}", s["epochs"], f"{s['best_test']:.2f}",
+             f"{s['final_test']:.2f}", f"{s['best_train']:.2f}", f"{seed_best:.2f}",
+             f"{s['best_test'] - seed_best:+.2f}", f"{s['minutes']:.1f} min"]
+        )  # fmt: skip
+    columns = ["step", "parameters", "epochs", "best test", "final test", "best train",
+               "seed's best test", "gap (best − seed)", "wall time"]  # fmt: skip
+    lines += markdown_table(columns, rows)
     many = {step: s["seeds"] for step, s in steps.items() if "seeds" in s}
     if many:
         lines += ["", "Several seeds (to tell luck from the recipe):", ""]
@@ -197,7 +186,7 @@ def step1_note(run: dict[str, Any] | None) -> str:
         return (
             "- step1 was not run: one training batch of its 6.4M-parameter network takes about "
             "1.8 s on one thread of this CPU (timed with a few `loss.backward()` steps), so its "
-            "15 epochs of 469 batches need hours, more than a session's time here. "
+            "15 epochs of 469 batches need hours. "
             "Its model, recipe and CLI work (`mnistlite train step1`); its weights are not bundled."
         )
     seconds = [e["seconds"] for e in run["epochs"]]
@@ -211,8 +200,8 @@ def step1_note(run: dict[str, Any] | None) -> str:
     if slow:
         text += (
             f" (epoch{'s' if len(slow) > 1 else ''} {', '.join(map(str, slow))} took longer: "
-            "the CPU was shared then; the run was resumed from its per-epoch checkpoint in a "
-            "later session, as `mnistlite train step1 --resume` does)"
+            "the CPU was shared then; the run was stopped and resumed from its per-epoch "
+            "checkpoint, as `mnistlite train step1 --resume` does)"
         )
     return text + (
         ". Its 25 MB weights are not bundled with the package; its history is "
@@ -226,11 +215,11 @@ def readme_table(summary: dict[str, Any], reference: dict[str, Any]) -> str:
         BEGIN,
         "Test accuracy (%) on the 10,000 MNIST test images: the seed's steps as seed-1 runs "
         "(best and final epoch), the frontier models as the final epoch's mean ± std over "
-        f"their seeds, all on a 2-core CPU; {STD_NOTE}",
+        f"their seeds; {STD_NOTE}",
         "",
-        "| model | parameters | epochs | test accuracy (ours) | seed's best test |",
-        "|---|---|---|---|---|",
     ]
+    rows = []
+    machine = summary.get("machine", "CPU")
     for step in STEPS:
         seed_best = f"{seed_best_test(reference, step):.2f}"
         s = summary["steps"].get(step)
@@ -238,7 +227,7 @@ def readme_table(summary: dict[str, Any], reference: dict[str, Any]) -> str:
             from mnistlite import models, params
 
             count = params.count_parameters(models.get_model(step))
-            lines.append(f"| {step} | {count:,} | | not run here | {seed_best} |")
+            rows.append([step, f"{count:,}", "", "not run here", seed_best, ""])
             continue
         text = f"best {s['best_test']:.2f} / final {s['final_test']:.2f}"
         if "seeds" in s:
@@ -249,15 +238,16 @@ def readme_table(summary: dict[str, Any], reference: dict[str, Any]) -> str:
                 else (", ".join(map(str, seeds)))
             )
             text += f" (seeds {span}: best {mean_std(s['seeds']['best'])})"
-        lines.append(f"| {step} | {s['params']:,} | {s['epochs']} | {text} | {seed_best} |")
+        rows.append([step, f"{s['params']:,}", s["epochs"], text, seed_best, f"{machine} (CPU)"])
     frontier = summary.get("frontier", {})
     for name in sorted(frontier, key=lambda n: frontier[n]["params"]):
         f = frontier[name]
-        finals = f["finals"]
-        lines.append(
-            f"| {name} | {f['params']:,} | {f['epochs']} | final {mean_std(finals)} "
-            f"({len(finals)} seed{'s' if len(finals) > 1 else ''}) | – |"
-        )
+        seeds = f"{len(f['finals'])} seed{'s' if len(f['finals']) > 1 else ''}"
+        text = f"final {mean_std(f['finals'])} ({seeds})"
+        rows.append([name, f"{f['params']:,}", f["epochs"], text, "–", f["device"]])
+    columns = ["model", "parameters", "epochs", "test accuracy (ours)", "seed's best test",
+               "trained on"]  # fmt: skip
+    lines += markdown_table(columns, rows)
     lines.append(END)
     return "\n".join(lines)
 
@@ -285,14 +275,13 @@ def main() -> None:
     if args.readme_only:
         write_readme()
         return
-    from mnistlite.atomic import save_json
 
     if args.runs is not None:
         copy_runs(args.runs)
     reference = seed_reference()
     summary_path = RESULTS / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    summary["machine"] = summary.get("machine") or cpu_name()
+    summary["machine"] = summary.get("machine") or platform.processor() or platform.machine()
     summary["std"] = "sample standard deviation (n - 1) over seeds"
     summary["steps"] = steps_summary(reference)
     summary.setdefault("frontier", {})

@@ -150,7 +150,7 @@ def test_train_writes_outputs_and_resumes(tmp_path, mnist_root):
 
 @pytest.mark.slow
 def test_step7_one_epoch_reaches_97(tmp_path, mnist_root):
-    """The issue's check: `mnistlite train step7 --epochs 1` reaches >= 97% test accuracy."""
+    """`mnistlite train step7 --epochs 1` reaches >= 97% test accuracy."""
     done = run("train", "step7", "--epochs", "1", "--data", mnist_root, "--out", tmp_path / "r")
     assert done.returncode == 0, done.stderr
     history = json.loads((tmp_path / "r" / "history.json").read_text())

@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import statistics
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,80 @@ def test_deploy_provenance_names_the_command_of_each_row(deploy):
     assert deploy._provenance(result) == ("`deploy --models a b` (a, c), `deploy --models b` (b)")
     del result["models"][1]
     assert deploy._provenance(result) == "`deploy --models a b`"
+
+
+@pytest.fixture(scope="module")
+def make_frontier():
+    sys.path.insert(0, str(ROOT / "benchmarks"))  # as `python benchmarks/make_frontier.py`
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "make_frontier", ROOT / "benchmarks" / "make_frontier.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return module
+
+
+def test_frontier_pages_match_the_committed_json(make_frontier):
+    """Rerun `python benchmarks/make_frontier.py` when this fails."""
+    anchors = json.loads((ROOT / "results" / "frontier" / "anchors.json").read_text())
+    records = json.loads((ROOT / "results" / "frontier" / "search.json").read_text())
+    summary = json.loads((ROOT / "results" / "summary.json").read_text())
+    assert summary["frontier"] == make_frontier.frontier_summary(anchors)
+    page = make_frontier.frontier_page(summary["frontier"], records)
+    assert (ROOT / "results" / "frontier.md").read_text() == page
+    search = make_frontier.search_page(records)
+    assert (ROOT / "results" / "frontier_search.md").read_text() == search
+
+
+def test_frontier_page_reads_top_to_bottom(make_frontier):
+    """The table of our models beside the published ones, the plot, then the choices."""
+    text = (ROOT / "results" / "frontier.md").read_text()
+    table = text.index("| model | parameters | MACs |")
+    plot, choices = text.index("](frontier.png)"), text.index("## How each design was chosen")
+    assert table < plot < choices
+    assert "target" not in text.lower()
+    records = json.loads((ROOT / "results" / "frontier" / "search.json").read_text())
+    for name in make_frontier.MODELS:  # at most five lines on how each model was chosen
+        lines = make_frontier.choices(name, records)
+        assert 2 <= len(lines) <= 5 and "Chosen:" in lines[1], lines
+        assert "\n".join(lines) in text[choices:]
+
+
+def test_best_anchor_is_the_most_accurate_within_the_budget(make_frontier):
+    anchors = {
+        "budgets": {"lite5k": 5000, "lite600": 600},
+        "anchors": [
+            {"name": "a", "params": 4900, "accuracy": 99.1},
+            {"name": "b", "params": 3000, "accuracy": 99.3},
+            {"name": "c", "params": 5001, "accuracy": 99.9},
+        ],
+    }
+    assert make_frontier.best_anchor("lite5k", anchors)["name"] == "b"
+    assert make_frontier.best_anchor("lite600", anchors) is None
+
+
+def test_ingest_takes_seed_folders(make_frontier, tmp_path, monkeypatch):
+    """Runs in the `OUT/seed-S/history.json` layout: a full run of the registered recipe
+    becomes results/frontier/MODEL/history-seedS.json, a validation run a search record."""
+    frontier = tmp_path / "results" / "frontier"
+    monkeypatch.setattr(make_frontier, "FRONTIER", frontier)
+    monkeypatch.setattr(make_frontier, "SEARCH", frontier / "search.json")
+    history = json.loads((ROOT / "results/frontier/lite600/history-seed1.json").read_text())
+    del history["meta"]["machine"]
+    runs = tmp_path / "runs" / "lite600"
+    for seed, images in ((4, 60_000), (5, 50_000)):
+        history["meta"].update(seed=seed, train_images=images)
+        (runs / f"seed-{seed}").mkdir(parents=True)
+        (runs / f"seed-{seed}" / "history.json").write_text(json.dumps(history))
+    make_frontier.ingest([tmp_path / "runs"], machine="NVIDIA H100")
+    copied = json.loads((frontier / "lite600" / "history-seed4.json").read_text())
+    assert copied["meta"]["machine"] == "NVIDIA H100" and copied["batch_losses"] == []
+    assert not (frontier / "lite600" / "history-seed5.json").exists()
+    (record,) = json.loads((frontier / "search.json").read_text())
+    assert (record["model"], record["seed"], record["split"]) == ("lite600", 5, "validation")
+    assert record["val_acc_final"] == history["epochs"][-1]["test_acc"]
+    make_frontier.ingest([tmp_path / "runs"])  # taking the same runs in again adds nothing
+    assert len(json.loads((frontier / "search.json").read_text())) == 1

@@ -32,7 +32,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import re
@@ -91,29 +90,6 @@ def _signed(value: float) -> str:
 def _number(value: int | None) -> str:
     """An integer with thousands separators; a dash when unknown."""
     return "—" if value is None else f"{value:,}"
-
-
-def _script_constant(path: Path, name: str) -> dict[str, float]:
-    """The literal dict assigned to ``name`` in a script, without running it.
-
-    ``benchmarks/make_frontier.py`` holds the frontier targets; reading them here keeps
-    one copy of each number. Returns an
-    empty dict when the script or the name is gone.
-    """
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError):
-        return {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and any(
-            isinstance(target, ast.Name) and target.id == name for target in node.targets
-        ):
-            try:
-                value = ast.literal_eval(node.value)
-            except ValueError:
-                return {}
-            return value if isinstance(value, dict) else {}
-    return {}
 
 
 def _table(
@@ -181,12 +157,6 @@ class _ResultsDirective(SphinxDirective):
         data["steps"] = data.get("steps") or {}
         data["frontier"] = data.get("frontier") or {}
         return data
-
-    def script_constant(self, name: str, script: str = "make_results.py") -> dict[str, float]:
-        """A literal dict of a ``benchmarks/`` script (see :func:`_script_constant`)."""
-        path = self.results_dir().parent / "benchmarks" / script
-        self.depend(path)
-        return _script_constant(path, name)
 
     def seed_best_test(self) -> dict[str, float]:
         """The seed's best test accuracy per step, from ``results/seed_reference.json``.
@@ -315,7 +285,7 @@ class ResultsTableDirective(_ResultsDirective):
 
 
 class FrontierTableDirective(_ResultsDirective):
-    """The frontier models: final test accuracy, mean ± std over seeds, against the target."""
+    """The frontier models (mean ± std over seeds) beside the best published result in budget."""
 
     has_content = False
 
@@ -324,7 +294,6 @@ class FrontierTableDirective(_ResultsDirective):
         from mnistlite import models, params
 
         summary = self.summary()
-        targets = self.script_constant("TARGETS", "make_frontier.py")
         rows = []
         extra = [name for name in summary["frontier"] if name not in FRONTIER]
         for name in FRONTIER + extra:
@@ -335,69 +304,50 @@ class FrontierTableDirective(_ResultsDirective):
                     count, macs = stats.total_params, stats.total_macs
                 except ValueError:  # not a registered model
                     count = macs = None
-                rows.append(
-                    [
-                        name,
-                        _number(count),
-                        _number(macs),
-                        "not run",
-                        *[""] * 3,
-                        _target(targets.get(name)),
-                        "",
-                        "",
-                    ]
-                )
+                rows.append([name, _number(count), _number(macs), "not run", *[""] * 7])
                 continue
             finals = [float(v) for v in result.get("finals", [])]
             mean = result.get("mean", statistics.mean(finals) if finals else None)
             std = result.get("std", statistics.stdev(finals) if len(finals) > 1 else None)
-            accuracy = _pct(mean) if std is None else f"{mean:.2f} ± {std:.2f} %"
-            target = result.get("target", targets.get(name))
-            if target is None or mean is None:
-                verdict = "—"
-            elif mean >= target:
-                verdict = "reached"
-            else:
-                verdict = f"missed ({_signed(mean - target)})"
             minutes = result.get("minutes")
+            anchor = result.get("anchor") or {}
             rows.append(
                 [
                     name,
                     _number(result.get("params")),
                     _number(result.get("macs")),
-                    str(result.get("epochs", "—")),
-                    str(len(finals)) if finals else "—",
-                    accuracy,
+                    _pct(mean) if std is None else f"{mean:.2f} ± {std:.2f} %",
                     ", ".join(f"{v:.2f}" for v in finals) or "—",
-                    _target(target),
-                    verdict,
+                    str(result.get("epochs", "—")),
                     "—" if minutes is None else f"{minutes:.1f}\u00a0min",
+                    str(result.get("device", "—")),
+                    anchor.get("name", "—"),
+                    _pct(anchor.get("accuracy")),
+                    f"{anchor.get('selected', '—')}; {anchor.get('source', '—')}",
                 ]
             )
         headers = [
             "model",
             "parameters",
             "MACs",
-            "epochs",
-            "seeds",
             "final test (mean ± std)",
-            "final test per seed",
-            "target",
-            "result",
+            "per seed",
+            "epochs",
             "wall time per run",
+            "trained on",
+            "best published ≤ budget (parameters)",
+            "its test accuracy",
+            "how it was selected; source",
         ]
-        table = _table(headers, rows, widths=[7, 8, 9, 5, 5, 11, 12, 7, 9, 7])
+        table = _table(headers, rows, widths=[7, 7, 8, 10, 11, 5, 6, 10, 9, 7, 18])
         self.set_source_info(table)
         text = (
             "Final-epoch test accuracy (no epoch picked on the test set), mean ± sample "
-            "standard deviation (n − 1) over the seeds, read from results/summary.json."
+            "standard deviation (n − 1) over the seeds, read from results/summary.json; "
+            "beside each model, the most accurate published result at or under its "
+            "parameter budget (results/frontier/anchors.json) and how it was selected."
         )
         return [table, nodes.paragraph(text, text)]
-
-
-def _target(value: float | None) -> str:
-    """A frontier target: '≥ 99.50 %'."""
-    return "—" if value is None else f"≥ {value:.2f} %"
 
 
 class FigureIfExistsDirective(_ResultsDirective):
@@ -517,8 +467,8 @@ def markdown_nodes(text: str) -> list[nodes.Node]:
     while i < len(lines):
         line = lines[i]
         stripped = line.strip()
-        if not stripped:
-            i += 1
+        if not stripped or (stripped.startswith("<!--") and stripped.endswith("-->")):
+            i += 1  # blank lines and the section markers of the benchmark pages
         elif stripped.startswith("```"):
             language = stripped[3:].strip() or "text"
             end = i + 1
@@ -572,18 +522,40 @@ def markdown_nodes(text: str) -> list[nodes.Node]:
     return out
 
 
+def _section(text: str, title: str) -> str | None:
+    """The lines under the Markdown heading ``title`` (None when there is no such heading)."""
+    lines = text.splitlines()
+    for start, line in enumerate(lines):
+        level = len(line) - len(line.lstrip("#"))
+        if level and line[level:].strip() == title:
+            end = start + 1
+            while end < len(lines):
+                other = len(lines[end]) - len(lines[end].lstrip("#"))
+                if 0 < other <= level and lines[end][other:].startswith(" "):
+                    break
+                end += 1
+            return "\n".join(lines[start + 1 : end])
+    return None
+
+
 class IncludeIfExistsDirective(_ResultsDirective):
     """Include a Markdown file that a benchmark writes, once it exists.
 
     The argument is a path relative to the page. The file is rendered with
-    :func:`markdown_nodes` (tables as tables), or shown verbatim with ``:literal:``.
-    While it is missing, the page shows ``:missing:`` as a note (default: "not run yet").
+    :func:`markdown_nodes` (tables as tables), or shown verbatim with ``:literal:``;
+    ``:section: TITLE`` keeps only the part under the heading ``TITLE`` (up to the next
+    heading of the same level or above, without the heading itself). While the file is
+    missing, the page shows ``:missing:`` as a note (default: "not run yet").
     """
 
     required_arguments = 1
     final_argument_whitespace = True
     has_content = False
-    option_spec = {"literal": directives.flag, "missing": directives.unchanged}
+    option_spec = {
+        "literal": directives.flag,
+        "missing": directives.unchanged,
+        "section": directives.unchanged,
+    }
 
     def run(self) -> list[nodes.Node]:
         """Render the file, or the note."""
@@ -593,6 +565,10 @@ class IncludeIfExistsDirective(_ResultsDirective):
         if not path.is_file():
             return self.not_run(self.options.get("missing", f"{rel}: not run yet"))
         text = path.read_text(encoding="utf-8")
+        if "section" in self.options:
+            text = _section(text, self.options["section"])
+            if text is None:
+                raise self.error(f"{rel} has no heading {self.options['section']!r}")
         if "literal" in self.options:
             block = nodes.literal_block(text, text)
             block["language"] = "markdown"
