@@ -193,15 +193,15 @@ def open_picture(
     fmt, (width, height) = header
     if formats is not None and fmt not in formats:
         raise DigitImageError(f"{name}: a {fmt} picture; expected {' or '.join(formats)}")
-    if width * height > max_pixels:
-        raise PictureTooLargeError(
-            f"{name}: a picture of {width}x{height} pixels ({width * height:,}) is larger "
-            f"than the limit of {max_pixels:,} pixels; scale it down first"
-        )
     if max_side is not None and max(width, height) > max_side:
         raise PictureTooLargeError(
             f"{name}: a picture of {width}x{height} pixels is larger than the limit of "
             f"{max_side:,} pixels a side; scale it down first"
+        )
+    if width * height > max_pixels:
+        raise PictureTooLargeError(
+            f"{name}: a picture of {width}x{height} pixels ({width * height:,}) is larger "
+            f"than the limit of {max_pixels:,} pixels; scale it down first"
         )
     try:
         with Image.open(source, formats=[fmt]) as opened:
