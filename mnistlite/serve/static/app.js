@@ -98,6 +98,7 @@ pad.addEventListener("pointerdown", (event) => {
   pad.setPointerCapture(event.pointerId);
   const p = where(event);
   pen = { id: event.pointerId, ...p };
+  app.dataset.pointer = event.pointerType; // mouse, touch or pen
   dot(p);
   inked = true;
   schedule(DEBOUNCE_MS);
