@@ -139,7 +139,7 @@ function predict() {
       const response = await fetch(url, {
         method: "POST",
         headers: { "Content-Type": "image/png" },
-        body: blob,
+        body: await blob.arrayBuffer(), // bytes, not a Blob: visible to dev tools too
       });
       const answer = await response.json();
       if (id !== sent) return; // the drawing changed since
