@@ -13,15 +13,12 @@ from __future__ import annotations
 import io
 import struct
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import numpy as np
 import torch
 
 from mnistlite.errors import MnistliteError
-
-if TYPE_CHECKING:
-    from PIL import Image as PILImage
 
 __all__ = [
     "MAX_PIXELS",
@@ -96,8 +93,8 @@ class PictureTooLargeError(DigitImageError):
 
 #: The most pixels :func:`load_digit` and :func:`open_picture` accept, checked on the
 #: file's header before any pixel is decoded: 50 megapixels, more than a phone camera's
-#: full-resolution photo (12 to 48). A larger picture would take gigabytes of memory
-#: (a 12,000x12,000 PNG takes 2.8 GB) for a digit that ends up 28x28.
+#: full-resolution photo (12 to 48). Decoding a larger picture would take gigabytes of
+#: memory, for a digit that ends up 28x28.
 MAX_PIXELS = 50_000_000
 
 
@@ -148,7 +145,7 @@ def open_picture(
     max_pixels: int = MAX_PIXELS,
     max_side: int | None = None,
     formats: tuple[str, ...] | None = None,
-) -> PILImage.Image:
+) -> Any:
     """Read a picture file after checking the size its header announces.
 
     The width and height are read from the header, and a picture over the limits is
@@ -164,7 +161,7 @@ def open_picture(
             format Pillow reads).
 
     Returns:
-        The decoded picture (a :class:`PIL.Image.Image`, fully loaded).
+        The decoded picture, a fully loaded ``PIL.Image.Image``.
 
     Raises:
         PictureTooLargeError: If the header announces more than ``max_pixels`` pixels

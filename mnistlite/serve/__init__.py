@@ -44,7 +44,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from torch import nn
 
@@ -59,9 +59,6 @@ from mnistlite.preprocess import (
     open_picture,
 )
 
-if TYPE_CHECKING:
-    from fastapi import FastAPI
-
 __all__ = [
     "DEFAULT_MODEL",
     "INSTALL_HINT",
@@ -75,13 +72,13 @@ __all__ = [
 ]
 
 INSTALL_HINT = 'pip install "mnistlite[serve]"'
-#: The largest request body accepted: 2 MiB.
+#: The largest request body accepted (2 MiB).
 MAX_BYTES = 2 * 1024 * 1024
 #: The longest width or height of a picture accepted, read from its header.
 MAX_SIDE = 4096
 #: The model the page starts with, when it is served.
 DEFAULT_MODEL = "step7"
-#: Picture formats accepted (Pillow's names).
+#: Picture formats accepted, as Pillow names them.
 FORMATS = ("PNG", "JPEG")
 #: Content types of a picture sent as the whole body.
 PICTURE_TYPES = ("image/png", "image/jpeg", "application/octet-stream")
@@ -293,7 +290,7 @@ async def _read_body(request: Any) -> bytes:
 
 def create_app(
     models: Sequence[str] | Mapping[str, nn.Module] | None = None, *, default: str | None = None
-) -> "FastAPI":
+) -> Any:
     """Build the ASGI app: the draw-a-digit page and the prediction API.
 
     Args:
@@ -304,7 +301,7 @@ def create_app(
             ``?model=`` (default: ``step7`` when served, else the first).
 
     Returns:
-        A :class:`fastapi.FastAPI` app; run it with uvicorn or mount it in your own app.
+        A ``fastapi.FastAPI`` app; run it with uvicorn or mount it in your own app.
 
     Raises:
         MissingExtraError: If FastAPI is not installed (``pip install "mnistlite[serve]"``).
