@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from mnistlite import _checks
 from mnistlite.errors import MnistliteError
 
-__all__ = ["positive_float", "positive_int", "seed_int"]
+__all__ = ["port_int", "positive_float", "positive_int", "seed_int"]
 
 T = TypeVar("T")
 
@@ -40,3 +40,14 @@ def positive_float(text: str) -> float:
 def seed_int(text: str) -> int:
     """Parse a random seed: an integer in [-2**63, 2**64 - 1], as torch.manual_seed takes."""
     return _parse(text, int, _checks.seed, "an integer seed")
+
+
+def port_int(text: str) -> int:
+    """Parse a TCP port: an integer in [0, 65535] (0 asks the system for a free one)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {value}")
+    return value

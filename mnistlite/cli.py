@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mnistlite.argtypes import positive_float, positive_int, seed_int
+from mnistlite.argtypes import port_int, positive_float, positive_int, seed_int
 from mnistlite.errors import MnistliteError
 
 __all__ = ["build_parser", "main"]
@@ -159,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_deploy_parsers(commands)
     _add_sweep_parser(commands)
+    _add_serve_parser(commands)
     return parser
 
 
@@ -477,6 +478,43 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         for p in predictions:
             print(f"{p.file}: {p.digit} ({100 * p.probability:.1f}%)")
     return EXIT_USAGE if failed else 0
+
+
+# -- serve ---------------------------------------------------------------------------
+
+
+def _add_serve_parser(commands: Any) -> None:
+    """The ``serve`` subcommand (library: mnistlite.serve); it exists without the extra."""
+    serve = commands.add_parser(
+        "serve",
+        help="a web page to draw digits on, and a prediction API",
+        description="Serve a page to draw a digit on (mouse, finger or stylus) and see the "
+        "prediction, and an HTTP API: POST /api/predict, GET /api/models, GET /api/health, "
+        "docs at /docs. Listens on 127.0.0.1 unless --host says otherwise. Ctrl-C stops "
+        "it. Needs the 'mnistlite[serve]' extra (pip install \"mnistlite[serve]\").",
+    )
+    serve.add_argument(
+        "model", nargs="?", metavar="MODEL", help="the model the page starts with (default: step7)"
+    )
+    serve.add_argument(
+        "--weights",
+        metavar="PATH",
+        help="serve only MODEL, with this .pt file (a state_dict or a training checkpoint)",
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port", type=port_int, default=8000, help="port; 0 picks a free one (default: 8000)"
+    )
+    serve.set_defaults(handler=_cmd_serve)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from mnistlite import serve
+
+    serve.run(args.model, weights=args.weights, host=args.host, port=args.port)
+    return 0
 
 
 # -- sweep ---------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from torch import nn
 from mnistlite.errors import MnistliteError
 from mnistlite.preprocess import load_digit
 
-__all__ = ["Prediction", "classify", "predict"]
+__all__ = ["Prediction", "classify", "predict", "probabilities", "rank"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,49 @@ class Prediction:
         }
 
 
+def probabilities(model: nn.Module, digits: torch.Tensor) -> torch.Tensor:
+    """The model's softmax probabilities of the ten digits, in inference mode.
+
+    Args:
+        model: Takes ``(N, 1, 28, 28)`` normalized images, returns ``(N, 10)`` logits.
+        digits: Tensor ``(N, 1, 28, 28)``, e.g. stacked :func:`~mnistlite.preprocess.load_digit`
+            results.
+
+    Returns:
+        Tensor ``(N, 10)``; each row sums to 1.
+    """
+    model.eval()
+    device = next((p.device for p in model.parameters()), digits.device)
+    with torch.inference_mode():
+        return model(digits.float().to(device)).softmax(dim=1).cpu()
+
+
+def rank(probs: torch.Tensor, names: Sequence[str]) -> list[Prediction]:
+    """Turn rows of digit probabilities into one :class:`Prediction` each.
+
+    Args:
+        probs: Tensor ``(N, 10)``, e.g. from :func:`probabilities`.
+        names: One name per row.
+
+    Raises:
+        MnistliteError: If the number of names differs from the number of rows.
+    """
+    if len(names) != len(probs):
+        raise MnistliteError(f"got {len(names)} names for {len(probs)} digits")
+    if len(probs) == 0:
+        return []
+    top = probs.topk(min(3, probs.shape[1]), dim=1)
+    return [
+        Prediction(
+            file=name,
+            digit=int(indices[0]),
+            probability=float(values[0]),
+            top3=tuple((int(i), float(v)) for i, v in zip(indices, values, strict=True)),
+        )
+        for name, values, indices in zip(names, top.values, top.indices, strict=True)
+    ]
+
+
 def classify(model: nn.Module, digits: torch.Tensor, names: Sequence[str]) -> list[Prediction]:
     """Run ``model`` on preprocessed digits and return one :class:`Prediction` each.
 
@@ -67,20 +110,7 @@ def classify(model: nn.Module, digits: torch.Tensor, names: Sequence[str]) -> li
         raise MnistliteError(f"got {len(names)} names for {len(digits)} digits")
     if len(digits) == 0:
         return []
-    model.eval()
-    device = next((p.device for p in model.parameters()), digits.device)
-    with torch.inference_mode():
-        probabilities = model(digits.float().to(device)).softmax(dim=1).cpu()
-    top = probabilities.topk(min(3, probabilities.shape[1]), dim=1)
-    return [
-        Prediction(
-            file=name,
-            digit=int(indices[0]),
-            probability=float(values[0]),
-            top3=tuple((int(i), float(v)) for i, v in zip(indices, values, strict=True)),
-        )
-        for name, values, indices in zip(names, top.values, top.indices, strict=True)
-    ]
+    return rank(probabilities(model, digits), names)
 
 
 def predict(
@@ -90,7 +120,8 @@ def predict(
 
     Args:
         model: Takes ``(N, 1, 28, 28)`` normalized images, returns ``(N, 10)`` logits.
-        images: File paths, PIL images or arrays (see :func:`~mnistlite.preprocess.load_digit`).
+        images: File paths, file bytes, PIL images or arrays (see
+            :func:`~mnistlite.preprocess.load_digit`).
         names: How to call each picture (default: its path, or ``image N``).
 
     Returns:

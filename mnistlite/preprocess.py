@@ -10,15 +10,26 @@ a model takes, preprocessing it the way MNIST itself was made.
 
 from __future__ import annotations
 
+import io
+import struct
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import torch
 
 from mnistlite.errors import MnistliteError
 
-__all__ = ["MNIST_MEAN", "MNIST_STD", "DigitImageError", "Normalize", "load_digit"]
+__all__ = [
+    "MAX_PIXELS",
+    "MNIST_MEAN",
+    "MNIST_STD",
+    "DigitImageError",
+    "Normalize",
+    "PictureTooLargeError",
+    "load_digit",
+    "open_picture",
+]
 
 #: Mean pixel value of the 60,000 MNIST training images, scaled to [0, 1].
 MNIST_MEAN = 0.1307
@@ -76,6 +87,17 @@ class DigitImageError(MnistliteError):
     """A picture could not be read, or holds no digit (no ink)."""
 
 
+class PictureTooLargeError(DigitImageError):
+    """A picture's header announces more pixels (or a longer side) than the limit."""
+
+
+#: The most pixels :func:`load_digit` and :func:`open_picture` accept, checked on the
+#: file's header before any pixel is decoded: 50 megapixels, more than a phone camera's
+#: full-resolution photo (12 to 48). Decoding a larger picture would take gigabytes of
+#: memory, for a digit that ends up 28x28.
+MAX_PIXELS = 50_000_000
+
+
 #: Side of the box the digit's larger side is scaled to, as in MNIST.
 DIGIT_BOX = 20
 #: Where MNIST puts the ink's centre of mass (row, column), measured on the 60,000
@@ -88,21 +110,113 @@ MIN_CONTRAST = 0.2
 NOISE_FLOOR = 0.25
 
 
-def _read(image: Any, name: str) -> np.ndarray:
-    """Any accepted picture -> float64 grey array in [0, 1], white paper composited."""
+def _header(handle: IO[bytes]) -> tuple[str, tuple[int, int]] | None:
+    """The format and (width, height) a picture's header announces; no pixel is decoded.
+
+    Asks Pillow's format plugins in turn, as :func:`PIL.Image.open` does, but without its
+    decompression-bomb check, which warns or raises before the caller could check the size
+    against its own limit. None if no plugin recognises the header.
+    """
+    from PIL import Image
+
+    Image.init()
+    prefix = handle.read(16)
+    try:
+        for fmt in list(Image.ID):
+            factory, accept = Image.OPEN[fmt]
+            handle.seek(0)
+            try:
+                verdict = accept(prefix) if accept else True
+                if not verdict or isinstance(verdict, str):
+                    continue
+                picture = factory(handle, "")
+            except (SyntaxError, IndexError, TypeError, ValueError, OSError, struct.error):
+                continue
+            return fmt, picture.size
+        return None
+    finally:
+        handle.seek(0)
+
+
+def open_picture(
+    source: str | Path | bytes | IO[bytes],
+    *,
+    name: str | None = None,
+    max_pixels: int = MAX_PIXELS,
+    max_side: int | None = None,
+    formats: tuple[str, ...] | None = None,
+) -> Any:
+    """Read a picture file after checking the size its header announces.
+
+    The width and height are read from the header, and a picture over the limits is
+    refused before any pixel is decoded (Pillow would otherwise decode it, taking
+    gigabytes of memory, or stop with its ``DecompressionBombError``).
+
+    Args:
+        source: A file path, the file's bytes, or a binary file object.
+        name: How error messages call the picture (default: its path, or ``"image"``).
+        max_pixels: The most pixels (width x height) accepted; default :data:`MAX_PIXELS`.
+        max_side: The longest width or height accepted (default: no limit of its own).
+        formats: Pillow format names accepted, e.g. ``("PNG", "JPEG")`` (default: any
+            format Pillow reads).
+
+    Returns:
+        The decoded picture, a fully loaded ``PIL.Image.Image``.
+
+    Raises:
+        PictureTooLargeError: If the header announces more than ``max_pixels`` pixels
+            or a side longer than ``max_side``; the message names the picture and its size.
+        DigitImageError: If the file is missing, is not a picture (or not one of
+            ``formats``), or is truncated or corrupt.
+    """
     from PIL import Image, UnidentifiedImageError
 
-    if isinstance(image, (str, Path)):
-        path = Path(image)
-        if not path.is_file():
+    if name is None:
+        name = str(source) if isinstance(source, (str, Path)) else "image"
+    if isinstance(source, (str, Path)):
+        if not Path(source).is_file():
             raise DigitImageError(f"{name}: no such file")
-        try:
-            with Image.open(path) as opened:
-                opened.load()
-                image = opened.copy()
-        except (UnidentifiedImageError, OSError, ValueError) as err:
-            detail = "not an image PIL can read" if isinstance(err, UnidentifiedImageError) else err
-            raise DigitImageError(f"{name}: cannot read it as a picture ({detail})") from None
+        with open(source, "rb") as handle:
+            return open_picture(
+                handle, name=name, max_pixels=max_pixels, max_side=max_side, formats=formats
+            )
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        source = io.BytesIO(bytes(source))
+    header = _header(source)
+    if header is None and not source.read(1):
+        raise DigitImageError(f"{name}: cannot read it as a picture (an empty file)")
+    if header is None:
+        raise DigitImageError(f"{name}: cannot read it as a picture (not an image PIL can read)")
+    fmt, (width, height) = header
+    if formats is not None and fmt not in formats:
+        raise DigitImageError(f"{name}: a {fmt} picture; expected {' or '.join(formats)}")
+    if max_side is not None and max(width, height) > max_side:
+        raise PictureTooLargeError(
+            f"{name}: a picture of {width}x{height} pixels is larger than the limit of "
+            f"{max_side:,} pixels a side; scale it down first"
+        )
+    if width * height > max_pixels:
+        raise PictureTooLargeError(
+            f"{name}: a picture of {width}x{height} pixels ({width * height:,}) is larger "
+            f"than the limit of {max_pixels:,} pixels; scale it down first"
+        )
+    try:
+        with Image.open(source, formats=[fmt]) as opened:
+            opened.load()
+            return opened.copy()
+    except Image.DecompressionBombError as err:  # Image.MAX_IMAGE_PIXELS set below ours
+        raise PictureTooLargeError(f"{name}: {width}x{height} pixels: {err}") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+        detail = "not an image PIL can read" if isinstance(err, UnidentifiedImageError) else err
+        raise DigitImageError(f"{name}: cannot read it as a picture ({detail})") from None
+
+
+def _read(image: Any, name: str) -> np.ndarray:
+    """Any accepted picture -> float64 grey array in [0, 1], white paper composited."""
+    from PIL import Image
+
+    if isinstance(image, (str, Path, bytes, bytearray, memoryview)):
+        image = open_picture(image, name=name)
     if isinstance(image, torch.Tensor):
         image = image.detach().cpu().numpy()
     if isinstance(image, np.ndarray):
@@ -227,16 +341,18 @@ def _place(digit: np.ndarray) -> np.ndarray:
 def load_digit(image: Any, *, name: str | None = None) -> torch.Tensor:
     """Turn a picture of one handwritten digit into a model's input, as MNIST was made.
 
-    The steps: convert to grey (transparent parts count as white paper); tell the paper
-    from the ink by the picture's border (dark ink on light paper is inverted to MNIST's
-    light ink on black); drop faint noise (JPEG artifacts, paper texture) below
-    a quarter of the ink's strength; crop to the ink's bounding box, ignoring
-    isolated specks; scale the crop so its larger side is 20 pixels, keeping the aspect
-    ratio (Lanczos, antialiased); place it in a 28×28 field so its centre of mass lies
-    where MNIST's does; normalize with the MNIST mean and standard deviation.
+    A file is first checked against :data:`MAX_PIXELS` by its header, before any pixel is
+    decoded (see :func:`open_picture`). The steps: convert to grey (transparent parts count
+    as white paper); tell the paper from the ink by the picture's border (dark ink on light
+    paper is inverted to MNIST's light ink on black); drop faint noise (JPEG artifacts,
+    paper texture) below a quarter of the ink's strength; crop to the ink's bounding box,
+    ignoring isolated specks; scale the crop so its larger side is 20 pixels, keeping the
+    aspect ratio (Lanczos, antialiased); place it in a 28×28 field so its centre of mass
+    lies where MNIST's does; normalize with the MNIST mean and standard deviation.
 
     Args:
-        image: A file path (PNG, JPEG, anything Pillow reads), a PIL image, or an array
+        image: A file path or the file's bytes (PNG, JPEG, anything Pillow reads), a PIL
+            image, or an array
             (NumPy or torch) shaped (H, W), (H, W, 3) or (H, W, 4), uint8 0-255 or float
             0-1.
         name: How error messages call the picture (default: its path, or ``"image"``).
@@ -245,6 +361,8 @@ def load_digit(image: Any, *, name: str | None = None) -> torch.Tensor:
         A float32 tensor (1, 28, 28), normalized like the training images.
 
     Raises:
+        PictureTooLargeError: If the file's header announces more than :data:`MAX_PIXELS`
+            pixels (a :class:`DigitImageError`).
         DigitImageError: If the file is missing or not a picture, the array has the
             wrong shape or dtype, or the picture is blank (no ink); the message names
             the picture.

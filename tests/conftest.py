@@ -63,3 +63,87 @@ def mnist_train(mnist_root):
     from mnistlite.data import load_mnist
 
     return load_mnist(mnist_root, train=True)
+
+
+# -- mnistlite serve: one server for the API and browser tests -------------------------
+
+
+def require_or_skip(reason: str) -> None:
+    """Skip a test whose tools are missing; fail it under ``MNISTLITE_REQUIRE_DATA=1``."""
+    if require_data():
+        pytest.fail(f"{reason}, and MNISTLITE_REQUIRE_DATA is set", pytrace=False)
+    pytest.skip(reason)
+
+
+class Server:
+    """A ``mnistlite serve --port 0`` process: its URL, its folders and its output."""
+
+    def __init__(self, process, url: str, cwd: Path, tmp: Path) -> None:
+        self.process, self.url, self.cwd, self.tmp = process, url, cwd, tmp
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory):
+    """``python -m mnistlite serve --port 0`` on 127.0.0.1, stopped with Ctrl-C (SIGINT).
+
+    The server runs in an empty folder with an empty TMPDIR, so tests can check that it
+    writes nothing to disk. Stopping it must exit 0 with "stopped".
+    """
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+    import urllib.request
+
+    for module in ("fastapi", "uvicorn", "python_multipart", "httpx"):
+        try:
+            __import__(module)
+        except ImportError:
+            require_or_skip(f"{module} is not installed (pip install -e '.[dev]')")
+    cwd, tmp = tmp_path_factory.mktemp("serve-cwd"), tmp_path_factory.mktemp("serve-tmp")
+    log = tmp_path_factory.mktemp("serve-log") / "stderr.txt"
+    env = {
+        **os.environ,
+        "TMPDIR": str(tmp),
+        "PYTHONPATH": os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mnistlite", "serve", "--port", "0"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=log.open("w"),
+        text=True,
+    )
+    first: list[str] = []
+    reader = threading.Thread(target=lambda: first.append(process.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout=120)
+    line = first[0] if first else ""
+    if "http://" not in line:
+        process.kill()
+        pytest.fail(f"mnistlite serve did not start: {line!r} {log.read_text()}")
+    url = line.split()[2].rstrip("/")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/api/health", timeout=5) as answer:
+                if answer.status == 200:
+                    break
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise
+            time.sleep(0.2)
+    server = Server(process, url, cwd, tmp)
+    yield server
+    process.send_signal(signal.SIGINT)
+    try:
+        out, _ = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("mnistlite serve did not stop within 30 s of Ctrl-C")
+    err = log.read_text()
+    assert process.returncode == 0, err
+    assert "stopped" in out and "Traceback" not in err, (out, err)

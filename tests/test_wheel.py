@@ -42,6 +42,8 @@ def test_wheel_contents(wheel):
     assert "mnistlite/weights/manifest.json" in names
     assert "mnistlite/weights/step7_mnist_v1.pt" in names
     assert "mnistlite/py.typed" in names
+    for page in ("index.html", "app.js", "style.css"):  # the page of `mnistlite serve`
+        assert f"mnistlite/serve/static/{page}" in names
     assert not [n for n in names if n.startswith(("tests/", "docs/", "benchmarks/", "results/"))]
 
 
@@ -91,13 +93,15 @@ def test_wheel_installs_and_loads_weights_outside_checkout(wheel, tmp_path):
         "import mnistlite, torch; from mnistlite import models; "
         "m = models.step7(weights='DEFAULT').eval(); "
         "print(mnistlite.__file__); print(m(torch.zeros(1, 1, 28, 28)).shape); "
-        "print(models.Step7_Weights.DEFAULT.meta['test_acc'])"
+        "print(models.Step7_Weights.DEFAULT.meta['test_acc']); "
+        "from mnistlite.serve import STATIC; print(sorted(p.name for p in STATIC.iterdir()))"
     )
     done = subprocess.run(
         [str(python), "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env
     )
     assert done.returncode == 0, done.stderr
-    location, shape, accuracy = done.stdout.strip().splitlines()
+    location, shape, accuracy, static = done.stdout.strip().splitlines()
     assert location.startswith(str(env_dir)), location  # not the checkout
     assert shape == "torch.Size([1, 10])"
     assert float(accuracy) > 99.0
+    assert static == "['app.js', 'index.html', 'style.css']"

@@ -1,0 +1,493 @@
+"""A web page to draw digits on, and a prediction API, over :mod:`mnistlite.predict`.
+
+``mnistlite serve`` starts it; :func:`create_app` returns the ASGI app (FastAPI), to run
+with any ASGI server or to mount in a service of your own::
+
+    from fastapi import FastAPI
+    from mnistlite.serve import create_app
+
+    service = FastAPI()
+    service.mount("/digits", create_app(models=["step7", "lite1k"]))
+
+Routes:
+
+* ``GET /``: the page. Draw a digit with a mouse, a finger or a stylus; it shows the
+  prediction, the ten probabilities and the 28×28 picture the model saw.
+* ``POST /api/predict?model=NAME``: a PNG or JPEG picture as the body (``Content-Type:
+  image/png``, ``image/jpeg`` or ``application/octet-stream``) or as a file of a
+  ``multipart/form-data`` body. Answers the object ``mnistlite predict --json`` prints
+  for that picture (``file``, ``digit``, ``probability``, ``top3``); with
+  ``details=true`` also ``model``, all ten ``probabilities`` and ``input``, the 28×28
+  picture the model saw (rows of 0-255 values, white ink on black).
+* ``GET /api/models``: the served models, their parameters and test accuracy.
+* ``GET /api/health``: ``{"status": "ok", ...}``.
+* ``GET /docs``: the OpenAPI documentation, from FastAPI.
+
+A bad request gets a 4xx status and ``{"detail": "..."}`` naming the problem: a body
+that is empty (400), over :data:`MAX_BYTES` (413), not a PNG or JPEG or truncated (422),
+a picture wider or higher than :data:`MAX_SIDE` pixels (413, refused from its header
+before decoding), an unknown model (404), a wrong method (405) or content type (415), a
+malformed multipart body (400). Bodies are read into memory only: nothing is written
+to disk. Each model is loaded once, on first use, and shared by all requests; inference
+runs in :func:`torch.inference_mode`.
+
+FastAPI and uvicorn are the optional extra ``mnistlite[serve]``; this module imports
+them only inside the functions that need them.
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads the route functions'
+# annotations (Request, Query) at runtime, and they are imported inside create_app.
+import ipaddress
+import socket
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from mnistlite.errors import MissingExtraError, MnistliteError, WeightsError
+from mnistlite.predict import probabilities, rank
+from mnistlite.preprocess import (
+    MNIST_MEAN,
+    MNIST_STD,
+    DigitImageError,
+    PictureTooLargeError,
+    load_digit,
+    open_picture,
+)
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "INSTALL_HINT",
+    "MAX_BYTES",
+    "MAX_SIDE",
+    "ModelInfo",
+    "bundled_models",
+    "create_app",
+    "require_serve",
+    "run",
+]
+
+INSTALL_HINT = 'pip install "mnistlite[serve]"'
+#: The largest request body accepted (2 MiB).
+MAX_BYTES = 2 * 1024 * 1024
+#: The longest width or height of a picture accepted, read from its header.
+MAX_SIDE = 4096
+#: The model the page starts with, when it is served.
+DEFAULT_MODEL = "step7"
+#: Picture formats accepted, as Pillow names them.
+FORMATS = ("PNG", "JPEG")
+#: Content types of a picture sent as the whole body.
+PICTURE_TYPES = ("image/png", "image/jpeg", "application/octet-stream")
+STATIC = Path(__file__).resolve().parent / "static"
+LOOPBACK = ("localhost",)
+
+
+def require_serve() -> None:
+    """Import FastAPI, uvicorn and python-multipart, or fail naming the extra.
+
+    Raises:
+        MissingExtraError: If one is missing (an :class:`ImportError`); the message says
+            ``pip install "mnistlite[serve]"``.
+    """
+    try:
+        import fastapi  # noqa: F401
+        import python_multipart  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as err:
+        raise MissingExtraError(
+            f"mnistlite serve needs the 'mnistlite[serve]' extra (fastapi, uvicorn, "
+            f"python-multipart); {err.name or 'a package'} is not installed: {INSTALL_HINT}"
+        ) from err
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the page and ``GET /api/models`` show of a served model.
+
+    Attributes:
+        name: The name requests use (``?model=NAME``).
+        params: Its parameter count.
+        test_acc: Accuracy (percent) on the MNIST test set from the weights' metadata,
+            or None for a model given as a module.
+        weights: Which weights: ``"Step7_Weights.MNIST_V1"``, or ``"custom"``.
+    """
+
+    name: str
+    params: int
+    test_acc: float | None
+    weights: str
+
+
+def bundled_models() -> list[str]:
+    """The registered models that have bundled weights, in registry order."""
+    from mnistlite import models
+
+    names = []
+    for name in models.list_models():
+        try:
+            enum = models.get_model_weights(name)
+        except WeightsError:
+            continue
+        if "DEFAULT" in enum.__members__:
+            names.append(name)
+    return names
+
+
+class _Models:
+    """The served models: loaded once, on first use, by one thread; shared after that."""
+
+    def __init__(self, models: Sequence[str] | Mapping[str, nn.Module] | None) -> None:
+        from mnistlite import models as registry
+        from mnistlite.params import count_parameters
+
+        self.infos: dict[str, ModelInfo] = {}
+        self._loaders: dict[str, Callable[[], nn.Module]] = {}
+        self._loaded: dict[str, nn.Module] = {}
+        self._lock = threading.Lock()
+        if isinstance(models, Mapping):
+            for name, module in models.items():
+                if not isinstance(module, nn.Module):
+                    raise MnistliteError(
+                        f"create_app(models=...): {name!r} maps to a "
+                        f"{type(module).__name__}; expected a torch.nn.Module"
+                    )
+                self.infos[name] = ModelInfo(name, count_parameters(module), None, "custom")
+                self._loaded[name] = module.eval()
+            return
+        bundled = bundled_models()
+        names = bundled if models is None else list(models)
+        for name in names:
+            if name not in bundled:
+                raise MnistliteError(
+                    f"model {name!r} has no bundled weights to serve; expected one of: "
+                    f"{', '.join(bundled)} (or give create_app a module)"
+                )
+            member = registry.get_model_weights(name).DEFAULT
+            meta = member.meta
+            self.infos[name] = ModelInfo(
+                name,
+                int(meta["num_params"]),
+                float(meta["test_acc"]),
+                f"{type(member).__name__}.{member.name}",
+            )
+            self._loaders[name] = lambda name=name: registry.get_model(name, weights="DEFAULT")
+        if not self.infos:
+            raise MnistliteError("create_app(models=...) got no model; expected at least one")
+
+    def get(self, name: str) -> nn.Module:
+        """The model, built and loaded on the first call."""
+        model = self._loaded.get(name)
+        if model is None:
+            with self._lock:
+                model = self._loaded.get(name)
+                if model is None:
+                    model = self._loaders[name]().eval()
+                    self._loaded[name] = model
+        return model
+
+
+class _BadRequest(Exception):
+    """A request the API refuses: its status and the message for ``detail``."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def _multipart_file(body: bytes, content_type: str) -> tuple[str, bytes]:
+    """The first file of a multipart/form-data body: (its file name, its bytes)."""
+    from python_multipart.exceptions import MultipartParseError
+    from python_multipart.multipart import MultipartParser, parse_options_header
+
+    boundary = parse_options_header(content_type)[1].get(b"boundary")
+    if not boundary:
+        raise _BadRequest(400, "malformed multipart body: its Content-Type names no boundary")
+    parts: list[dict[str, Any]] = []
+    header = {"field": b"", "value": b""}
+    ended: list[bool] = []
+
+    def on_part_begin() -> None:
+        parts.append({"headers": {}, "data": bytearray()})
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        header["field"] += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        header["value"] += data[start:end]
+
+    def on_header_end() -> None:
+        parts[-1]["headers"][header["field"].lower()] = header["value"]
+        header["field"] = header["value"] = b""
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        parts[-1]["data"] += data[start:end]
+
+    callbacks = {
+        "on_part_begin": on_part_begin,
+        "on_header_field": on_header_field,
+        "on_header_value": on_header_value,
+        "on_header_end": on_header_end,
+        "on_part_data": on_part_data,
+        "on_end": lambda: ended.append(True),
+    }
+    try:
+        parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+        parser.write(body)
+        parser.finalize()
+    except MultipartParseError as err:
+        raise _BadRequest(400, f"malformed multipart body: {err}") from None
+    if not ended:
+        raise _BadRequest(400, "malformed multipart body: it ends before its closing boundary")
+    for part in parts:
+        disposition = parse_options_header(part["headers"].get(b"content-disposition", b""))[1]
+        if b"filename" in disposition:
+            name = disposition[b"filename"].decode("utf-8", "replace") or "image"
+            return name, bytes(part["data"])
+    raise _BadRequest(
+        400, "multipart body has no file; send the picture as a file field (curl -F file=@x.png)"
+    )
+
+
+def _answer(model: nn.Module, info: ModelInfo, data: bytes, name: str, details: bool) -> dict:
+    """Preprocess and classify one picture, as ``mnistlite predict --json`` does."""
+    try:
+        picture = open_picture(data, name=name, max_side=MAX_SIDE, formats=FORMATS)
+        digit = load_digit(picture, name=name)
+    except PictureTooLargeError as err:
+        raise _BadRequest(413, str(err)) from None
+    except DigitImageError as err:
+        raise _BadRequest(422, str(err)) from None
+    probs = probabilities(model, digit.unsqueeze(0))
+    answer = rank(probs, [name])[0].to_dict()
+    if details:
+        seen = ((digit[0] * MNIST_STD + MNIST_MEAN).clamp(0, 1) * 255).round().to(int)
+        answer["model"] = asdict(info)
+        answer["probabilities"] = [float(p) for p in probs[0]]
+        answer["input"] = seen.tolist()
+    return answer
+
+
+async def _read_body(request: Any) -> bytes:
+    """The body, refused as soon as it is known to exceed MAX_BYTES."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BYTES:
+        raise _BadRequest(
+            413, f"body of {int(length):,} bytes is over the limit of {MAX_BYTES:,} bytes (2 MiB)"
+        )
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BYTES:
+            raise _BadRequest(413, f"body is over the limit of {MAX_BYTES:,} bytes (2 MiB)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(
+    models: Sequence[str] | Mapping[str, nn.Module] | None = None, *, default: str | None = None
+) -> Any:
+    """Build the ASGI app: the draw-a-digit page and the prediction API.
+
+    Args:
+        models: Which models to serve: None for every registered model with bundled
+            weights, a list of such names, or a mapping from names to your own modules
+            (e.g. ``{"mine": models.get_model("step7", weights="runs/step7/model.pt")}``).
+        default: The model the page starts with and ``/api/predict`` uses without
+            ``?model=`` (default: ``step7`` when served, else the first).
+
+    Returns:
+        A ``fastapi.FastAPI`` app; run it with uvicorn or mount it in your own app.
+
+    Raises:
+        MissingExtraError: If FastAPI is not installed (``pip install "mnistlite[serve]"``).
+        MnistliteError: If a named model has no bundled weights, a mapping's value is not
+            a module, or ``default`` is not among the served models.
+    """
+    require_serve()
+    from fastapi import FastAPI, Query, Request
+    from fastapi.responses import HTMLResponse, JSONResponse
+    from fastapi.staticfiles import StaticFiles
+    from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException
+
+    from mnistlite import __version__
+
+    served = _Models(models)
+    if default is None:
+        default = DEFAULT_MODEL if DEFAULT_MODEL in served.infos else next(iter(served.infos))
+    elif default not in served.infos:
+        raise MnistliteError(
+            f"model {default!r} is not served; expected one of: {', '.join(served.infos)}"
+        )
+    page = (STATIC / "index.html").read_text(encoding="utf-8")
+
+    app = FastAPI(
+        title="mnistlite",
+        version=__version__,
+        summary="Compact MNIST CNNs: draw a digit, or classify a picture of one.",
+    )
+    app.state.models = served
+
+    async def refused(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, _BadRequest)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        detail = exc.detail
+        if exc.status_code == 405:
+            headers = {key.lower(): value for key, value in (exc.headers or {}).items()}
+            allowed = headers.get("allow", "another method")
+            detail = f"{request.method} is not allowed on {request.url.path}; use {allowed}"
+        elif exc.status_code == 404:
+            detail = f"no such page: {request.url.path}"
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+    app.add_exception_handler(_BadRequest, refused)
+    app.add_exception_handler(HTTPException, http_error)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> HTMLResponse:
+        return HTMLResponse(page)
+
+    @app.get("/api/health", summary="Whether the server answers")
+    def health() -> dict:
+        return {"status": "ok", "version": __version__, "models": len(served.infos)}
+
+    @app.get("/api/models", summary="The served models")
+    def list_models() -> dict:
+        return {"default": default, "models": [asdict(info) for info in served.infos.values()]}
+
+    picture_body = {
+        "required": True,
+        "description": f"A PNG or JPEG picture of one digit (at most {MAX_BYTES:,} bytes, "
+        f"{MAX_SIDE} pixels a side), as the body or as a multipart file.",
+        "content": {
+            "image/png": {"schema": {"type": "string", "format": "binary"}},
+            "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+        },
+    }
+
+    @app.post(
+        "/api/predict",
+        summary="Classify a picture of a digit",
+        openapi_extra={"requestBody": picture_body},
+    )
+    async def predict(
+        request: Request,
+        model: str | None = Query(None, description=f"a served model (default: {default})"),
+        details: bool = Query(False, description="add probabilities and the 28x28 input"),
+    ) -> dict:
+        """The object ``mnistlite predict --json`` prints for the picture."""
+        name = default if model is None else model
+        if name not in served.infos:
+            raise _BadRequest(404, f"unknown model {name!r}; served: {', '.join(served.infos)}")
+        content_type = request.headers.get("content-type", "")
+        kind = content_type.split(";")[0].strip().lower()
+        if kind not in (*PICTURE_TYPES, "multipart/form-data"):
+            raise _BadRequest(
+                415,
+                f"content type {content_type or '(none)'!r} is not accepted; send "
+                f"{', '.join(PICTURE_TYPES)} or multipart/form-data",
+            )
+        body = await _read_body(request)
+        if not body:
+            raise _BadRequest(400, "empty body; send a PNG or JPEG picture")
+        filename = "image"
+        if kind == "multipart/form-data":
+            filename, body = _multipart_file(body, content_type)
+            if not body:
+                raise _BadRequest(400, f"the file {filename!r} in the multipart body is empty")
+        module = await run_in_threadpool(served.get, name)
+        return await run_in_threadpool(_answer, module, served.infos[name], body, filename, details)
+
+    return app
+
+
+def _is_loopback(host: str) -> bool:
+    if host in LOOPBACK:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port (0 picks a free port)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family, backlog=128)
+    except OSError as err:
+        raise MnistliteError(
+            f"cannot listen on {host}:{port} ({err.strerror or err}); is another server on "
+            "that port? choose another with --port"
+        ) from None
+
+
+def run(
+    model: str | None = None,
+    *,
+    weights: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> None:
+    """Serve the page and the API until interrupted (Ctrl-C, or SIGTERM), then return.
+
+    Prints the address, and a warning when ``host`` is not a loopback address: the API
+    has no authentication.
+
+    Args:
+        model: The model the page starts with (default: ``step7``). With ``weights``, the
+            model whose architecture the file fits; only that model is served.
+        weights: A state-dict file (``model.pt`` or ``checkpoint.pt`` of ``mnistlite
+            train``) or a bundled member name for ``model``.
+        host: The address to listen on (default: this machine only).
+        port: The port; 0 picks a free one.
+
+    Raises:
+        MissingExtraError: If the ``serve`` extra is not installed.
+        MnistliteError: If the model or weights are unknown, or the port is taken.
+    """
+    require_serve()
+    import uvicorn
+
+    from mnistlite import models as registry
+
+    if weights is not None:
+        if model is None:
+            raise MnistliteError("--weights needs the MODEL it fits, e.g. serve step7 --weights F")
+        app = create_app({model: registry.get_model(model, weights=weights)}, default=model)
+    else:
+        app = create_app(default=model)
+    sock = _bind(host, port)
+    if not _is_loopback(host):
+        print(
+            f"mnistlite serve: warning: listening on {host}, reachable from other machines; "
+            "the API has no authentication",
+            file=sys.stderr,
+            flush=True,
+        )
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    print(f"mnistlite serve: http://{shown}:{bound_port}/ (Ctrl-C stops it)", flush=True)
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn shut down, then passed Ctrl-C on
+        pass
+    finally:
+        sock.close()
+    print("mnistlite serve: stopped", flush=True)
