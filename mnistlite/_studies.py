@@ -50,14 +50,17 @@ def worker_id() -> str:
 
 
 def mask_url(url: str) -> str:
-    """``url`` with its password, if any, replaced by ``***``."""
-    return re.sub(r"(://[^:/@?#\s]*:)[^@\s]*@", r"\1***@", str(url))
+    """``url`` with its password, if any, replaced by ``***`` (also in a malformed URL)."""
+    text = str(url)
+    if "://" in text:
+        return re.sub(r"(://[^:/@?#\s]*:)[^\s/?#]*@", r"\1***@", text)
+    return re.sub(r"(:)[^:\s]*@", r"\1***@", text)
 
 
 def _scrub(text: str, url: str) -> str:
     """``text`` with the URL's password (and the URL itself) masked."""
     text = text.replace(url, mask_url(url))
-    match = re.search(r"://[^:/@?#\s]*:([^@\s]*)@", url)
+    match = re.search(r"://[^:/@?#\s]*:([^\s/?#]*)@", url)
     if match and match.group(1):
         text = text.replace(match.group(1), "***")
     return mask_url(text)
