@@ -6,13 +6,17 @@ any training (the trial ends as ``PRUNED``, with the reason in its ``rejected`` 
 attribute). The others are trained and scored by their **final-epoch** accuracy on a
 validation split held out from the 60,000 training images; the test set is never read.
 
-Trials live in Optuna's storage: a local SQLite file by default, or any Optuna RDB URL,
-so several processes, on one machine or several, can work on the same study::
+Trials live in Optuna's storage: a local SQLite file by default, Optuna's journal file
+(``journal:///FILE``), or a database server (``postgresql+psycopg2://USER:PASSWORD@HOST/DB``),
+so any number of processes, on one machine or many, fill one study together until it
+holds the requested number of complete trials; ``workers=N`` starts N local processes.
+A worker that dies mid-trial has its trial failed and retried by another (heartbeats
+and Optuna's ``RetryFailedTrialCallback``)::
 
     from mnistlite import models, sweep
     from mnistlite.models import SpecNet
 
-    study = sweep.run_sweep(budget=5000, trials=20, epochs=3, root="data")
+    study = sweep.run_sweep(budget=5000, trials=20, epochs=3, root="data", workers=2)
     print(sweep.best_trials_table("sqlite:///mnistlite-sweep.db", "mnistlite-budget5000"))
     net = SpecNet(models.spec_from_dict(study.best_trial.user_attrs["spec"]))
 
@@ -64,8 +68,10 @@ __all__ = [
     "SEARCH_SPACE",
     "best_trials_table",
     "default_study_name",
+    "fail_lost_trials",
     "load_study",
     "objective",
+    "open_study",
     "plot_study",
     "require_optuna",
     "run_sweep",
@@ -687,6 +693,53 @@ def _pick_study(optuna: ModuleType, storage: Any, study_name: str | None, url: s
         known = f"; studies there: {', '.join(names)}" if names else "; it holds no study"
         raise MnistliteError(f"no study named {study_name!r} in {url}{known}")
     return study_name
+
+
+def open_study(
+    storage: str,
+    study_name: str,
+    settings: dict[str, Any],
+    *,
+    heartbeat_interval: int = 30,
+    grace_period: int = 120,
+) -> optuna.Study:
+    """Create or load a study that many workers share, as :func:`run_sweep` does.
+
+    The study gets heartbeats and retries of lost trials, and is created safely when
+    workers start together; ``settings`` are stored with it, and a study stored with
+    other values is refused. Any objective can run on it (``benchmarks/frontier_search.py``
+    runs fixed candidates as its queued trials).
+
+    Args:
+        storage: ``sqlite:///FILE``, ``journal:///FILE`` or a database URL.
+        study_name: The study's name.
+        settings: Values that every worker of the study must agree on (JSON types).
+        heartbeat_interval: Seconds between a running trial's heartbeats.
+        grace_period: Seconds without a heartbeat after which a trial counts as lost.
+
+    Raises:
+        ImportError: If Optuna is missing.
+        ValueError: If the storage cannot be opened or the settings differ.
+    """
+    optuna = require_optuna()
+    with _quiet(optuna):
+        return _studies.open_study(
+            optuna,
+            storage,
+            study_name,
+            settings,
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+        )
+
+
+def fail_lost_trials(study: optuna.Study) -> list[int]:
+    """Fail the study's running trials whose worker is gone, and queue them again.
+
+    Returns:
+        The numbers of the trials failed.
+    """
+    return _studies.fail_lost_trials(require_optuna(), study)
 
 
 def load_study(storage: str, study_name: str | None = None) -> optuna.Study:
