@@ -94,6 +94,16 @@ def render(data: dict) -> str:
         "(the machine was shared).",
         f"Trials: 1 epoch on {SETTINGS['limit_train']:,} images, validation on "
         f"{SETTINGS['val_size']} held-out training images, budget {SETTINGS['budget']:,}.",
+        *(
+            [
+                "",
+                "Other jobs kept the 2 cores busy during this run, so every figure is a lower "
+                "bound and the ratios between rows are mostly noise from that load; on an idle "
+                "machine, rerun the command above.",
+            ]
+            if (data["load_before"] or 0) > 1
+            else []
+        ),
         "",
         "```bash",
         data["command"],

@@ -861,6 +861,7 @@ def plot_study(storage: str, study_name: str | None, out: str | Path) -> list[Pa
 
     require_matplotlib()
     from matplotlib.figure import Figure
+    from matplotlib.ticker import NullFormatter
 
     study = load_study(storage, study_name)
     done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
@@ -901,6 +902,7 @@ def plot_study(storage: str, study_name: str | None, out: str | Path) -> list[Pa
         ax.scatter([x for x, _ in pairs], [y for _, y in pairs], s=12)
         if key in ("lr", "weight_decay"):
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(key)
         if i % cols == 0:
             ax.set_ylabel("val acc (%)")
