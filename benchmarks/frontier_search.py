@@ -190,7 +190,7 @@ def _train(trial, train, val, epochs: int, seed: int) -> float:
     """One queued candidate, as a trial: its record is kept in the trial's user attributes."""
     import optuna
 
-    if "fixed_params" not in trial.system_attrs:
+    if "candidate" not in trial.user_attrs:  # not a queued one: another worker took the last
         raise optuna.TrialPruned("no queued candidate left")
     name = trial.suggest_categorical("candidate", sorted(CANDIDATES))
     spec, overrides = CANDIDATES[name]
@@ -247,11 +247,14 @@ def main() -> None:
     study_name = args.study_name or f"frontier-e{args.epochs}-s{args.seed}"
     settings = {"epochs": args.epochs, "seed": args.seed, "split": SPLIT}
     study = sweep.open_study(args.storage, study_name, settings)
+    live = ("WAITING", "RUNNING", "COMPLETE")
+    trials = study.get_trials(deepcopy=False)
+    queued = {t.user_attrs.get("candidate") for t in trials if t.state.name in live}
     for name in args.candidates:
-        if (name, args.epochs, args.seed) in done:
-            print(f"{name}: already in {args.out.name}, skipped")
+        if (name, args.epochs, args.seed) in done or name in queued:
+            print(f"{name}: already in {args.out.name} or queued, skipped")
         else:
-            study.enqueue_trial({"candidate": name}, skip_if_exists=True)
+            study.enqueue_trial({"candidate": name}, user_attrs={"candidate": name})
     train, val = data.load_mnist(args.data, train=True).split(SPLIT, seed=0)
     while True:  # until no candidate is queued, nor trained by another worker
         sweep.fail_lost_trials(study)

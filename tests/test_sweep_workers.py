@@ -186,7 +186,7 @@ def _claimed_running(study, pid: int):
 
 def test_worker_killed_mid_trial_has_its_trial_retried(postgres, mnist_root):
     url = postgres.url(postgres.fresh())
-    victim, survivor = (_worker(mnist_root, url, trials=4, limit=2048) for _ in range(2))
+    victim, survivor = (_worker(mnist_root, url, trials=6, limit=2048) for _ in range(2))
     study, target = None, None
     deadline = time.monotonic() + 120
     while target is None and time.monotonic() < deadline and victim.poll() is None:
@@ -205,7 +205,7 @@ def test_worker_killed_mid_trial_has_its_trial_retried(postgres, mnist_root):
     killed = study.trials[target.number]
     assert killed.state == State.FAIL
     done = _complete(study)
-    assert len(done) == 4
+    assert len(done) == 6
     retries = [t for t in done if t.system_attrs.get("failed_trial") == target.number]
     assert len(retries) == 1
     assert retries[0].params == killed.params
