@@ -1,13 +1,17 @@
 """Frontier search on a validation split: candidate designs and recipes, never the test set.
 
 Usage: python benchmarks/frontier_search.py CANDIDATE... --data ../shared/data [--epochs 4]
+           [--storage URL] [--study-name NAME]
        python benchmarks/frontier_search.py --list
 
 Each candidate (a network spec and recipe overrides, defined below in CANDIDATES) trains on
 50,000 training images and is scored on the other 10,000 (split seed 0); the test set is
-never loaded. Results are appended to results/frontier/search.json (one record per candidate,
-epochs and seed; an existing record is skipped); ``python benchmarks/make_frontier.py``
-renders them in results/frontier_search.md and results/frontier.md.
+never loaded. Candidates run as queued trials of an Optuna study (mnistlite.sweep.open_study:
+any storage, heartbeats, lost trials retried), so the same command started on several
+machines with one --storage shares the queue. Results are appended to
+results/frontier/search.json (one record per candidate, epochs and seed; an existing record
+is skipped), rendered by ``python benchmarks/make_frontier.py`` in
+results/frontier_search.md and results/frontier.md.
 """
 
 import argparse
@@ -18,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from mnistlite import data, models, params, recipes
+from mnistlite import data, models, params, recipes, sweep
 from mnistlite.atomic import save_json
 from mnistlite.models.spec import Conv, DWConv, Head, NetSpec, Pool, Shared
 
@@ -183,6 +187,44 @@ def _register(name: str, spec: NetSpec) -> str:
     return model_name
 
 
+def _train(trial, train, val, epochs: int, seed: int) -> float:
+    """One queued candidate, as a trial: its record is kept in the trial's user attributes."""
+    import optuna
+
+    if "candidate" not in trial.user_attrs:  # not a queued one: another worker took the last
+        raise optuna.TrialPruned("no queued candidate left")
+    name = trial.suggest_categorical("candidate", sorted(CANDIDATES))
+    spec, overrides = CANDIDATES[name]
+    overrides = dict(overrides)
+    base = overrides.pop("base", "lite8k")  # the registered recipe the overrides change
+    recipe = recipes.get_recipe(base).replace(
+        name=name, model=_register(name, spec), epochs=epochs, **overrides
+    )
+    start = time.time()
+    model, history = recipes.train(recipe, data=(train, val), seed=seed, progress=False)
+    record = {
+        "candidate": name,
+        "epochs": epochs,
+        "seed": seed,
+        "params": params.count_parameters(model),
+        "val_acc_final": history.final["test_acc"],
+        "val_acc_per_epoch": history.column("test_acc"),
+        "train_acc_final": history.final["train_acc"],
+        "seconds": round(time.time() - start, 1),
+        "recipe": {k: v for k, v in recipe.to_dict().items() if k not in ("name", "model")},
+        "spec": repr(spec),
+        "cpu": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+    }
+    trial.set_user_attr("record", record)
+    print(
+        f"{name}: {record['params']:,} params, val {record['val_acc_final']:.2f} "
+        f"(train {record['train_acc_final']:.2f}) in {record['seconds']:.0f} s",
+        flush=True,
+    )
+    return record["val_acc_final"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("candidates", nargs="*")
@@ -191,48 +233,47 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--list", action="store_true")
     parser.add_argument("--out", type=Path, default=OUT, help="records file (default: %(default)s)")
+    parser.add_argument("--storage", default="sqlite:///frontier-search.db", help="study storage")
+    parser.add_argument("--study-name", help="default: frontier-eEPOCHS-sSEED")
     args = parser.parse_args()
     if args.list:
         for name, (spec, _) in CANDIDATES.items():
             print(name, params.count_parameters(models.SpecNet(spec)))
         return
+    unknown = [name for name in args.candidates if name not in CANDIDATES]
+    if unknown:
+        parser.error(f"unknown candidates {unknown}; --list shows them")
     records = json.loads(args.out.read_text()) if args.out.exists() else []
-    train_all = data.load_mnist(args.data, train=True)
-    train, val = train_all.split(SPLIT, seed=0)
+    done = {(r["candidate"], r["epochs"], r["seed"]) for r in records}
+    study_name = args.study_name or f"frontier-e{args.epochs}-s{args.seed}"
+    settings = {"epochs": args.epochs, "seed": args.seed, "split": SPLIT}
+    study = sweep.open_study(args.storage, study_name, settings)
+    live = ("WAITING", "RUNNING", "COMPLETE")
+    trials = study.get_trials(deepcopy=False)
+    queued = {t.user_attrs.get("candidate") for t in trials if t.state.name in live}
     for name in args.candidates:
-        key = (name, args.epochs, args.seed)
-        if any((r["candidate"], r["epochs"], r["seed"]) == key for r in records):
-            print(f"{name}: already in {args.out.name}, skipped")
-            continue
-        spec, overrides = CANDIDATES[name]
-        overrides = dict(overrides)
-        base = overrides.pop("base", "lite8k")  # the registered recipe the overrides change
-        recipe = recipes.get_recipe(base).replace(
-            name=name, model=_register(name, spec), epochs=args.epochs, **overrides
-        )
-        start = time.time()
-        model, history = recipes.train(recipe, data=(train, val), seed=args.seed, progress=False)
-        record = {
-            "candidate": name,
-            "epochs": args.epochs,
-            "seed": args.seed,
-            "params": params.count_parameters(model),
-            "val_acc_final": history.final["test_acc"],
-            "val_acc_per_epoch": history.column("test_acc"),
-            "train_acc_final": history.final["train_acc"],
-            "seconds": round(time.time() - start, 1),
-            "recipe": {k: v for k, v in recipe.to_dict().items() if k not in ("name", "model")},
-            "spec": repr(spec),
-            "cpu": platform.processor() or platform.machine(),
-            "torch": torch.__version__,
-        }
-        records.append(record)
-        save_json(args.out, records)
-        print(
-            f"{name}: {record['params']:,} params, val {record['val_acc_final']:.2f} "
-            f"(train {record['train_acc_final']:.2f}) in {record['seconds']:.0f} s",
-            flush=True,
-        )
+        if (name, args.epochs, args.seed) in done or name in queued:
+            print(f"{name}: already in {args.out.name} or queued, skipped")
+        else:
+            study.enqueue_trial({"candidate": name}, user_attrs={"candidate": name})
+    train, val = data.load_mnist(args.data, train=True).split(SPLIT, seed=0)
+    while True:  # until no candidate is queued, nor trained by another worker
+        sweep.fail_lost_trials(study)
+        states = {t.state.name for t in study.get_trials(deepcopy=False)}
+        if "WAITING" in states:
+            study.optimize(lambda t: _train(t, train, val, args.epochs, args.seed), n_trials=1)
+        elif "RUNNING" in states:
+            time.sleep(10)
+        else:
+            break
+    for trial in study.get_trials(deepcopy=False):
+        record = trial.user_attrs.get("record")
+        if trial.state.name == "COMPLETE" and record:
+            key = (record["candidate"], record["epochs"], record["seed"])
+            if key not in done:
+                records.append(record)
+                done.add(key)
+    save_json(args.out, records)
 
 
 if __name__ == "__main__":

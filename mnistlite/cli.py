@@ -180,7 +180,11 @@ def _add_sweep_parser(commands: Any) -> None:
         "--budget", type=positive_int, metavar="N", help="the largest allowed parameter count"
     )
     sweep.add_argument(
-        "--trials", type=positive_int, default=20, metavar="N", help="trials to train (default: 20)"
+        "--trials",
+        type=positive_int,
+        default=20,
+        metavar="N",
+        help="complete trials the study should hold, counted over all workers (default: 20)",
     )
     sweep.add_argument(
         "--epochs", type=positive_int, default=3, metavar="E", help="epochs per trial (default: 3)"
@@ -189,7 +193,8 @@ def _add_sweep_parser(commands: Any) -> None:
         "--storage",
         default=DEFAULT_STORAGE,
         metavar="URL",
-        help=f"Optuna RDB URL (default: {DEFAULT_STORAGE})",
+        help="sqlite:///FILE, journal:///FILE or a database URL such as "
+        f"postgresql+psycopg2://USER:PASSWORD@HOST/DB (default: {DEFAULT_STORAGE})",
     )
     sweep.add_argument(
         "--study-name", metavar="NAME", help="study name (default: mnistlite-budgetN)"
@@ -210,7 +215,39 @@ def _add_sweep_parser(commands: Any) -> None:
         "--seed", type=seed_int, default=0, help="seed of the split and of training (default: 0)"
     )
     sweep.add_argument("--device", default="auto", help=DEVICE_HELP)
+    sweep.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="local worker processes to start on the study (default: 1, this process)",
+    )
+    sweep.add_argument(
+        "--threads",
+        type=positive_int,
+        metavar="T",
+        help="torch threads per worker (default: the cores divided among the workers)",
+    )
+    sweep.add_argument(
+        "--heartbeat",
+        type=positive_int,
+        default=30,
+        metavar="S",
+        help="seconds between a running trial's heartbeats (default: 30)",
+    )
+    sweep.add_argument(
+        "--grace",
+        type=positive_int,
+        default=120,
+        metavar="S",
+        help="seconds without a heartbeat before a trial is failed and queued again (default: 120)",
+    )
     sweep.add_argument("--show", action="store_true", help="list the best trials and exit")
+    sweep.add_argument(
+        "--plot",
+        metavar="DIR",
+        help="with --show: also write the study's plots (history.png, parameters.png) to DIR",
+    )
     sweep.add_argument(
         "--top", type=positive_int, default=10, metavar="K", help="trials listed (default: 10)"
     )
@@ -529,7 +566,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         if name is None and args.budget is not None:
             name = sweep.default_study_name(args.budget)
         print(sweep.best_trials_table(args.storage, name, top=args.top))
+        if args.plot is not None:
+            for path in sweep.plot_study(args.storage, name, args.plot):
+                print(f"wrote {path}")
         return 0
+    if args.plot is not None:
+        raise MnistliteError("--plot DIR goes with --show (it draws a study, it trains nothing)")
     if args.budget is None:
         raise MnistliteError("--budget N is required (the largest allowed number of parameters)")
     study = sweep.run_sweep(
@@ -545,6 +587,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         device=args.device,
         download=args.download,
         progress=not args.no_progress,
+        workers=args.workers,
+        threads=args.threads,
+        heartbeat_interval=args.heartbeat,
+        grace_period=args.grace,
     )
     print(sweep.best_trials_table(args.storage, study.study_name, top=args.top))
     return 0
