@@ -17,7 +17,9 @@ On a CUDA GPU (named in the output) it measures:
   per second, each run's training time over its images times seeds.
 
 ``--quick`` runs one seed of each and fewer epochs (a smoke test of the script).
-Render the JSON into benchmarks/RESULTS.md with ``python benchmarks/gpu_speed.py --render``.
+Render the JSON into its section of benchmarks/RESULTS.md with
+``python benchmarks/gpu_speed.py --render`` (no GPU needed). On the device machine,
+``bash benchmarks/gpu_run.sh speed`` runs it with MNIST unpacked from ``.gpu/``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import time
 from pathlib import Path
 
 import torch
+from tables import write_section
 
 REPO = Path(__file__).resolve().parents[1]
 JSON = REPO / "benchmarks" / "gpu_speed.json"
@@ -273,20 +276,6 @@ def render(result: dict) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str, path: Path = REPO / "benchmarks" / "RESULTS.md") -> None:
-    """Put ``text`` between this benchmark's markers in RESULTS.md (appended if absent)."""
-    begin = "<!-- gpu-speed: begin (written by `python benchmarks/gpu_speed.py --render`) -->"
-    end = "<!-- gpu-speed: end -->"
-    current = path.read_text()
-    block = f"{begin}\n{text}\n{end}"
-    if begin in current:
-        head, rest = current.split(begin, 1)
-        current = head + block + rest.split(end, 1)[1]
-    else:
-        current = current.rstrip("\n") + "\n\n## Training on a GPU\n\n" + block + "\n"
-    path.write_text(current)
-
-
 def main() -> None:
     """Measure (or, with --render, write RESULTS.md's section from the JSON)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -296,7 +285,8 @@ def main() -> None:
     parser.add_argument("--render", action="store_true", help="write RESULTS.md from --out")
     args = parser.parse_args()
     if args.render:
-        write_section(render(json.loads(args.out.read_text())))
+        lines = ["## Training on a GPU", "", *render(json.loads(args.out.read_text())).splitlines()]
+        write_section(REPO / "benchmarks" / "RESULTS.md", "gpu_speed", lines)
         return
     if not torch.cuda.is_available():
         raise SystemExit("gpu_speed.py needs a CUDA GPU")

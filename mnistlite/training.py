@@ -353,12 +353,11 @@ def sgd_update(
     lr: float | torch.Tensor,
     momentum: float | torch.Tensor,
     weight_decay: float = 0.0,
-    dampening: float = 0.0,
     nesterov: bool = False,
 ) -> None:
     """One step of :class:`torch.optim.SGD`'s update rule, in place, with foreach kernels.
 
-    ``g = grad + weight_decay * p``; ``buf = momentum * buf + (1 - dampening) * g``;
+    ``g = grad + weight_decay * p``; ``buf = momentum * buf + g`` (no dampening);
     ``d = g + momentum * buf`` (Nesterov) or ``buf``; ``p -= lr * d``. ``lr`` and
     ``momentum`` may be Python numbers or 0-dim tensors on the parameters' device: as
     tensors the step can be captured in a CUDA graph and replayed while a schedule
@@ -372,14 +371,13 @@ def sgd_update(
         lr: Learning rate.
         momentum: Momentum factor.
         weight_decay: L2 penalty.
-        dampening: Dampening of the momentum.
         nesterov: Nesterov momentum.
     """
     if weight_decay:
         torch._foreach_add_(grads, params, alpha=weight_decay)
     if isinstance(momentum, torch.Tensor) or momentum != 0:
         torch._foreach_mul_(buffers, momentum)
-        torch._foreach_add_(buffers, grads, alpha=1 - dampening)
+        torch._foreach_add_(buffers, grads)
         if nesterov:
             direction = torch._foreach_mul(buffers, momentum)
             torch._foreach_add_(direction, grads)
@@ -396,7 +394,7 @@ def _plain_sgd(optimizer: Optimizer) -> bool:
     """Whether ``optimizer`` is a torch SGD whose update :func:`sgd_update` reproduces."""
     if type(optimizer) is not torch.optim.SGD:
         return False
-    return all(not g.get("maximize", False) for g in optimizer.param_groups)
+    return all(not g.get("maximize") and not g.get("dampening") for g in optimizer.param_groups)
 
 
 class Trainer:
@@ -414,9 +412,10 @@ class Trainer:
             :class:`~mnistlite.stacked.StackedModel` mapping (S, N, ...) to (S, N, 10).
         optimizer: An optimizer over ``model``'s parameters, or a factory
             ``params -> optimizer``. Default: SGD, lr 0.01, momentum 0.9 (the seed's).
-            A :class:`torch.optim.SGD` is applied by :func:`sgd_update` (the same rule,
-            capturable in a CUDA graph, its momentum buffers kept in the optimizer's
-            state); any other optimizer by its own ``step()``.
+            A :class:`torch.optim.SGD` (without dampening or ``maximize``) is applied by
+            :func:`sgd_update` (the same rule, capturable in a CUDA graph, its momentum
+            buffers kept in the optimizer's state); any other optimizer by its own
+            ``step()``, eagerly.
         scheduler: A learning-rate scheduler, or a factory ``optimizer -> scheduler``.
         scheduler_interval: ``"epoch"`` steps the scheduler once per epoch, after
             training and before the test pass (the seed's StepLR); ``"step"`` once per
@@ -628,7 +627,6 @@ class Trainer:
                     lr=lr,
                     momentum=momentum,
                     weight_decay=group["weight_decay"],
-                    dampening=group["dampening"],
                     nesterov=group["nesterov"],
                 )
 
