@@ -1,17 +1,18 @@
 """The classic MNIST pipeline of the seed's notebooks, kept as the speed baseline.
 
 Usage: python benchmarks/classic.py --data ../shared/data [--epochs 12] [--target 99.4]
-(``epoch_time.py`` and ``time_to_accuracy.py`` import it; it writes nothing itself.)
+(``epoch_time.py`` and ``time_to_accuracy.py`` run it; it writes nothing itself.)
 
-torchvision's MNIST dataset with a per-sample PIL ``RandomRotation`` (step 7:
-±7°, fill 1), ``ToTensor`` and ``Normalize``, served by a ``DataLoader`` in batches
-of 128; training and test loops written as in the notebooks (log_softmax + NLL,
-running train accuracy, StepLR stepped once per epoch). The network is the same
-step-7 network mnistlite builds, so the comparison measures the pipeline alone.
+torchvision's MNIST dataset with a per-sample PIL ``RandomRotation`` (step 7: ±7°, fill 1),
+``ToTensor`` and ``Normalize``, served by a ``DataLoader`` in batches of 128; training and
+test loops written as in the notebooks (log_softmax + NLL, running train accuracy, StepLR
+stepped once per epoch). The network is the same step-7 network mnistlite builds, so the
+comparison measures the pipeline alone.
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import torch
@@ -22,32 +23,14 @@ from torchvision import datasets, transforms
 from mnistlite import models
 
 
-def loaders(root: str, workers: int, batch_size: int = 128) -> tuple[DataLoader, DataLoader]:
-    """The seed's train (rotated) and test loaders."""
-    train_tf = transforms.Compose(
-        [
-            transforms.RandomRotation((-7.0, 7.0), fill=(1,)),
-            transforms.ToTensor(),
-            transforms.Normalize((0.1307,), (0.3081,)),
-        ]
-    )
-    test_tf = transforms.Compose(
-        [transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]
-    )
-    kwargs = {"num_workers": workers, "persistent_workers": workers > 0}
-    train = DataLoader(
-        datasets.MNIST(root, train=True, transform=train_tf),
-        batch_size=batch_size,
-        shuffle=True,
-        **kwargs,
-    )
-    test = DataLoader(
-        datasets.MNIST(root, train=False, transform=test_tf),
-        batch_size=batch_size,
-        shuffle=False,
-        **kwargs,
-    )
-    return train, test
+def loader(root: str, train: bool, workers: int) -> DataLoader:
+    """The seed's train (rotated, shuffled) or test loader, batch 128."""
+    steps = [transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]
+    if train:
+        steps.insert(0, transforms.RandomRotation((-7.0, 7.0), fill=(1,)))
+    dataset = datasets.MNIST(root, train=train, transform=transforms.Compose(steps))
+    return DataLoader(dataset, batch_size=128, shuffle=train, num_workers=workers,
+                      persistent_workers=workers > 0)  # fmt: skip
 
 
 def train_epoch(model, loader, optimizer) -> float:
@@ -76,31 +59,24 @@ def test_epoch(model, loader) -> float:
 
 
 def run(root: str, epochs: int, workers: int = 2, seed: int = 1, target: float | None = None):
-    """Train step 7 the classic way; stop early at ``target`` test accuracy.
-
-    Returns a list of (epoch, seconds since start, test accuracy).
-    """
+    """Train step 7 the classic way, stopping early at ``target`` test accuracy."""
     start = time.perf_counter()
     torch.manual_seed(seed)
     model = models.step7()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=10, gamma=0.1)
-    train, test = loaders(root, workers)
-    log = []
+    train, test = loader(root, True, workers), loader(root, False, workers)
     for epoch in range(1, epochs + 1):
         train_epoch(model, train, optimizer)
         scheduler.step()
         acc = test_epoch(model, test)
-        log.append((epoch, time.perf_counter() - start, acc))
-        print(f"classic epoch {epoch}: test {acc:.2f}% at {log[-1][1]:.1f} s", flush=True)
+        print(f"classic epoch {epoch}: test {acc:.2f}% at {time.perf_counter() - start:.1f} s",
+              flush=True)  # fmt: skip
         if target is not None and acc >= target:
             break
-    return log
 
 
 if __name__ == "__main__":
-    import argparse
-
     parser = argparse.ArgumentParser(description="Train step 7 through the classic pipeline.")
     parser.add_argument("--data", required=True)
     parser.add_argument("--epochs", type=int, default=12)

@@ -1,16 +1,15 @@
 """Choose the ``fast`` recipe on a validation split of the training images.
 
-Usage::
-
-    python benchmarks/fast_search.py --data ../shared/data [--out benchmarks/fast_search.json]
+Usage: python benchmarks/fast_search.py --data ../shared/data [--out benchmarks/fast_search.json]
 
 Every candidate (the registered ``fast`` recipe with some fields changed: a network of at
 most 10,252 parameters with a fixed one-cycle schedule) runs through ``recipes.train`` on
 50,000 training images and is scored on the other 10,000
 (``MNISTTensors.split(10_000, seed=0)``); the test set is never read. Each run records its
 validation accuracy after every epoch and its wall time, with the library's default speed
-switches (bf16 where native). Rule: among the candidates whose final validation accuracy
-is within 0.05 points of the best, the fastest becomes the ``fast`` recipe.
+switches (bf16 where native). Rule (:func:`choose`): among the candidates whose final
+validation accuracy is within 0.05 points of the best, the fastest becomes ``fast``.
+Writes the JSON after each candidate; ``python benchmarks/results_md.py`` renders it.
 """
 
 from __future__ import annotations
@@ -18,18 +17,13 @@ from __future__ import annotations
 import argparse
 import time
 
+from machine import describe_cpu, save_result
+
 from mnistlite import models, recipes
-from mnistlite.atomic import save_json
 from mnistlite.data import load_mnist
 from mnistlite.models.lite import LITE8K
 
-try:
-    from benchmarks.machine import describe_cpu
-except ImportError:  # run as a script from the repo root
-    from machine import describe_cpu  # type: ignore[no-redef]
-
-#: Changes to the registered ``fast`` recipe. The lite8k network (7,644 parameters) is
-#: registered below as ``fast-search-lite8k`` for the comparison.
+#: Changes to the registered ``fast`` recipe; ``fast-search-lite8k`` is the lite8k network.
 CANDIDATES = {
     "lite8k-b256-e8": dict(model="fast-search-lite8k", epochs=8, batch_size=256, lr=0.1),
     "fast-b256-e8": dict(epochs=8, batch_size=256, lr=0.1),
@@ -37,16 +31,14 @@ CANDIDATES = {
     "fast-b256-e6": dict(epochs=6, batch_size=256, lr=0.1),
 }
 
-if "fast-search-lite8k" not in models.list_models():
-    models.register_model("fast-search-lite8k")(lambda **_: models.SpecNet(LITE8K))
-
 
 def run(name: str, fields: dict, train, val, seed: int) -> dict:
     """Train one candidate on ``train``; return its validation curve and seconds."""
+    if "fast-search-lite8k" not in models.list_models():
+        models.register_model("fast-search-lite8k")(lambda **_: models.SpecNet(LITE8K))
     recipe = recipes.get_recipe("fast").replace(name=name, **fields)
     start = time.perf_counter()
     model, history = recipes.train(recipe, data=(train, val), seed=seed, progress=False)
-    seconds = time.perf_counter() - start
     return {
         "candidate": name,
         "network": "lite8k" if "lite8k" in recipe.model else recipe.model,
@@ -57,7 +49,7 @@ def run(name: str, fields: dict, train, val, seed: int) -> dict:
         "bf16": history.meta["bf16"],
         "val_acc": history.column("test_acc"),
         "final_val_acc": history.final["test_acc"],
-        "seconds": seconds,
+        "seconds": time.perf_counter() - start,
     }
 
 
@@ -73,7 +65,7 @@ def main() -> None:
     parser.add_argument("--data", required=True)
     parser.add_argument("--candidates", default=",".join(CANDIDATES))
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out")
+    parser.add_argument("--out", default="benchmarks/fast_search.json")
     args = parser.parse_args()
     train, val = load_mnist(args.data, train=True).split(10_000, seed=0)
     result = {"cpu": describe_cpu(), "split": "50,000 train / 10,000 validation", "runs": []}
@@ -81,13 +73,8 @@ def main() -> None:
         row = run(name, CANDIDATES[name], train, val, args.seed)
         result["runs"].append(row)
         result["chosen"] = choose(result["runs"])
-        print(
-            f"{name}: {row['params']} params, val {row['final_val_acc']:.2f}% "
-            f"(per epoch {row['val_acc']}), {row['seconds']:.1f} s",
-            flush=True,
-        )
-        if args.out:
-            save_json(args.out, result)
+        print(f"{name}: val {row['final_val_acc']:.2f}%, {row['seconds']:.1f} s", flush=True)
+        save_result(args.out, result)
     print(f"chosen: {result['chosen']}")
 
 
