@@ -1,20 +1,18 @@
 """Requests per second and latency of `mnistlite serve`'s prediction API, for two models.
 
-Usage::
-
-    python benchmarks/serve_latency.py [--requests 400] [--threads 8]
-    python benchmarks/serve_latency.py --render   # only rewrite the section of RESULTS.md
+Usage: python benchmarks/serve_latency.py [--requests 400] [--threads 8]
 
 Starts ``python -m mnistlite serve --port 0`` on 127.0.0.1, sends the picture the page
 sends (a 280x280 PNG of a digit drawn from tests/data/strokes.json) to
 ``POST /api/predict?model=NAME`` from several threads, each with its own connection, and
-records every request's latency. Writes ``benchmarks/serve_latency.json`` and the section
-between the ``serve-latency`` markers of ``benchmarks/RESULTS.md``.
+records every request's latency. Writes benchmarks/serve_latency.json and its section of
+benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import platform
@@ -28,21 +26,16 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import results_md
 import torch
+from machine import describe_cpu, load_average, save_result
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-JSON = HERE / "serve_latency.json"
-RESULTS = HERE / "RESULTS.md"
-BEGIN, END = "<!-- serve-latency: begin -->", "<!-- serve-latency: end -->"
+REPO = Path(__file__).resolve().parents[1]
 MODELS = ("step7", "lite1k")
-COMMAND = "python benchmarks/serve_latency.py"
 
 
 def picture() -> bytes:
     """The PNG the page would send for the digit 3 of tests/data/strokes.json."""
-    import io
-
     sys.path.insert(0, str(REPO / "tests" / "data"))
     from make_strokes import draw
 
@@ -53,13 +46,10 @@ def picture() -> bytes:
 
 
 def start_server() -> tuple[subprocess.Popen, str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     process = subprocess.Popen(
         [sys.executable, "-m", "mnistlite", "serve", "--port", "0"],
-        env=env,
+        env={**os.environ, "PYTHONPATH": path},
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -75,20 +65,15 @@ def start_server() -> tuple[subprocess.Popen, str]:
 
 
 def measure(url: str, model: str, body: bytes, requests: int, threads: int) -> dict:
-    local = threading.local()
-    clients: list[httpx.Client] = []
+    local, clients = threading.local(), []
 
     def one(_: int) -> float:
         if not hasattr(local, "client"):
             local.client = httpx.Client(base_url=url, timeout=60)
             clients.append(local.client)
         start = time.perf_counter()
-        answer = local.client.post(
-            "/api/predict",
-            params={"model": model},
-            content=body,
-            headers={"Content-Type": "image/png"},
-        )
+        answer = local.client.post("/api/predict", params={"model": model}, content=body,
+                                   headers={"Content-Type": "image/png"})  # fmt: skip
         elapsed = time.perf_counter() - start
         if answer.status_code != 200 or answer.json()["digit"] != 3:
             raise SystemExit(f"{model}: unexpected answer {answer.status_code} {answer.text}")
@@ -101,94 +86,29 @@ def measure(url: str, model: str, body: bytes, requests: int, threads: int) -> d
         wall = time.perf_counter() - start
     for client in clients:
         client.close()
-    return {
-        "model": model,
-        "requests": requests,
-        "threads": threads,
-        "wall_s": round(wall, 3),
-        "requests_per_s": round(requests / wall, 1),
-        "p50_ms": round(1000 * float(np.percentile(latencies, 50)), 1),
-        "p95_ms": round(1000 * float(np.percentile(latencies, 95)), 1),
-    }
-
-
-def describe_cpu() -> str:
-    sys.path.insert(0, str(HERE))
-    from machine import describe_cpu as describe
-
-    return describe()["summary"]
-
-
-def render(data: dict) -> str:
-    lines = [
-        BEGIN,
-        "## Serving: `mnistlite serve`'s prediction API",
-        "",
-        f"Written by `benchmarks/serve_latency.py` from `benchmarks/serve_latency.json`. "
-        f"Machine: {data['machine']}; torch {data['torch']}, Python {data['python']}. "
-        f"1-min load before the run: {data['load_before']}.",
-        "",
-        f"```bash\n{data['command']}\n```",
-        "",
-        f"Each request posts the 280x280 PNG the page sends ({data['picture_bytes']:,} bytes) "
-        f"to `POST /api/predict?model=NAME` on 127.0.0.1, from {data['rows'][0]['threads']} "
-        "threads with a connection each; the server and the clients share the machine.",
-        "",
-        "| model | requests | requests/s | p50 latency | p95 latency |",
-        "|---|---|---|---|---|",
-    ]
-    for row in data["rows"]:
-        lines.append(
-            f"| {row['model']} | {row['requests']} | {row['requests_per_s']} | "
-            f"{row['p50_ms']} ms | {row['p95_ms']} ms |"
-        )
-    lines.append(END)
-    return "\n".join(lines)
-
-
-def write_section(data: dict) -> None:
-    text = RESULTS.read_text() if RESULTS.is_file() else "# Speed measurements\n"
-    section = render(data)
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
+    ms = {f"p{q}_ms": round(1000 * float(np.percentile(latencies, q)), 1) for q in (50, 95)}
+    return {"model": model, "requests": requests, "threads": threads, "wall_s": round(wall, 3),
+            "requests_per_s": round(requests / wall, 1), **ms}  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--render", action="store_true", help="only rewrite RESULTS.md")
     args = parser.parse_args()
-    if not args.render:
-        body = picture()
-        load = round(os.getloadavg()[0], 2)
-        process, url = start_server()
-        try:
-            rows = [measure(url, m, body, args.requests, args.threads) for m in MODELS]
-        finally:
-            process.send_signal(signal.SIGINT)
-            process.wait(timeout=30)
-        command = COMMAND
-        if (args.requests, args.threads) != (400, 8):
-            command += f" --requests {args.requests} --threads {args.threads}"
-        data = {
-            "name": "serve_latency",
-            "command": command,
-            "machine": describe_cpu(),
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "load_before": load,
-            "picture_bytes": len(body),
-            "rows": rows,
-        }
-        JSON.write_text(json.dumps(data, indent=2) + "\n")
-        print(f"wrote {JSON}")
-    write_section(json.loads(JSON.read_text()))
-    print(f"wrote the serve-latency section of {RESULTS}")
+    body, load = picture(), load_average()
+    process, url = start_server()
+    try:
+        rows = [measure(url, m, body, args.requests, args.threads) for m in MODELS]
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    save_result(REPO / "benchmarks" / "serve_latency.json", {
+        "machine": describe_cpu()["summary"], "torch": torch.__version__,
+        "python": platform.python_version(), "load_before": load,
+        "picture_bytes": len(body), "rows": rows,
+    })  # fmt: skip
+    print(f"wrote {results_md.write()}")
 
 
 if __name__ == "__main__":
