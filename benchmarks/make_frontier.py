@@ -30,9 +30,9 @@ from mnistlite import models, params, plots, recipes
 from mnistlite.atomic import save_json
 
 try:  # run as a script (benchmarks/ on sys.path) or imported from the repository root
-    from tables import STD_NOTE, markdown_table, mean_std
+    from tables import STD_NOTE, fill, markdown_table, mean_std
 except ImportError:
-    from benchmarks.tables import STD_NOTE, markdown_table, mean_std
+    from benchmarks.tables import STD_NOTE, fill, markdown_table, mean_std
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 FRONTIER = RESULTS / "frontier"
@@ -250,61 +250,21 @@ def frontier_page(summary: dict[str, dict], records: list[dict]) -> str:
     rows = []
     for name, f in summary.items():
         a = f["anchor"] or {}
-        rows.append(
-            [
-                f"**{name}**",
-                f"{f['params']:,}",
-                f"{f['macs']:,}",
-                f"**{mean_std(f['finals'])}**",
-                ", ".join(f"{v:.2f}" for v in f["finals"]),
-                f["epochs"],
-                f"{f['minutes']:.1f} min",
-                f["device"],
-                a.get("name", "–"),
-                f"{a['accuracy']:.2f}" if a else "–",
-                a.get("selected", "–"),
-                a.get("source", "–"),
-            ]
-        )
+        rows.append([
+            f"**{name}**", f"{f['params']:,}", f"{f['macs']:,}", f"**{mean_std(f['finals'])}**",
+            ", ".join(f"{v:.2f}" for v in f["finals"]), f["epochs"], f"{f['minutes']:.1f} min",
+            f["device"], a.get("name", "–"), f"{a['accuracy']:.2f}" if a else "–",
+            a.get("selected", "–"), a.get("source", "–"),
+        ])  # fmt: skip
     columns = [
         "model", "parameters", "MACs", "test accuracy, mean ± std", "per seed", "epochs",
         "wall time per run", "trained on", "best published ≤ budget (parameters)",
         "its accuracy", "how it was selected", "source",
     ]  # fmt: skip
-    lines = [
-        "# Frontier: accuracy per parameter",
-        "",
-        "Written by `python benchmarks/make_frontier.py` from the committed histories in "
-        "`results/frontier/MODEL/` and the published results in `results/frontier/anchors.json`. "
-        "Each run is `recipes.train` with the registered recipe in fp32, as "
-        "`mnistlite train MODEL --seed S --no-bf16` runs it. Test accuracy: the final epoch's, "
-        "on the 10,000 MNIST test images, over the seeds listed; " + STD_NOTE + " Parameters "
-        "as `params.count_parameters` counts them (BatchNorm affine included). Beside each "
-        "model: the most accurate published result with at most as many parameters as the "
-        "model's budget (`anchors.json`), and how that result was selected.",
-        "",
-        *markdown_table(columns, rows, "lrrllrrlrrll"),
-        "",
-        teacher_line(records),
-        "",
-        "Wall time: the sum of the logged epoch times (training and the test pass).",
-        "",
-        "![test accuracy against parameters, log scale](frontier.png)",
-        "",
-        "## How each design was chosen",
-        "",
-        RULE,
-        "",
-    ]
-    for name in summary:
-        lines += choices(name, records)
-    lines += [
-        "",
-        "Every candidate, with its recipe and seeds, and the full test runs of candidates "
-        "that were not chosen: `results/frontier_search.md`, from "
-        "`results/frontier/search.json`.",
-    ]
-    return "\n".join(lines) + "\n"
+    table = "\n".join(markdown_table(columns, rows, "lrrllrrlrrll"))
+    choices_ = "\n".join(line for name in summary for line in choices(name, records))
+    return fill("frontier.md", std_note=STD_NOTE, table=table, teacher=teacher_line(records),
+                rule=RULE, choices=choices_)  # fmt: skip
 
 
 def _augmentation(recipe: dict) -> str:
@@ -346,8 +306,9 @@ PROXY_COLUMNS: list[Column] = [
 ]
 
 
-def _table(columns: list[Column], records: list[dict]) -> list[str]:
-    return markdown_table([c for c, _ in columns], [[f(r) for _, f in columns] for r in records])
+def _table(columns: list[Column], records: list[dict]) -> str:
+    rows = [[f(r) for _, f in columns] for r in records]
+    return "\n".join(markdown_table([c for c, _ in columns], rows))
 
 
 def search_page(records: list[dict]) -> str:
@@ -360,39 +321,9 @@ def search_page(records: list[dict]) -> str:
     test = sorted(
         (r for r in records if r["split"] == "test"), key=lambda r: (order[r["model"]], label(r))
     )
-    lines = [
-        "# Frontier search: every candidate",
-        "",
-        "Written by `python benchmarks/make_frontier.py` from `results/frontier/search.json`. "
-        + RULE
-        + " Seeds 2 and 3 of a candidate chose nothing: they show how far one validation run "
-        "moves with the seed. Differences are relative to the recipes registered in "
-        "`mnistlite/recipes.py` today; `trained on` is `cuda` (one GPU, many runs side by "
-        "side) or `cpu`.",
-        "",
-        "## Validation runs",
-        "",
-        *_table(VALIDATION_COLUMNS, val),
-        "",
-        "## Full runs of candidates that were not chosen",
-        "",
-        "Trained on all 60,000 training images beside the chosen ones and scored on the test "
-        "set, for the record; they chose nothing.",
-        "",
-        *_table(TEST_COLUMNS, test),
-        "",
-        "## Networks and recipes of `frontier_search.py`",
-        "",
-        "Each row: `python benchmarks/frontier_search.py CANDIDATE --data ROOT --epochs E` on "
-        "the CPU (candidates are defined in that script). The 4-epoch proxies (a compressed "
-        "one-cycle schedule) chose the shape of lite10k, lite8k and lite5k, and lite1k's "
-        "902-parameter network of 2026-11-25. The two `-kd` "
-        "proxies distilled from lite10k's bundled weights, which had trained on all 60,000 "
-        "training images, validation images included, so their scores flatter distillation.",
-        "",
-        *_table(PROXY_COLUMNS, [r for r in records if "spec" in r]),
-    ]
-    return "\n".join(lines) + "\n"
+    proxies = _table(PROXY_COLUMNS, [r for r in records if "spec" in r])
+    return fill("frontier_search.md", rule=RULE, validation=_table(VALIDATION_COLUMNS, val),
+                test=_table(TEST_COLUMNS, test), proxies=proxies)  # fmt: skip
 
 
 def main() -> None:

@@ -65,3 +65,12 @@ def write_section(path: Path, key: str, lines: Sequence[str], title: str = "") -
     text = path.read_text() if path.is_file() else f"# {title or path.stem}\n"
     data = replace_section(text, key, lines).encode()
     return atomic_write(path, lambda f: f.write(data))
+
+
+def fill(name: str, **fields: object) -> str:
+    """The page template ``benchmarks/templates/NAME`` with its ``{field}`` places filled.
+
+    A page's prose lives in its template; the script that renders the page supplies the
+    tables and numbers. The templates are ``str.format`` strings (``{{`` is a brace).
+    """
+    return (Path(__file__).resolve().parent / "templates" / name).read_text().format(**fields)
