@@ -25,6 +25,7 @@ import json
 import statistics
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mnistlite import models, params, plots, recipes
 from mnistlite.atomic import save_json
@@ -47,7 +48,7 @@ RULE = (
 )
 
 
-def _load(path: Path, default: object) -> object:
+def _load(path: Path, default: object) -> Any:
     return json.loads(path.read_text()) if path.exists() else default
 
 
@@ -84,23 +85,18 @@ def _record(path: Path, history: dict, teacher_epochs: int | None) -> dict:
     meta, final = history["meta"], history["epochs"][-1]
     validation = meta.get("train_images") == 60_000 - VALIDATION_IMAGES
     record = {
-        "candidate": path.parent.name,
-        "model": meta["recipe"]["name"],
-        "split": "validation" if validation else "test",
-        "params": meta["num_params"],
-        "seed": meta["seed"],
-        "epochs": len(history["epochs"]),
-        "recipe": meta["recipe"],
+        "candidate": path.parent.name, "model": meta["recipe"]["name"],
+        "split": "validation" if validation else "test", "params": meta["num_params"],
+        "seed": meta["seed"], "epochs": len(history["epochs"]), "recipe": meta["recipe"],
         "teacher": (meta.get("teacher") or {}).get("model"),
         "train_acc_final": final["train_acc"],
         ("val_acc_final" if validation else "test_acc_final"): final["test_acc"],
         "seconds": round(sum(e["seconds"] for e in history["epochs"]), 1),
         "device": meta.get("device"),
-    }
+    }  # fmt: skip
     if teacher_epochs is not None:
         record["teacher_epochs"] = teacher_epochs
-    record["date"] = datetime.date.today().isoformat()
-    return record
+    return {**record, "date": datetime.date.today().isoformat()}
 
 
 def ingest(roots: list[Path], machine: str | None = None) -> None:
@@ -130,13 +126,9 @@ def ingest(roots: list[Path], machine: str | None = None) -> None:
 
 def current_runs(name: str) -> list[dict]:
     """The committed histories of ``name`` that trained its current network and recipe."""
-    runs = []
-    for path in sorted((FRONTIER / name).glob("history-seed*.json")):
-        history = json.loads(path.read_text())
-        meta = history["meta"]
-        recipe = recipes.get_recipe(name).to_dict()
-        if meta["num_params"] == count(name) and meta["recipe"] == recipe:
-            runs.append(history)
+    wanted = (count(name), recipes.get_recipe(name).to_dict())
+    histories = (json.loads(p.read_text()) for p in (FRONTIER / name).glob("history-seed*.json"))
+    runs = [h for h in histories if (h["meta"]["num_params"], h["meta"]["recipe"]) == wanted]
     return sorted(runs, key=lambda h: h["meta"]["seed"])
 
 
@@ -158,18 +150,14 @@ def frontier_summary(anchors: dict) -> dict[str, dict]:
         minutes = statistics.mean(sum(e["seconds"] for e in h["epochs"]) for h in runs) / 60
         meta = runs[0]["meta"]
         found[name] = {
-            "params": stats.total_params,
-            "macs": stats.total_macs,
-            "epochs": len(runs[0]["epochs"]),
-            "seeds": [h["meta"]["seed"] for h in runs],
-            "finals": finals,
-            "mean": statistics.mean(finals),
+            "params": stats.total_params, "macs": stats.total_macs,
+            "epochs": len(runs[0]["epochs"]), "seeds": [h["meta"]["seed"] for h in runs],
+            "finals": finals, "mean": statistics.mean(finals),
             "std": statistics.stdev(finals) if len(finals) > 1 else 0.0,
-            "minutes": round(minutes, 1),
-            "device": meta.get("machine") or meta.get("device"),
+            "minutes": round(minutes, 1), "device": meta.get("machine") or meta.get("device"),
             "teacher": (meta.get("teacher") or {}).get("model"),
             "anchor": best_anchor(name, anchors),
-        }
+        }  # fmt: skip
     return found
 
 
@@ -231,18 +219,11 @@ def teacher_line(records: list[dict]) -> str:
         return ""
     history = json.loads(runs[0].read_text())
     val = next((r for r in records if r["model"] == "teacher" and is_chosen(r)), None)
-    twin = (
-        ""
-        if val is None
-        else f" and {val['val_acc_final']:.2f}% on validation when trained on 50,000 images"
-    )
-    return (
-        f"The teacher of the distilled models (`teacher`, {history['meta']['num_params']:,} "
-        f"parameters, {len(history['epochs'])} epochs, seed {history['meta']['seed']}) "
-        f"reached {history['epochs'][-1]['test_acc']:.2f}% on the test set"
-        + twin
-        + "; its bundled weights are that run's final epoch."
-    )
+    twin = f" and {val['val_acc_final']:.2f}% on validation when trained on 50,000 images"
+    return (f"The teacher of the distilled models (`teacher`, {history['meta']['num_params']:,} "
+            f"parameters, {len(history['epochs'])} epochs, seed {history['meta']['seed']}) "
+            f"reached {history['epochs'][-1]['test_acc']:.2f}% on the test set"
+            f"{twin if val else ''}; its bundled weights are that run's final epoch.")  # fmt: skip
 
 
 def frontier_page(summary: dict[str, dict], records: list[dict]) -> str:
