@@ -26,18 +26,13 @@ import time
 from pathlib import Path
 
 import torch
+from machine import cpu_flags
+from tables import fill, markdown_table
 
 from mnistlite import export, models, params
 from mnistlite.atomic import atomic_write, save_json
 from mnistlite.data import load_mnist
 from mnistlite.export import onnx_latency
-
-try:  # run as a script (benchmarks/ on sys.path) or imported from the repository root
-    from machine import cpu_flags
-    from tables import fill, markdown_table
-except ImportError:
-    from benchmarks.machine import cpu_flags
-    from benchmarks.tables import fill, markdown_table
 
 COMMAND = "python benchmarks/deploy.py --data ../shared/data --out results"
 TARGET_PP = 0.3

@@ -27,13 +27,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tables import STD_NOTE, fill, markdown_table, mean_std
+
 from mnistlite import models, params, plots, recipes
 from mnistlite.atomic import save_json
-
-try:  # run as a script (benchmarks/ on sys.path) or imported from the repository root
-    from tables import STD_NOTE, fill, markdown_table, mean_std
-except ImportError:
-    from benchmarks.tables import STD_NOTE, fill, markdown_table, mean_std
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 FRONTIER = RESULTS / "frontier"

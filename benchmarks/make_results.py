@@ -28,12 +28,9 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from mnistlite.atomic import save_json
+from tables import STD_NOTE, fill, markdown_table, mean_std
 
-try:  # run as a script (benchmarks/ on sys.path) or imported from the repository root
-    from tables import STD_NOTE, fill, markdown_table, mean_std
-except ImportError:
-    from benchmarks.tables import STD_NOTE, fill, markdown_table, mean_std
+from mnistlite.atomic import save_json
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -51,12 +48,6 @@ def seed_reference() -> dict[str, Any]:
 def seed_best_test(reference: dict[str, Any], step: str) -> float:
     """The seed's best test accuracy of ``step``: the maximum of its reference run's log."""
     return max(reference["runs"][step][0]["test_acc"])
-
-
-def count(step: str) -> str:
-    from mnistlite import models, params
-
-    return f"{params.count_parameters(models.get_model(step)):,}"
 
 
 def copy_runs(root: Path) -> None:
@@ -108,26 +99,21 @@ def steps_summary(reference: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def results_readme(summary: dict[str, Any], reference: dict[str, Any]) -> str:
     """results/README.md: the steps' table, the extra seeds, notes (benchmarks/templates)."""
     steps, rows = summary["steps"], []
-    for step in STEPS:
+    for step, s in steps.items():
         best = seed_best_test(reference, step)
-        s = steps.get(step)
-        rows.append(
-            [step, count(step), "not run", "", "", "", f"{best:.2f}", "", ""] if s is None else
-            [step, f"{s['params']:,}", s["epochs"], f"{s['best_test']:.2f}",
-             f"{s['final_test']:.2f}", f"{s['best_train']:.2f}", f"{best:.2f}",
-             f"{s['best_test'] - best:+.2f}", f"{s['minutes']:.1f} min"]
-        )  # fmt: skip
+        rows.append([step, f"{s['params']:,}", s["epochs"], f"{s['best_test']:.2f}",
+                     f"{s['final_test']:.2f}", f"{s['best_train']:.2f}", f"{best:.2f}",
+                     f"{s['best_test'] - best:+.2f}", f"{s['minutes']:.1f} min"])  # fmt: skip
     columns = ["step", "parameters", "epochs", "best test", "final test", "best train",
                "seed's best test", "gap (best − seed)", "wall time"]  # fmt: skip
     seeds = [seeds_line(step, s["seeds"]) for step, s in steps.items() if "seeds" in s]
     step2 = reference["runs"]["step2"][0]["test_acc"]
-    step1 = step_runs("step1")
     return fill(
         "results_readme.md", std_note=STD_NOTE, machine=summary.get("machine", "unrecorded"),
         table="\n".join(markdown_table(columns, rows)),
         seeds="\nSeveral seeds (to tell luck from the recipe):\n\n" + "\n".join(seeds) + "\n"
         if seeds else "",
-        step1=step1_note(step1[0] if step1 else None), step2_best=max(step2),
+        step1=step1_note(step_runs("step1")[0]), step2_best=max(step2),
         step2_epoch=step2.index(max(step2)) + 1, step2_last=step2[-1],
     )  # fmt: skip
 
@@ -140,15 +126,8 @@ def seeds_line(step: str, seeds: dict[str, Any]) -> str:
             f"(each: {final}); histories in `results/{step}/history*.json`")  # fmt: skip
 
 
-def step1_note(run: dict[str, Any] | None) -> str:
-    """The results page's note on step 1 (6.4M parameters) from its history, run or not."""
-    if run is None:
-        return (
-            "- step1 was not run: one training batch of its 6.4M-parameter network takes about "
-            "1.8 s on one thread of this CPU (timed with a few `loss.backward()` steps), so its "
-            "15 epochs of 469 batches need hours. "
-            "Its model, recipe and CLI work (`mnistlite train step1`); its weights are not bundled."
-        )
+def step1_note(run: dict[str, Any]) -> str:
+    """The results page's note on step 1 (6.4M parameters), from its history."""
     seconds = [e["seconds"] for e in run["epochs"]]
     typical = statistics.median(seconds)
     slow = [i + 1 for i, s in enumerate(seconds) if s > 1.5 * typical]
@@ -178,11 +157,8 @@ def _span(seeds: list[int]) -> str:
 def readme_table(summary: dict[str, Any], reference: dict[str, Any]) -> str:
     """README.md's results block (markers included), from summary.json alone."""
     rows, machine = [], summary.get("machine", "CPU")
-    for step in STEPS:
-        seed_best, s = f"{seed_best_test(reference, step):.2f}", summary["steps"].get(step)
-        if s is None:
-            rows.append([step, count(step), "", "not run here", seed_best, ""])
-            continue
+    for step, s in summary["steps"].items():
+        seed_best = f"{seed_best_test(reference, step):.2f}"
         text = f"best {s['best_test']:.2f} / final {s['final_test']:.2f}"
         if "seeds" in s:
             text += f" (seeds {_span(s['seeds']['seeds'])}: best {mean_std(s['seeds']['best'])})"

@@ -16,10 +16,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-try:  # run as a script (benchmarks/ on sys.path) or imported from the repository root
-    from tables import markdown_table, write_section
-except ImportError:
-    from benchmarks.tables import markdown_table, write_section
+from tables import markdown_table, write_section
 
 HERE = Path(__file__).resolve().parent
 HEADER = """# Speed measurements

@@ -11,14 +11,21 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def load_script(name: str):
+    """benchmarks/NAME.py as a module, imported as `python benchmarks/NAME.py` runs it."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return module
+
+
 @pytest.fixture(scope="module")
 def make_results():
-    spec = importlib.util.spec_from_file_location(
-        "make_results", ROOT / "benchmarks" / "make_results.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("make_results")
 
 
 def readme_block(make_results) -> str:
@@ -71,10 +78,7 @@ def test_seed_numbers_have_one_home(make_results):
 @pytest.fixture(scope="module")
 def deploy():
     pytest.importorskip("onnxruntime", reason="benchmarks/deploy.py needs the export extra")
-    spec = importlib.util.spec_from_file_location("deploy", ROOT / "benchmarks" / "deploy.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("deploy")
 
 
 def test_deploy_md_is_rendered_from_deploy_json(deploy):
@@ -100,16 +104,7 @@ def test_deploy_provenance_names_the_command_of_each_row(deploy):
 
 @pytest.fixture(scope="module")
 def make_frontier():
-    sys.path.insert(0, str(ROOT / "benchmarks"))  # as `python benchmarks/make_frontier.py`
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "make_frontier", ROOT / "benchmarks" / "make_frontier.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    return module
+    return load_script("make_frontier")
 
 
 def test_frontier_pages_match_the_committed_json(make_frontier):
