@@ -9,7 +9,7 @@ most 10,252 parameters with a fixed one-cycle schedule) runs through ``recipes.t
 validation accuracy after every epoch and its wall time, with the library's default speed
 switches (bf16 where native). Rule (:func:`choose`): among the candidates whose final
 validation accuracy is within 0.05 points of the best, the fastest becomes ``fast``.
-Writes the JSON after each candidate; ``python benchmarks/results_md.py`` renders it.
+Writes benchmarks/fast_search.json after each candidate, then its RESULTS.md section.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import results_md
 from machine import describe_cpu, save_result
 
 from mnistlite import models, recipes
@@ -75,7 +76,7 @@ def main() -> None:
         result["chosen"] = choose(result["runs"])
         print(f"{name}: val {row['final_val_acc']:.2f}%, {row['seconds']:.1f} s", flush=True)
         save_result(args.out, result)
-    print(f"chosen: {result['chosen']}")
+    print(f"chosen: {result['chosen']}; wrote {results_md.write()}")
 
 
 if __name__ == "__main__":
