@@ -27,12 +27,12 @@ of the measurements listed in `benchmarks/README.md`. Do not edit by hand.
 """
 
 
-def _head(data: dict, default_command: str) -> list[str]:
+def _head(data: dict) -> list[str]:
+    """The machine and the command that made the numbers."""
     machine = data["cpu"]["summary"] if "cpu" in data else data.get("machine", "unrecorded")
     extra = f"; torch {data['torch']}" if "torch" in data else ""
     extra += f", {data['threads']} threads" if "threads" in data else ""
-    command = data.get("command", default_command)
-    return [f"Machine: {machine}{extra}.", "", "```bash", command, "```", ""]
+    return [f"Machine: {machine}{extra}.", "", "```bash", data["command"], "```", ""]
 
 
 def _join(values: list, form: str, sep: str = ", ") -> str:
@@ -164,22 +164,16 @@ def _amx() -> list[str]:
     return lines
 
 
-#: key (the JSON file's stem), title, renderer, the command when the JSON does not name it.
-SECTIONS: list[tuple[str, str, Callable[[dict], list[str]], str]] = [
-    ("epoch_time", "One step-7 epoch: `mnistlite train` against the classic pipeline",
-     _epoch_time, "python benchmarks/epoch_time.py --data ../shared/data"),
+#: key (the JSON file's stem), title, renderer.
+SECTIONS: list[tuple[str, str, Callable[[dict], list[str]]]] = [
+    ("epoch_time", "One step-7 epoch: `mnistlite train` against the classic pipeline", _epoch_time),
     ("time_to_accuracy", "Time to 99.4%: `mnistlite train fast` against the seed's recipe",
-     _time_to_accuracy, "python benchmarks/time_to_accuracy.py --data ../shared/data"),
-    ("fast_search", "How `fast` was chosen: candidates on a validation split", _fast_search,
-     "python benchmarks/fast_search.py --data ../shared/data --out benchmarks/fast_search.json"),
-    ("profile_step", "Profile of one step-7 training step", _profile,
-     "python benchmarks/profile_step.py --steps 6 --rounds 3 --out benchmarks/profile_step.json"),
-    ("eval_batch", "Evaluation batch size on the CPU", _eval_batch,
-     "python benchmarks/eval_batch.py --data ../shared/data"),
-    ("serve_latency", "Serving: `mnistlite serve`'s prediction API", _serve_latency,
-     "python benchmarks/serve_latency.py"),
-    ("sweep_scaling", "Sweep workers: complete trials per minute", _sweep_scaling,
-     "python benchmarks/sweep_scaling.py --data ../shared/data"),
+     _time_to_accuracy),
+    ("fast_search", "How `fast` was chosen: candidates on a validation split", _fast_search),
+    ("profile_step", "Profile of one step-7 training step", _profile),
+    ("eval_batch", "Evaluation batch size on the CPU", _eval_batch),
+    ("serve_latency", "Serving: `mnistlite serve`'s prediction API", _serve_latency),
+    ("sweep_scaling", "Sweep workers: complete trials per minute", _sweep_scaling),
 ]  # fmt: skip
 
 
@@ -188,11 +182,11 @@ def write(path: str | Path = HERE / "RESULTS.md") -> Path:
     path = Path(path)
     if not path.is_file():
         path.write_text(HEADER)
-    for key, title, render, command in SECTIONS:
+    for key, title, render in SECTIONS:
         json_path = HERE / f"{key}.json"
         if json_path.is_file():
             data = json.loads(json_path.read_text())
-            write_section(path, key, [f"## {title}", "", *_head(data, command), *render(data)])
+            write_section(path, key, [f"## {title}", "", *_head(data), *render(data)])
     if (HERE / "epoch_time_amx.json").is_file():
         title = "## Earlier measurements: Intel Xeon with AMX-BF16 (2 cores, torch 2.14.1)"
         write_section(path, "amx", [title, "", *_amx()])
