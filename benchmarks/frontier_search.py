@@ -52,19 +52,14 @@ def _train(trial, train, val, epochs: int, seed: int) -> float:
     start = time.time()
     model, history = recipes.train(recipe, data=(train, val), seed=seed, progress=False)
     record = {
-        "candidate": name,
-        "epochs": epochs,
-        "seed": seed,
-        "params": params.count_parameters(model),
-        "val_acc_final": history.final["test_acc"],
+        "candidate": name, "epochs": epochs, "seed": seed,
+        "params": params.count_parameters(model), "val_acc_final": history.final["test_acc"],
         "val_acc_per_epoch": history.column("test_acc"),
-        "train_acc_final": history.final["train_acc"],
-        "seconds": round(time.time() - start, 1),
+        "train_acc_final": history.final["train_acc"], "seconds": round(time.time() - start, 1),
         "recipe": {k: v for k, v in recipe.to_dict().items() if k not in ("name", "model")},
         "spec": repr(spec_from_dict(CANDIDATES[name]["spec"])),
-        "cpu": platform.processor() or platform.machine(),
-        "torch": torch.__version__,
-    }
+        "cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
+    }  # fmt: skip
     trial.set_user_attr("record", record)
     val, train_acc = record["val_acc_final"], record["train_acc_final"]
     print(f"{name}: {record['params']:,} params, val {val:.2f} (train {train_acc:.2f})", flush=True)
