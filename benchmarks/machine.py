@@ -21,6 +21,8 @@ from pathlib import Path
 from mnistlite.atomic import save_json
 from mnistlite.training import cpu_bf16_flags
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 def cpu_flags() -> tuple[str, set[str]]:
     """The CPU's model name and its flags, from /proc/cpuinfo where there is one."""
@@ -60,9 +62,13 @@ def command_line() -> str:
 
 
 def timed(command: list[str]) -> tuple[float, str]:
-    """Run ``command`` as its own process; return its wall time and stdout (exit if it fails)."""
+    """Run ``command`` as its own process, on this checkout's package; return its wall time
+    and stdout (exit if it fails)."""
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path}
+    )
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)} failed:\n{done.stderr}")
