@@ -277,7 +277,9 @@ def frontier_page(summary: dict[str, dict], records: list[dict]) -> str:
         "Written by `python benchmarks/make_frontier.py` from the committed histories in "
         "`results/frontier/MODEL/` and the published results in `results/frontier/anchors.json`. "
         "Each run is `recipes.train` with the registered recipe in fp32, as "
-        "`mnistlite train MODEL --seed S --no-bf16` runs it. Test accuracy: the final epoch's, "
+        "`mnistlite train MODEL --seed S --no-bf16` runs it, or on a GPU with the seeds side "
+        "by side in one process, as `mnistlite train MODEL --seeds 1 2 3 4 5 --device cuda` "
+        "runs it (the trained-on column says which). Test accuracy: the final epoch's, "
         "on the 10,000 MNIST test images, over the seeds listed; " + STD_NOTE + " Parameters "
         "as `params.count_parameters` counts them (BatchNorm affine included). Beside each "
         "model: the most accurate published result with at most as many parameters as the "
@@ -287,7 +289,8 @@ def frontier_page(summary: dict[str, dict], records: list[dict]) -> str:
         "",
         teacher_line(records),
         "",
-        "Wall time: the sum of the logged epoch times (training and the test pass).",
+        "Wall time: the sum of the logged epoch times (training and the test pass); for seeds "
+        "trained side by side, the time of all of them together.",
         "",
         "![test accuracy against parameters, log scale](frontier.png)",
         "",
