@@ -67,7 +67,7 @@ def mnistlite(root: str, extra: list[str]) -> tuple[float, float, str]:
         command += ["--data", root, "--out", str(out), "--no-progress", *extra]
         seconds, stdout = timed(command)
         history = json.loads((out / "history.json").read_text())
-    precision = next((line for line in stdout.splitlines() if line.startswith("precision")), "")
+    precision = next((line for line in stdout.splitlines() if "precision:" in line), "")
     return seconds, history["epochs"][-1]["test_acc"], precision
 
 
