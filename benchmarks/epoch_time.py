@@ -35,7 +35,7 @@ def run(name: str, root: str, workers: int) -> tuple[float, float, str]:
         last = stdout.strip().splitlines()[-1]  # "classic epoch 1: test 97.72% at 38.1 s"
         return seconds, float(last.split("test ")[1].split("%")[0]), ""
     seconds, history, stdout = train(root, "step7", "--epochs", "1", *VARIANTS[name])
-    precision = next((line for line in stdout.splitlines() if line.startswith("precision")), "")
+    precision = next((line for line in stdout.splitlines() if "precision:" in line), "")
     return seconds, history["epochs"][-1]["test_acc"], precision
 
 

@@ -9,7 +9,7 @@ weight decay and momentum act element-wise, so each member follows its own run.
 
 Two ways to run the members, chosen by measurement (``benchmarks/RESULTS.md``):
 
-* ``"vmap"``: :func:`torch.func.vmap` over :func:`torch.func.functional_call`. Convolutions
+* ``"vmap"``: ``torch.func.vmap`` over ``torch.func.functional_call``. Convolutions
   become grouped convolutions: one kernel serves every member, which is what fills a GPU.
   Dropout draws differ per member (``randomness="different"``); BatchNorm's running
   statistics are stacked buffers updated per member.

@@ -297,7 +297,7 @@ def resolve_bf16(bf16: bool | str, device: str | torch.device) -> bool:
     """Turn ``True``, ``False`` or ``"auto"`` into a bf16 choice for ``device``.
 
     ``"auto"``: on a CPU that computes bf16 natively (:func:`bf16_native`); on CUDA
-    :data:`BF16_AUTO_CUDA` (fp32, decided by measurement); elsewhere off.
+    ``BF16_AUTO_CUDA`` (fp32, decided by measurement); elsewhere off.
 
     Raises:
         MnistliteError: For anything else.
@@ -361,7 +361,7 @@ def sgd_update(
     ``d = g + momentum * buf`` (Nesterov) or ``buf``; ``p -= lr * d``. ``lr`` and
     ``momentum`` may be Python numbers or 0-dim tensors on the parameters' device: as
     tensors the step can be captured in a CUDA graph and replayed while a schedule
-    changes their values (:meth:`torch.Tensor.fill_` between replays). The gradients
+    changes their values (``Tensor.fill_`` between replays). The gradients
     are overwritten.
 
     Args:
