@@ -1,17 +1,20 @@
 """Frontier search on a validation split: candidate designs and recipes, never the test set.
 
 Usage: python benchmarks/frontier_search.py CANDIDATE... --data ../shared/data [--epochs 4]
-           [--storage URL] [--study-name NAME]
+           [--seeds 1 2 3] [--storage URL] [--study-name NAME]
        python benchmarks/frontier_search.py --list
 
 The candidates are data: ``results/frontier/candidates.json`` gives each a network spec
 (``mnistlite.models.spec_from_dict``) and its changes to a registered recipe (``base``,
 lite8k unless named). Each trains on 50,000 training images and is scored on the other
-10,000 (split seed 0); the test set is never loaded. Candidates run as queued trials of an
+10,000 (split seed 0); the test set is never loaded. A candidate trains with ``--seeds``
+(default 1, 2 and 3) side by side in one process (``recipes.train(seeds=...)``) and scores
+the mean of their final validation accuracies. Candidates run as queued trials of an
 Optuna study (``mnistlite.sweep.open_study``: any storage, heartbeats, lost trials retried),
 so the same command started on several machines with one --storage shares the queue.
 Records are appended to results/frontier/search.json (one per candidate, epochs and seed;
-an existing record is skipped), rendered by ``python benchmarks/make_frontier.py``.
+a candidate with a record for every seed is skipped), rendered by
+``python benchmarks/make_frontier.py``.
 """
 
 import argparse
@@ -41,8 +44,8 @@ def candidate(name: str) -> recipes.Recipe:
     return base.replace(name=name, model=f"search-{name}", **overrides)
 
 
-def _train(trial, train, val, epochs: int, seed: int) -> float:
-    """One queued candidate, as a trial: its record is kept in the trial's user attributes."""
+def _train(trial, train, val, epochs: int, seeds: list[int]) -> float:
+    """One queued candidate, as a trial: its records (one per seed) kept in its attributes."""
     import optuna
 
     if "candidate" not in trial.user_attrs:  # not a queued one: another worker took the last
@@ -50,29 +53,35 @@ def _train(trial, train, val, epochs: int, seed: int) -> float:
     name = trial.suggest_categorical("candidate", sorted(CANDIDATES))
     recipe = candidate(name).replace(epochs=epochs)
     start = time.time()
-    model, history = recipes.train(recipe, data=(train, val), seed=seed, progress=False)
-    record = {
-        "candidate": name, "epochs": epochs, "seed": seed,
-        "params": params.count_parameters(model), "val_acc_final": history.final["test_acc"],
-        "val_acc_per_epoch": history.column("test_acc"),
-        "train_acc_final": history.final["train_acc"], "seconds": round(time.time() - start, 1),
-        "recipe": {k: v for k, v in recipe.to_dict().items() if k not in ("name", "model")},
-        "spec": repr(spec_from_dict(CANDIDATES[name]["spec"])),
-        "cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
-    }  # fmt: skip
-    trial.set_user_attr("record", record)
-    val, train_acc = record["val_acc_final"], record["train_acc_final"]
-    print(f"{name}: {record['params']:,} params, val {val:.2f} (train {train_acc:.2f})", flush=True)
-    return record["val_acc_final"]
+    nets, histories = recipes.train(recipe, data=(train, val), seeds=seeds, progress=False)
+    seconds = round(time.time() - start, 1)
+    records = [
+        {
+            "candidate": name, "epochs": epochs, "seed": seed,
+            "params": params.count_parameters(net), "val_acc_final": history.final["test_acc"],
+            "val_acc_per_epoch": history.column("test_acc"),
+            "train_acc_final": history.final["train_acc"], "seconds": seconds,
+            "seeds_side_by_side": seeds, "device": history.meta["device"],
+            "recipe": {k: v for k, v in recipe.to_dict().items() if k not in ("name", "model")},
+            "spec": repr(spec_from_dict(CANDIDATES[name]["spec"])),
+            "cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
+        }
+        for seed, net, history in zip(seeds, nets, histories, strict=True)
+    ]  # fmt: skip
+    trial.set_user_attr("records", records)
+    mean = sum(r["val_acc_final"] for r in records) / len(records)
+    per_seed = ", ".join(f"{r['val_acc_final']:.2f}" for r in records)
+    print(f"{name}: {records[0]['params']:,} params, val {mean:.2f} ({per_seed})", flush=True)
+    return mean
 
 
-def enqueue(study, names: list[str], done: set, epochs: int, seed: int) -> None:
+def enqueue(study, names: list[str], done: set, epochs: int, seeds: list[int]) -> None:
     """Queue the candidates that have no record and are not queued yet."""
     live = ("WAITING", "RUNNING", "COMPLETE")
     trials = study.get_trials(deepcopy=False)
     queued = {t.user_attrs.get("candidate") for t in trials if t.state.name in live}
     for name in names:
-        if (name, epochs, seed) in done or name in queued:
+        if all((name, epochs, seed) in done for seed in seeds) or name in queued:
             print(f"{name}: already recorded or queued, skipped")
         else:
             study.enqueue_trial({"candidate": name}, user_attrs={"candidate": name})
@@ -83,11 +92,11 @@ def main() -> None:
     parser.add_argument("candidates", nargs="*")
     parser.add_argument("--data")
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--list", action="store_true")
     parser.add_argument("--out", type=Path, default=FRONTIER / "search.json", help="records file")
     parser.add_argument("--storage", default="sqlite:///frontier-search.db", help="study storage")
-    parser.add_argument("--study-name", help="default: frontier-eEPOCHS-sSEED")
+    parser.add_argument("--study-name", help="default: frontier-eEPOCHS-sSEEDS")
     args = parser.parse_args()
     if args.list:
         for name in CANDIDATES:
@@ -98,26 +107,26 @@ def main() -> None:
         parser.error(f"unknown candidates {unknown}; --list shows them")
     records = json.loads(args.out.read_text()) if args.out.exists() else []
     done = {(r["candidate"], r["epochs"], r["seed"]) for r in records}
-    settings = {"epochs": args.epochs, "seed": args.seed, "split": SPLIT}
-    name = args.study_name or f"frontier-e{args.epochs}-s{args.seed}"
+    settings = {"epochs": args.epochs, "seeds": args.seeds, "split": SPLIT}
+    name = args.study_name or f"frontier-e{args.epochs}-s{'-'.join(map(str, args.seeds))}"
     study = sweep.open_study(args.storage, name, settings)
-    enqueue(study, args.candidates, done, args.epochs, args.seed)
+    enqueue(study, args.candidates, done, args.epochs, args.seeds)
     train, val = data.load_mnist(args.data, train=True).split(SPLIT, seed=0)
     while True:  # until no candidate is queued, nor trained by another worker
         sweep.fail_lost_trials(study)
         states = {t.state.name for t in study.get_trials(deepcopy=False)}
         if "WAITING" in states:
-            study.optimize(lambda t: _train(t, train, val, args.epochs, args.seed), n_trials=1)
+            study.optimize(lambda t: _train(t, train, val, args.epochs, args.seeds), n_trials=1)
         elif "RUNNING" not in states:
             break
         else:
             time.sleep(10)
     for trial in study.get_trials(deepcopy=False):
-        record = trial.user_attrs.get("record")
-        key = record and (record["candidate"], record["epochs"], record["seed"])
-        if trial.state.name == "COMPLETE" and record and key not in done:
-            records.append(record)
-            done.add(key)
+        for record in trial.user_attrs.get("records", []) if trial.state.name == "COMPLETE" else []:
+            key = (record["candidate"], record["epochs"], record["seed"])
+            if key not in done:
+                records.append(record)
+                done.add(key)
     save_json(args.out, records)
 
 

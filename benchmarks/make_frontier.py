@@ -41,7 +41,10 @@ RULE = (
     "Rule, fixed before the runs: each candidate trains once (seed 1) on 50,000 training "
     "images and is scored on the other 10,000 (split seed 0; a distilling candidate's "
     "teacher trained on the same 50,000); the registered network and recipe is the "
-    "candidate with the highest final validation accuracy. The test set chose nothing."
+    "candidate with the highest final validation accuracy. The test set chose nothing. "
+    "Since 2026-11-26, candidates train with seeds 1-3 side by side and are scored by "
+    "their mean (`benchmarks/frontier_search.py --seeds`), since below 1,000 parameters one "
+    "seed's score spreads widely."
 )
 
 
