@@ -27,15 +27,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from machine import timed
 from tables import write_section
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,13 +44,7 @@ JSON = REPO / "benchmarks" / "gpu_speed.json"
 def cli_run(args: list[str], out: Path) -> dict:
     """Run ``mnistlite train ...`` in a fresh process; read back what its history says."""
     command = [sys.executable, "-m", "mnistlite", "train", *args, "--out", str(out)]
-    command += ["--no-progress"]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    start = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
+    wall, _ = timed([*command, "--no-progress"])
     folders = sorted(out.glob("seed-*")) or [out]
     runs = []
     for folder in folders:

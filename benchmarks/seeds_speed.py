@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+import machine
 import torch
 from machine import describe_cpu
 from tables import markdown_table, write_section
@@ -32,14 +30,10 @@ REPO = Path(__file__).resolve().parents[1]
 JSON = REPO / "benchmarks" / "seeds_speed.json"
 
 
-def timed(args: list[str], out: Path) -> float:
+def run_seconds(args: list[str], out: Path) -> float:
     """Wall seconds of one ``mnistlite train`` process on the CPU."""
     command = [sys.executable, "-m", "mnistlite", "train", *args, "--device", "cpu"]
-    command += ["--out", str(out), "--no-progress"]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    start = time.perf_counter()
-    subprocess.run(command, env=env, check=True, capture_output=True)
-    return time.perf_counter() - start
+    return machine.timed([*command, "--out", str(out), "--no-progress"])[0]
 
 
 def render(result: dict) -> list[str]:
@@ -80,9 +74,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for r in range(args.rounds):
                 seeds = [str(s) for s in args.seeds]
-                stacked.append(timed([*common, "--seeds", *seeds], Path(tmp, f"many-{r}")))
+                stacked.append(run_seconds([*common, "--seeds", *seeds], Path(tmp, f"many-{r}")))
                 sequential.append(
-                    sum(timed([*common, "--seed", s], Path(tmp, f"one-{r}-{s}")) for s in seeds)
+                    sum(
+                        run_seconds([*common, "--seed", s], Path(tmp, f"one-{r}-{s}"))
+                        for s in seeds
+                    )
                 )
                 print(
                     f"round {r + 1}: stacked {stacked[-1]:.1f} s, one by one {sequential[-1]:.1f} s"
