@@ -6,7 +6,7 @@
 10252
 """
 
-from mnistlite import blocks, data, errors, models, params, recipes, training
+from mnistlite import blocks, data, errors, models, params, recipes, stacked, training
 from mnistlite.training import History, Trainer
 
 __version__ = "0.1.0"
@@ -21,5 +21,6 @@ __all__ = [
     "models",
     "params",
     "recipes",
+    "stacked",
     "training",
 ]
