@@ -186,6 +186,18 @@ def test_seeds_without_dropout_follow_their_single_runs():
         assert history.batch_losses == pytest.approx(single_history.batch_losses, rel=1e-3)
 
 
+def test_seeds_with_a_teacher_follow_their_single_runs():
+    """Distillation: the teacher sees every member's batch; losses as in single runs."""
+    recipe = recipes.get_recipe("lite2k", epochs=1, batch_size=32)
+    assert recipe.teacher == "teacher"
+    kw = dict(data=(fake(64), fake(16, 1)), device="cpu", progress=False, bf16=False)
+    _, histories = recipes.train(recipe, seeds=[1, 2], **kw)
+    for seed, history in zip([1, 2], histories, strict=True):
+        _, single = recipes.train(recipe, seed=seed, **kw)
+        assert history.batch_losses == pytest.approx(single.batch_losses, rel=1e-3)
+        assert history.meta["teacher"] == single.meta["teacher"]
+
+
 def test_seeds_with_a_validation_split_use_each_seeds_split():
     recipe = recipes.get_recipe("lite600", epochs=1, batch_size=32)
     _, histories = recipes.train(
