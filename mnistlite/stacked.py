@@ -13,8 +13,9 @@ Two ways to run the members, chosen by measurement (``benchmarks/RESULTS.md``):
   become grouped convolutions: one kernel serves every member, which is what fills a GPU.
   Dropout draws differ per member (``randomness="different"``); BatchNorm's running
   statistics are stacked buffers updated per member.
-* ``"loop"``: one call per member on views of the stacked parameters. On a CPU it is as
-  fast as separate runs one after another, where grouped convolutions are slower.
+* ``"loop"``: one call per member on views of the stacked parameters. On a CPU it is about
+  as fast as separate runs one after another, where grouped convolutions were slower for
+  most of the networks (``benchmarks/stack_modes.py``).
 
 ``"auto"`` picks ``"vmap"`` on CUDA and ``"loop"`` elsewhere.
 
