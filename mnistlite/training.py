@@ -736,44 +736,53 @@ class Trainer:
         self.model.train()
         lr = self.optimizer.param_groups[0]["lr"]
         members = self.model.size if self.stacked else 1
-        total_loss = torch.zeros(members, device=self.device)
-        correct = torch.zeros(members, dtype=torch.long, device=self.device)
-        seen = 0
         bar = None
         if self.progress:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(train), desc=f"epoch {epoch}/{self.epochs}", unit="batch")  # type: ignore[arg-type]
+        # Per-step results stay on the device and are summed once at the epoch's end.
         losses: list[torch.Tensor] = []
+        corrects: list[torch.Tensor] = []
+        sizes: list[int] = []
+        shown_correct, shown_steps = 0, 0
         on_cpu = self.device.type == "cpu"
         for images, labels in train:
             batch_losses, batch_correct = self.step(images, labels)
             if self.scheduler is not None and self.scheduler_interval == "step":
                 self.scheduler.step()
-            n = labels.shape[-1]
             losses.append(batch_losses)
-            total_loss += batch_losses * n
-            correct += batch_correct
-            seen += n
+            corrects.append(batch_correct)
+            sizes.append(labels.shape[-1])
             if bar is not None:
                 bar.update(1)
                 # Reading a value back waits for the device: on CUDA only at the epoch's end.
                 if on_cpu and (bar.n % 20 == 0 or bar.n == bar.total):
-                    acc = 100.0 * correct.sum().item() / (seen * members)
+                    shown_correct += int(torch.stack(corrects[shown_steps:]).sum())
+                    shown_steps = len(corrects)
+                    acc = 100.0 * shown_correct / (sum(sizes) * members)
                     bar.set_postfix(loss=f"{batch_losses.mean().item():.4f}", acc=f"{acc:.2f}")
+        seen = sum(sizes)
         if seen == 0:
             if bar is not None:
                 bar.close()
             raise MnistliteError("the training data yielded no batches")
-        mean_loss = (total_loss / seen).tolist()
+        per_step = torch.stack(losses).view(len(losses), members)
+        weights = torch.tensor(sizes, dtype=per_step.dtype, device=per_step.device)
+        mean_loss = ((per_step * weights[:, None]).sum(0) / seen).tolist()
+        correct = torch.stack(corrects).view(len(corrects), members).sum(0)
         accuracy = (100.0 * correct.double() / seen).tolist()
         if bar is not None:
             if not on_cpu:
                 mean = sum(mean_loss) / members
                 bar.set_postfix(loss=f"{mean:.4f}", acc=f"{sum(accuracy) / members:.2f}")
             bar.close()
-        per_batch = torch.stack(losses).view(len(losses), members).T.tolist()
-        return {"train_loss": mean_loss, "train_acc": accuracy, "lr": lr, "batches": per_batch}
+        return {
+            "train_loss": mean_loss,
+            "train_acc": accuracy,
+            "lr": lr,
+            "batches": per_step.T.tolist(),
+        }
 
     # -- public API -----------------------------------------------------------------
 
