@@ -4,7 +4,8 @@
 # Prepare here (once): echo /.gpu/ >> .git/info/exclude; mkdir -p .gpu
 #   for f in ../shared/data/MNIST/raw/*-ubyte; do gzip -c $f > .gpu/$(basename $f).gz; done
 # On the device (carry [".gpu"]):
-#   bash benchmarks/gpu_run.sh speed      # benchmarks/gpu_speed.py -> $OUT/gpu_speed.json
+#   bash benchmarks/gpu_run.sh speed [ARGS]  # benchmarks/gpu_speed.py ARGS -> $OUT/gpu_speed.json
+#     (e.g. --parts multi_seed --base benchmarks/gpu_speed.json: one part again)
 #   bash benchmarks/gpu_run.sh frontier   # every lite recipe, seeds 1-5, one process each
 #                                         # -> $OUT/frontier_runs.tar.gz (no checkpoints)
 SECONDS=0
@@ -14,7 +15,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 case "${1:-speed}" in
   speed)
-    python3 benchmarks/gpu_speed.py --data /tmp/data --out "$OUT/gpu_speed.json" ${2:-} 2>&1 |
+    python3 benchmarks/gpu_speed.py --data /tmp/data --out "$OUT/gpu_speed.json" ${@:2} 2>&1 |
       tee "$OUT/gpu_speed.log" ;;
   frontier)
     for model in ${2:-lite600 lite1k lite2k lite5k lite8k lite10k}; do

@@ -12,9 +12,13 @@ On a CUDA GPU (named in the output) it measures:
   test accuracy, and for ``fast`` the time to 99.0% read from its history;
 * one step-7 training step (batch 128): milliseconds per step and the share of the wall
   time the GPU spends in kernels (``torch.profiler``), eager against one CUDA graph, fp32
-  against bf16 autocast, which is how ``--bf16 auto`` was decided on CUDA;
-* ``mnistlite train lite1k --seeds 1 ... 16`` against one seed (2 epochs each): images
-  per second, each run's training time over its images times seeds.
+  against bf16 autocast, contiguous against channels_last, which is how ``--bf16 auto``
+  and ``--channels-last auto`` were decided on CUDA; the same for ``fast`` in a graph;
+* ``mnistlite train lite1k --seeds 1 ... 16`` against one seed (2 epochs each), with
+  ``--stack-mode grouped`` and ``vmap``: images per second, each run's training time over
+  its images times seeds (how ``--stack-mode auto`` was decided on CUDA);
+* ``fast`` on CUDA for 6, 7 and 8 epochs, seeds 1-10 side by side, 10,000 training
+  images held out: the final validation accuracy that chose its CUDA epochs.
 
 ``--quick`` runs one seed of each and fewer epochs (a smoke test of the script).
 Render the JSON into its section of benchmarks/RESULTS.md with
@@ -39,6 +43,8 @@ from tables import write_section
 
 REPO = Path(__file__).resolve().parents[1]
 JSON = REPO / "benchmarks" / "gpu_speed.json"
+#: What the script measures, in order; ``--parts`` picks some.
+PARTS = ("check", "step", "recipes", "multi_seed", "fast_validation")
 
 
 def cli_run(args: list[str], out: Path) -> dict:
@@ -58,6 +64,9 @@ def cli_run(args: list[str], out: Path) -> dict:
             {
                 "seed": history["meta"]["seed"],
                 "final_test_acc": epochs[-1]["test_acc"],
+                "final_val_acc": epochs[-1].get("val_acc"),
+                "channels_last": history["meta"].get("channels_last"),
+                "stack_mode": history["meta"].get("stack_mode"),
                 "training_s": sum(seconds),
                 "time_to_99_s": reached,
                 "train_images": history["meta"]["train_images"],
@@ -107,79 +116,125 @@ def seed1_trainer(name: str, **switches: object):
     return Trainer(model, optimizer=optimizer, device="cuda", progress=False, **switches)
 
 
-def step_profile(data: str, steps: int = 200) -> list[dict]:
-    """One step-7 training step: eager vs CUDA graph, fp32 vs bf16; ms and kernel share."""
+def step_ms(trainer, batches: list, steps: int) -> dict:
+    """Milliseconds per training step, then 40 steps under the profiler: the kernel share."""
     from torch.profiler import ProfilerActivity, profile
 
+    for images, labels in batches[:20]:
+        trainer.step(images, labels)
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for i in range(steps):
+        trainer.step(*batches[i % len(batches)])
+    torch.cuda.synchronize()
+    ms = (time.perf_counter() - start) / steps * 1000
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        start = time.perf_counter()
+        for i in range(40):
+            trainer.step(*batches[i % len(batches)])
+        torch.cuda.synchronize()
+        wall_us = (time.perf_counter() - start) * 1e6
+    kernel_us = sum(
+        e.self_device_time_total
+        for e in prof.key_averages()
+        if e.device_type == torch.autograd.DeviceType.CUDA
+    )
+    return {
+        "ms_per_step": ms,
+        "kernel_ms_per_step": kernel_us / 40 / 1000,
+        "profiled_ms_per_step": wall_us / 40 / 1000,
+        "kernel_share": kernel_us / wall_us,
+    }
+
+
+def step_profile(data: str, steps: int = 200) -> list[dict]:
+    """One training step: eager vs CUDA graph, fp32 vs bf16, contiguous vs channels_last."""
     from mnistlite import recipes
     from mnistlite.data import Batches, load_mnist
 
     train = load_mnist(data, device="cuda")
-    recipe = recipes.get_recipe("step7")
-    batches = list(itertools.islice(Batches(train, 128, augment=recipe.augment()), 64))
+    configs = [
+        ("step7", graphs, bf16, last)
+        for graphs in (True, False)
+        for bf16 in (False, True)
+        for last in (False, True)
+    ]
+    configs += [("fast", True, False, last) for last in (False, True)]
     rows = []
-    for graphs in (True, False):
-        for bf16 in (False, True):
-            trainer = seed1_trainer("step7", bf16=bf16, cuda_graphs=graphs)
-            for images, labels in batches[:20]:
-                trainer.step(images, labels)
-            torch.cuda.synchronize()
-            start = time.perf_counter()
-            for i in range(steps):
-                trainer.step(*batches[i % len(batches)])
-            torch.cuda.synchronize()
-            ms = (time.perf_counter() - start) / steps * 1000
-            with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
-                start = time.perf_counter()
-                for i in range(40):
-                    trainer.step(*batches[i % len(batches)])
-                torch.cuda.synchronize()
-                wall_us = (time.perf_counter() - start) * 1e6
-            kernel_us = sum(
-                e.self_device_time_total
-                for e in prof.key_averages()
-                if e.device_type == torch.autograd.DeviceType.CUDA
-            )
-            row = {
-                "cuda_graphs": graphs,
-                "bf16": bf16,
-                "ms_per_step": ms,
-                "kernel_ms_per_step": kernel_us / 40 / 1000,
-                "profiled_ms_per_step": wall_us / 40 / 1000,
-                "kernel_share": kernel_us / wall_us,
-            }
-            print(row, flush=True)
-            rows.append(row)
+    for name, graphs, bf16, last in configs:
+        recipe = recipes.get_recipe(name)
+        batches = Batches(train, recipe.batch_size, augment=recipe.augment())
+        trainer = seed1_trainer(name, bf16=bf16, cuda_graphs=graphs, channels_last=last)
+        row = {
+            "network": name,
+            "batch_size": recipe.batch_size,
+            "cuda_graphs": graphs,
+            "bf16": bf16,
+            "channels_last": last,
+            **step_ms(trainer, list(itertools.islice(batches, 64)), steps),
+        }
+        print(row, flush=True)
+        rows.append(row)
     return rows
 
 
 def multi_seed(data: str, tmp: Path, members: int, epochs: int) -> dict:
-    """lite1k: ``--seeds 1 ... members`` against one seed; images per second of each."""
-    single = cli_run(
-        ["lite1k", "--data", data, "--device", "cuda", "--seed", "1", "--epochs", str(epochs)],
-        tmp / "lite1k-single",
-    )
+    """lite1k: ``--seeds 1 ... members`` in each stack mode against one seed; images/s."""
+    base = ["lite1k", "--data", data, "--device", "cuda", "--epochs", str(epochs)]
+    single = cli_run([*base, "--seed", "1"], tmp / "lite1k-single")
     seeds = [str(s) for s in range(1, members + 1)]
-    many = cli_run(
-        ["lite1k", "--data", data, "--device", "cuda", "--epochs", str(epochs), "--seeds", *seeds],
-        tmp / "lite1k-many",
-    )
 
     def rate(result: dict) -> float:
         run = result["runs"][0]
         return run["train_images"] * run["epochs"] * len(result["runs"]) / run["training_s"]
 
+    modes = []
+    for mode in ("grouped", "vmap"):
+        many = cli_run([*base, "--seeds", *seeds, "--stack-mode", mode], tmp / f"lite1k-{mode}")
+        modes.append(
+            {
+                "stack_mode": mode,
+                "images_per_s": rate(many),
+                "speedup": rate(many) / rate(single),
+                "wall_s": many["wall_s"],
+            }
+        )
     return {
         "command": (
-            f"mnistlite train lite1k --device cuda --epochs {epochs} --seeds 1 ... {members}"
+            f"mnistlite train lite1k --device cuda --epochs {epochs} --seeds 1 ... {members} "
+            "--stack-mode MODE"
         ),
         "members": members,
         "epochs": epochs,
         "single_images_per_s": rate(single),
-        "stacked_images_per_s": rate(many),
-        "speedup": rate(many) / rate(single),
         "single_wall_s": single["wall_s"],
-        "stacked_wall_s": many["wall_s"],
+        "modes": modes,
+    }
+
+
+def fast_validation(data: str, tmp: Path, seeds: int, epochs: list[int]) -> dict:
+    """fast on CUDA for each epoch count: seeds side by side, 10,000 images held out."""
+    rows = []
+    for count in epochs:
+        result = cli_run(
+            ["fast", "--data", data, "--device", "cuda", "--epochs", str(count), "--val-split",
+             "10000", "--seeds", *map(str, range(1, seeds + 1))],
+            tmp / f"fast-val-{count}",
+        )  # fmt: skip
+        val = [r["final_val_acc"] for r in result["runs"]]
+        rows.append(
+            {
+                "epochs": count,
+                "mean_final_val_acc": statistics.mean(val),
+                "final_val_acc": val,
+                "training_s": result["runs"][0]["training_s"],
+            }
+        )
+    return {
+        "command": (
+            f"mnistlite train fast --device cuda --epochs E --val-split 10000 --seeds 1 ... {seeds}"
+        ),
+        "rows": rows,
     }
 
 
@@ -205,17 +260,17 @@ def check(data: str) -> dict:
     members = []
     for seed in (1, 2, 3):
         torch.manual_seed(seed)
-        members.append(models.get_model("lite1k").cuda())
-    stacked = StackedModel(members).cuda().eval()
+        members.append(models.get_model("lite1k").cuda().eval())
     images = batches[0][0][:64]
-    stacked_out = stacked(images.expand(3, *images.shape))
-    single_out = torch.stack([m.eval()(images) for m in members])
-    stack_gap = (stacked_out - single_out).abs().max().item()
+    single_out = torch.stack([m(images) for m in members])
     result = {
         "graph_vs_eager_max_abs_weight_diff_after_4_steps": gaps[4],
         "graph_vs_eager_max_abs_weight_diff_after_20_steps": gaps[20],
-        "stacked_vs_single": stack_gap,
     }
+    for mode in ("grouped", "vmap"):
+        stacked = StackedModel(members, mode=mode).cuda().eval()
+        stacked_out = stacked(images.expand(3, *images.shape))
+        result[f"stacked_{mode}_vs_single"] = (stacked_out - single_out).abs().max().item()
     print("check:", result, flush=True)
     return result
 
@@ -231,8 +286,9 @@ def gpu_name() -> str:
 
 def render(result: dict) -> str:
     """The RESULTS.md section of this benchmark, as Markdown."""
+    gpus = sorted(set(result["measured_on"].values()))
     lines = [
-        f"GPU: {result['gpu']}. Command: `{result['command']}`.",
+        f"GPU: {'; '.join(gpus)}. Command: `{result['command']}`.",
         "",
         "| run | seeds | training time (s, mean) | process wall (s, mean) | final test acc. "
         "(mean; per seed) | time to 99.0% (s) |",
@@ -248,23 +304,47 @@ def render(result: dict) -> str:
         )
     lines += [
         "",
-        "One step-7 training step (batch 128, SGD with momentum, real augmented batches):",
+        "One training step (SGD with momentum, real augmented batches; fast at batch 256, "
+        "step 7 at 128):",
         "",
-        "| step | precision | ms per step | GPU kernel ms per step | kernel share of wall time |",
-        "|---|---|---|---|---|",
+        "| network | step | precision | memory format | ms per step | GPU kernel ms per step "
+        "| kernel share of wall time |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in result["step"]:
         lines.append(
-            f"| {'one CUDA graph' if row['cuda_graphs'] else 'eager'} | "
-            f"{'bf16 autocast' if row['bf16'] else 'fp32'} | {row['ms_per_step']:.3f} | "
-            f"{row['kernel_ms_per_step']:.3f} | {100 * row['kernel_share']:.0f}% |"
+            f"| {row['network']} | {'one CUDA graph' if row['cuda_graphs'] else 'eager'} | "
+            f"{'bf16 autocast' if row['bf16'] else 'fp32'} | "
+            f"{'channels_last' if row['channels_last'] else 'contiguous'} | "
+            f"{row['ms_per_step']:.3f} | {row['kernel_ms_per_step']:.3f} | "
+            f"{100 * row['kernel_share']:.0f}% |"
         )
     many = result["multi_seed"]
     lines += [
         "",
-        f"`{many['command']}`: {many['stacked_images_per_s']:,.0f} images/s against "
-        f"{many['single_images_per_s']:,.0f} for one seed: **{many['speedup']:.1f}×**.",
+        f"`{many['command']}` against one seed ({many['single_images_per_s']:,.0f} images/s):",
+        "",
+        "| stack mode | images/s | against one seed | process wall (s) |",
+        "|---|---|---|---|",
     ]
+    for row in many["modes"]:
+        lines.append(
+            f"| {row['stack_mode']} | {row['images_per_s']:,.0f} | **{row['speedup']:.1f}×** | "
+            f"{row['wall_s']:.1f} |"
+        )
+    if "fast_validation" in result:
+        val = result["fast_validation"]
+        lines += [
+            "",
+            f"`fast` on CUDA by epochs, chosen on held-out training images (`{val['command']}`):",
+            "",
+            "| epochs | mean final validation acc. | training time (s) |",
+            "|---|---|---|",
+        ]
+        for row in val["rows"]:
+            lines.append(
+                f"| {row['epochs']} | {row['mean_final_val_acc']:.3f} | {row['training_s']:.2f} |"
+            )
     return "\n".join(lines)
 
 
@@ -275,6 +355,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=JSON)
     parser.add_argument("--quick", action="store_true", help="one seed each, fewer epochs")
     parser.add_argument("--render", action="store_true", help="write RESULTS.md from --out")
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=PARTS,
+        default=list(PARTS),
+        help="measure only these parts; the others are kept from --base",
+    )
+    parser.add_argument("--base", type=Path, help="a JSON written before, to update")
     args = parser.parse_args()
     if args.render:
         lines = ["## Training on a GPU", "", *render(json.loads(args.out.read_text())).splitlines()]
@@ -284,23 +372,29 @@ def main() -> None:
         raise SystemExit("gpu_speed.py needs a CUDA GPU")
     print(gpu_name(), flush=True)
     quick = ["--epochs", "2"] if args.quick else []
+    result: dict = json.loads(args.base.read_text()) if args.base else {}
+    result.update({"name": "gpu_speed", "command": "python benchmarks/gpu_speed.py --data ROOT"})
+    result.setdefault("measured_on", {})
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        result = {
-            "name": "gpu_speed",
-            "command": "python benchmarks/gpu_speed.py --data ROOT",
-            "gpu": gpu_name(),
-            "check": check(args.data),
-            "step": step_profile(args.data, steps=50 if args.quick else 200),
-            "multi_seed": multi_seed(args.data, tmp_path, 4 if args.quick else 16, 2),
-            "recipes": [
+        parts = {
+            "check": lambda: check(args.data),
+            "step": lambda: step_profile(args.data, steps=50 if args.quick else 200),
+            "recipes": lambda: [
                 recipe_runs(args.data, "step7", [1] if args.quick else [1, 2, 3], quick, tmp_path),
                 recipe_runs(
                     args.data, "fast", [1] if args.quick else [1, 2, 3, 4, 5], quick, tmp_path
                 ),
             ],
+            "multi_seed": lambda: multi_seed(args.data, tmp_path, 4 if args.quick else 16, 2),
+            "fast_validation": lambda: fast_validation(
+                args.data, tmp_path, 2 if args.quick else 10, [1, 2] if args.quick else [6, 7, 8]
+            ),
         }
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+        for key in args.parts:  # each part is written as soon as it is measured
+            result[key] = parts[key]()
+            result["measured_on"][key] = gpu_name()
+            args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(render(result))
 
 

@@ -1,14 +1,15 @@
-"""How a stacked model's copies run on the CPU: vmap, a loop, or separate models.
+"""How a stacked model's copies run on the CPU: vmap, grouped, a loop, or separate models.
 
 Usage::
 
     python benchmarks/stack_modes.py [--models step7 lite1k] [--copies 3] [--steps 20]
 
 One training step (forward, cross-entropy, backward) of ``--copies`` copies of each model on
-random batches of the recipe's batch size: a ``StackedModel`` in ``mode="vmap"`` (grouped
-convolutions), in ``mode="loop"`` (one call per copy), and the copies as separate models one
-after another. Median milliseconds per step, on this machine's threads. ``StackedModel``'s
-``mode="auto"`` takes the loop on the CPU and vmap on CUDA from this comparison. Writes
+random batches of the recipe's batch size: a ``StackedModel`` in ``mode="vmap"``, in
+``mode="grouped"`` (the copies side by side along the channels), in ``mode="loop"`` (one
+call per copy), and the copies as separate models one after another. Median milliseconds per
+step, on this machine's threads. ``StackedModel``'s ``mode="auto"`` takes the loop on the CPU
+from this comparison (on CUDA: ``benchmarks/gpu_speed.py``). Writes
 ``benchmarks/stack_modes.json`` and its section of ``benchmarks/RESULTS.md``.
 """
 
@@ -66,7 +67,7 @@ def measure(name: str, copies: int, steps: int) -> dict:
             F.cross_entropy(model(x[s]), y[s]).backward()
 
     row = {"model": name, "copies": copies, "batch_size": batch}
-    for mode in ("vmap", "loop"):
+    for mode in ("vmap", "grouped", "loop"):
         stacked = StackedModel(separate, mode=mode)
         row[f"{mode}_ms"] = step_ms(lambda m=stacked: stacked_step(m), steps)
     row["separate_ms"] = step_ms(separate_step, steps)
@@ -78,7 +79,7 @@ def render(result: dict) -> list[str]:
     """RESULTS.md's section."""
     rows = [
         [r["model"], f"{r['copies']} × {r['batch_size']}", f"{r['vmap_ms']:.1f}",
-         f"{r['loop_ms']:.1f}", f"{r['separate_ms']:.1f}"]
+         f"{r['grouped_ms']:.1f}", f"{r['loop_ms']:.1f}", f"{r['separate_ms']:.1f}"]
         for r in result["rows"]
     ]  # fmt: skip
     return [
@@ -89,9 +90,9 @@ def render(result: dict) -> list[str]:
         "cross-entropy, backward) on random batches.",
         "",
         *markdown_table(
-            ["model", "copies × batch", "vmap (grouped convs)", "loop", "separate models"],
+            ["model", "copies × batch", "vmap", "grouped", "loop", "separate models"],
             rows,
-            "llrrr",
+            "llrrrr",
         ),
     ]
 

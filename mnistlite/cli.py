@@ -31,14 +31,18 @@ EXIT_BROKEN_PIPE = 128 + int(getattr(signal, "SIGPIPE", 13))
 #: The command line's speed switches; the same defaults as the Python API's
 #: (:class:`~mnistlite.training.Trainer`, :func:`mnistlite.recipes.train`), chosen by
 #: ``benchmarks/epoch_time.py`` (see ``benchmarks/RESULTS.md``): bf16 autocast where the
-#: device computes bf16 natively ("auto"); channels_last and torch.compile were slower
-#: on two threads.
+#: device computes bf16 natively ("auto"); channels_last on CUDA only, for networks without
+#: depthwise convolutions ("auto": it was slower on two CPU threads and for depthwise
+#: networks, faster in a CUDA graph otherwise); torch.compile was slower.
 SPEED_DEFAULTS: dict[str, bool | str] = {
-    "channels_last": False,
+    "channels_last": "auto",
     "bf16": "auto",
     "compile": False,
     "cuda_graphs": "auto",
 }
+
+#: ``mnistlite.stacked.STACK_MODES``, spelled out so that ``--help`` needs no torch import.
+STACK_MODES = ("auto", "grouped", "vmap", "loop")
 
 DEVICE_HELP = "cpu, cuda, cuda:N, mps or auto: CUDA, then Apple's MPS, then the CPU (default: auto)"
 
@@ -50,7 +54,9 @@ def _add_speed_switches(parser: argparse.ArgumentParser) -> None:
         "--channels-last",
         action=on_off,
         default=SPEED_DEFAULTS["channels_last"],
-        help="channels_last memory format (default: %(default)s)",
+        help="channels_last memory format (default: auto, on for CUDA, where it measured "
+        "faster, unless the network has depthwise convolutions; off on CPUs, where it "
+        "measured slower)",
     )
     group.add_argument(
         "--compile",
@@ -65,6 +71,13 @@ def _add_speed_switches(parser: argparse.ArgumentParser) -> None:
         help="bfloat16 autocast for training; --no-bf16 for exact fp32 (default: auto, "
         "on for CPUs that compute bf16 natively (avx512_bf16 or AMX); off on CUDA, where fp32 "
         "measured faster for these networks); the test set is always evaluated in fp32",
+    )
+    group.add_argument(
+        "--stack-mode",
+        choices=STACK_MODES,
+        default="auto",
+        help="how the copies of a --seeds run go side by side: grouped (along the channels), "
+        "vmap or loop (default: auto, grouped on CUDA, loop on CPUs)",
     )
     group.add_argument(
         "--cuda-graphs",
@@ -307,6 +320,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         compile=args.compile,
         bf16=bf16,
         cuda_graphs=args.cuda_graphs,
+        stack_mode=args.stack_mode,
     )
     histories = history if args.seeds is not None else [history]
     for one in histories:
@@ -354,6 +368,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
         r = recipes.get_recipe(name)
         extras = [f"schedule={r.schedule}"] if r.schedule != "constant" else []
         extras += [f"rotation={r.rotation:g}"] if r.rotation else []
+        extras += [
+            f"on {device}: " + " ".join(f"{k}={v}" for k, v in changes.items())
+            for device, changes in r.device_overrides.items()
+        ]
         print(
             f"  {name:<10}model={r.model} epochs={r.epochs} batch={r.batch_size} lr={r.lr:g} "
             + " ".join(extras)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from mnistlite import _checks, models
 from mnistlite.atomic import save_torch
 from mnistlite.data import Augment, Batches, MNISTTensors, StackedBatches, load_mnist
 from mnistlite.errors import CheckpointError, MnistliteError, ResumeMismatchError, WeightsError
-from mnistlite.stacked import StackedModel
+from mnistlite.stacked import STACK_MODES, StackedModel
 from mnistlite.training import Callback, History, Trainer, load_checkpoint, resolve_device
 
 __all__ = [
@@ -43,6 +43,10 @@ __all__ = [
     "register_recipe",
     "train",
 ]
+
+
+#: The device types a recipe can have overrides for.
+DEVICE_TYPES = ("cpu", "cuda", "mps")
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,10 @@ class Recipe:
         distill_temperature: Distillation temperature (see
             :func:`~mnistlite.training.distillation_loss`).
         distill_weight: Share of the teacher term in the loss, in [0, 1].
+        device_overrides: Fields that differ on a device type, e.g.
+            ``{"cuda": {"epochs": 8}}``: :meth:`for_device` applies them, and
+            :func:`train` does so for the device it trains on. A field set with
+            :meth:`replace` (or :func:`get_recipe`) wins over them.
     """
 
     name: str
@@ -93,6 +101,9 @@ class Recipe:
     teacher: str | None = None
     distill_temperature: float = 4.0
     distill_weight: float = 0.5
+    device_overrides: Mapping[str, Mapping[str, Any]] = dataclasses.field(
+        default_factory=dict, hash=False
+    )
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "step_size"):
@@ -115,16 +126,65 @@ class Recipe:
             models.get_model_builder(self.teacher)  # raises, listing the names
         _checks.finite_positive("distill_temperature", self.distill_temperature)
         _checks.probability("distill_weight", self.distill_weight, high_inclusive=True)
+        self._check_device_overrides()
+
+    def _check_device_overrides(self) -> None:
+        if not isinstance(self.device_overrides, Mapping):
+            raise MnistliteError(
+                "device_overrides must map a device type to field overrides, got "
+                f"{type(self.device_overrides).__name__}"
+            )
+        names = {f.name for f in fields(self)} - {"name", "device_overrides"}
+        for device_type, changes in self.device_overrides.items():
+            if device_type not in DEVICE_TYPES:
+                raise MnistliteError(
+                    f"device_overrides: unknown device type {device_type!r}; expected one of "
+                    f"{', '.join(DEVICE_TYPES)}"
+                )
+            unknown = sorted(set(changes) - names)
+            if unknown:
+                raise MnistliteError(
+                    f"device_overrides[{device_type!r}]: unknown or fixed field(s) "
+                    f"{', '.join(unknown)}; fields: {', '.join(sorted(names))}"
+                )
+            try:
+                dataclasses.replace(self, device_overrides={}, **changes)  # checks the values
+            except MnistliteError as err:
+                raise MnistliteError(f"device_overrides[{device_type!r}]: {err}") from None
 
     def replace(self, **overrides: Any) -> Recipe:
-        """Return a copy with some fields changed; unknown fields raise ValueError."""
+        """Return a copy with some fields changed; unknown fields raise ValueError.
+
+        A changed field is dropped from :attr:`device_overrides`: what is set
+        explicitly holds on every device.
+        """
         names = {f.name for f in fields(self)}
         unknown = sorted(set(overrides) - names)
         if unknown:
             raise MnistliteError(
                 f"unknown recipe field(s) {', '.join(unknown)}; fields: {', '.join(sorted(names))}"
             )
+        if "device_overrides" not in overrides and self.device_overrides:
+            kept = {
+                device_type: {k: v for k, v in changes.items() if k not in overrides}
+                for device_type, changes in self.device_overrides.items()
+            }
+            overrides["device_overrides"] = {k: v for k, v in kept.items() if v}
         return dataclasses.replace(self, **overrides)
+
+    def for_device(self, device: str | torch.device) -> Recipe:
+        """This recipe as it runs on ``device``: its :attr:`device_overrides` applied.
+
+        Args:
+            device: A device or its name (``"cuda"``, ``"cuda:1"``, ``"cpu"``...).
+
+        Returns:
+            A recipe without device overrides (itself when it has none).
+        """
+        if not self.device_overrides:
+            return self
+        changes = dict(self.device_overrides.get(torch.device(device).type, {}))
+        return dataclasses.replace(self, device_overrides={}, **changes)
 
     def augment(self) -> Augment | None:
         """The training-set augmentation this recipe asks for, or None."""
@@ -138,8 +198,12 @@ class Recipe:
         return augment if augment.active else None
 
     def to_dict(self) -> dict[str, Any]:
-        """The recipe as plain JSON-ready data."""
-        return dataclasses.asdict(self)
+        """The recipe as plain JSON-ready data (``device_overrides`` only when set)."""
+        data = dataclasses.asdict(self)
+        data["device_overrides"] = {k: dict(v) for k, v in self.device_overrides.items()}
+        if not data["device_overrides"]:
+            del data["device_overrides"]
+        return data
 
 
 _step = Recipe(name="step2", model="step2")  # the seed's shared settings
@@ -202,7 +266,9 @@ RECIPES["lite600"] = _lite.replace(epochs=30, lr=0.1)
 #: network (:func:`mnistlite.models.fast`, 9,910 parameters) pools after the first
 #: convolution, so an image costs under half of step 7's multiply-adds; 6 epochs of
 #: one-cycle SGD at batch 256, with rotation, shifts and zoom. Chosen on a validation split
-#: of the training images by ``benchmarks/fast_search.py`` (benchmarks/RESULTS.md).
+#: of the training images by ``benchmarks/fast_search.py`` (benchmarks/RESULTS.md). On
+#: CUDA it trains 8 epochs: of 6, 7 and 8, 8 scored best on the validation split, and an
+#: epoch there costs a fraction of a second (``benchmarks/gpu_speed.py``).
 RECIPES["fast"] = Recipe(
     name="fast",
     model="fast",
@@ -216,6 +282,7 @@ RECIPES["fast"] = Recipe(
     translate=0.05,
     scale=0.09,
     interpolation="bilinear",
+    device_overrides={"cuda": {"epochs": 8}},
 )
 
 
@@ -499,6 +566,7 @@ def train(
     val_split: int | None = None,
     callbacks: Sequence[Callback] = (),
     teacher_weights: str | Path | None = None,
+    stack_mode: str = "auto",
     **switches: Any,
 ) -> tuple[Any, Any]:
     """Train ``recipe`` on MNIST and return the trained model and its history.
@@ -544,6 +612,10 @@ def train(
         teacher_weights: Load the recipe's teacher from this state-dict file instead of
             its bundled weights (see :func:`build_teacher`); its name and SHA-256 go
             into the history's ``meta["teacher"]``.
+        stack_mode: How the copies of a ``seeds`` run go side by side: ``"auto"``,
+            ``"grouped"``, ``"vmap"`` or ``"loop"`` (see
+            :class:`~mnistlite.stacked.StackedModel`); the mode used is in the
+            histories' ``meta["stack_mode"]``.
         **switches: Speed switches for the Trainer: ``channels_last``, ``compile``,
             ``bf16``, ``cuda_graphs``.
 
@@ -551,6 +623,10 @@ def train(
         MnistliteError: For bad arguments: e.g. ``seeds`` empty, with a repeated or
             non-positive seed, or given together with ``seed``.
     """
+    if stack_mode not in STACK_MODES:
+        raise MnistliteError(
+            f"stack_mode must be one of {', '.join(STACK_MODES)}, got {stack_mode!r}"
+        )
     if seeds is not None:
         if seed is not None:
             raise MnistliteError("give seed or seeds, not both (seeds trains one model per seed)")
@@ -562,6 +638,7 @@ def train(
     saved = check_out_dir(out_dir, resume) if out_dir is not None else None
     _checks.seed("seed", seed)
     device = resolve_device(device)
+    recipe = recipe.for_device(device)
     full_train, test_data = _load_data(root, data, download, device)
     run_seeds = seeds if seeds is not None else [seed]
     parts = [_split(full_train, val_split, s, limit_train) for s in run_seeds]
@@ -587,8 +664,11 @@ def train(
     batches: Batches | StackedBatches = batches_list[0]
     val: Any = val_data
     extra: list[Callback] = []
+    run_meta: dict[str, Any] = {}
     if seeds is not None:
-        model, batches = StackedModel(members), StackedBatches(batches_list)
+        stacked = StackedModel(members, mode=stack_mode).to(device)
+        run_meta["stack_mode"] = stacked.resolved_mode()
+        model, batches = stacked, StackedBatches(batches_list)
         val = [part[1] for part in parts] if val_data is not None else None
         if out_dir is not None:
             extra.append(_WriteSeeds(out_dir, seeds, batches))
@@ -618,6 +698,7 @@ def train(
             "torch": str(torch.__version__),
             "switches": switches,
             "teacher": _teacher_meta(recipe, teacher_weights),
+            **run_meta,
         },
         **switches,
     )

@@ -17,7 +17,16 @@ Two ways to run the members, chosen by measurement (``benchmarks/RESULTS.md``):
   as fast as separate runs one after another, where grouped convolutions were slower for
   most of the networks (``benchmarks/stack_modes.py``).
 
-``"auto"`` picks ``"vmap"`` on CUDA and ``"loop"`` elsewhere.
+* ``"grouped"``: the members side by side along the channels, images ``(N, S*C, H, W)``
+  from the first layer to the last: every convolution is one grouped convolution, every
+  BatchNorm one BatchNorm over ``S*C`` channels (the same per-member statistics), and
+  nothing is moved between layers, where vmap rearranges the batch around each
+  convolution. It serves networks built from convolutions, BatchNorm, pooling,
+  element-wise layers and a final flatten (every network in mnistlite, through
+  ``stack_body``); :func:`grouped_supported` says whether a network qualifies.
+
+``"auto"`` picks ``"grouped"`` (or ``"vmap"`` where grouped is not supported) on CUDA and
+``"loop"`` elsewhere.
 
 This module knows nothing of models, data or training.
 """
@@ -32,12 +41,138 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from mnistlite.blocks import ScalarBatchNorm2d, SharedSeparableBlock
 from mnistlite.errors import MnistliteError
 
-__all__ = ["STACK_MODES", "StackedModel"]
+__all__ = ["STACK_MODES", "StackedModel", "grouped_supported"]
 
 #: The ways :class:`StackedModel` can run its members.
-STACK_MODES = ("auto", "vmap", "loop")
+STACK_MODES = ("auto", "vmap", "loop", "grouped")
+
+#: What ``mode="auto"`` runs on CUDA when the network allows it (else ``"vmap"``).
+AUTO_CUDA_MODE = "grouped"
+
+#: Layers that act on each channel (or element) alone, so they run unchanged on
+#: members laid side by side along the channels.
+_PER_CHANNEL = (
+    nn.ReLU,
+    nn.ReLU6,
+    nn.GELU,
+    nn.SiLU,
+    nn.Identity,
+    nn.MaxPool2d,
+    nn.AvgPool2d,
+    nn.AdaptiveAvgPool2d,
+    nn.AdaptiveMaxPool2d,
+    nn.Dropout,
+)
+
+
+def _body(network: nn.Module) -> nn.Module:
+    """The part of ``network`` a grouped stack runs: ``network.stack_body`` if it names one.
+
+    A network whose ``forward`` checks its input's shape before running its layers names
+    the layers' attribute in a class attribute ``stack_body`` (mnistlite's ``SpecNet``:
+    ``"layers"``), since the grouped images have ``S*C`` channels.
+    """
+    name = getattr(type(network), "stack_body", None)
+    return getattr(network, name) if name else network
+
+
+def _why_not_grouped(network: nn.Module) -> str | None:
+    """Why ``network`` cannot run grouped, or None when it can."""
+    body = _body(network)
+    modules = list(body.modules())
+    for index, module in enumerate(modules):
+        if isinstance(module, nn.Conv2d):
+            if module.padding_mode != "zeros":
+                return f"{module} pads with {module.padding_mode!r}, not zeros"
+        elif isinstance(module, nn.BatchNorm2d):
+            if module.track_running_stats and module.momentum is None:
+                return f"{module} keeps a cumulative average (momentum=None)"
+        elif isinstance(module, nn.Flatten):
+            if module.start_dim != 1 or index != len(modules) - 1:
+                return "a Flatten that is not the last layer, from dimension 1"
+        elif isinstance(module, nn.Sequential):
+            if type(module).forward is not nn.Sequential.forward:
+                return f"{type(module).__name__} has its own forward"
+        elif not isinstance(
+            module, (*_PER_CHANNEL, nn.ModuleList, ScalarBatchNorm2d, SharedSeparableBlock)
+        ):
+            return f"{type(module).__name__} is not a layer known to act per channel"
+    return None
+
+
+def grouped_supported(network: nn.Module) -> bool:
+    """Whether copies of ``network`` can run in :class:`StackedModel`'s ``"grouped"`` mode.
+
+    True for networks (or their ``stack_body``) made of 2-D convolutions, BatchNorm
+    (:class:`torch.nn.BatchNorm2d`, :class:`~mnistlite.blocks.ScalarBatchNorm2d`), pooling,
+    element-wise layers, dropout, :class:`torch.nn.Sequential` containers,
+    :class:`~mnistlite.blocks.SharedSeparableBlock` and a final ``Flatten``: layers that
+    never mix one member's channels with another's.
+    """
+    return _why_not_grouped(network) is None
+
+
+class _StackedPointwise(nn.Module):
+    """A 1×1 convolution of ``size`` members side by side, as one batched matrix product.
+
+    Takes ``(N, size * cin, H, W)`` and its weight as ``(size * cout, cin, 1, 1)``, the
+    layout a grouped convolution would take, and computes what that convolution computes
+    without its layout changes: member ``s``'s ``(cout, cin)`` matrix times its
+    ``(cin, H*W)`` maps.
+    """
+
+    def __init__(self, conv: nn.Conv2d, size: int) -> None:
+        super().__init__()
+        self.size, self.cin, self.cout = size, conv.in_channels, conv.out_channels
+        self.weight = conv.weight
+        self.bias = conv.bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, height, width = x.shape
+        weight = self.weight.view(self.size, self.cout, self.cin)
+        y = torch.matmul(weight, x.reshape(n, self.size, self.cin, height * width))
+        if self.bias is not None:
+            y = y + self.bias.view(self.size, self.cout, 1)
+        return y.view(n, self.size * self.cout, height, width)
+
+
+def _pointwise(module: nn.Module) -> bool:
+    """Whether ``module`` is a plain 1×1 convolution (stride 1, no padding, one group)."""
+    return (
+        isinstance(module, nn.Conv2d)
+        and module.kernel_size == (1, 1)
+        and module.stride == (1, 1)
+        and module.padding in ((0, 0), "valid")
+        and module.dilation == (1, 1)
+        and module.groups == 1
+    )
+
+
+def _grouped_template(network: nn.Module, size: int) -> nn.Module:
+    """A copy of ``network``'s body whose layers take ``size`` members along the channels.
+
+    1×1 convolutions become :class:`_StackedPointwise` (measured faster than grouped
+    ones); other convolutions grouped ones, BatchNorms BatchNorms over ``size`` times the
+    channels.
+    """
+    body = copy.deepcopy(_body(network))
+    if _pointwise(body):
+        return _StackedPointwise(body, size)
+    for parent in list(body.modules()):
+        for name, child in parent.named_children():
+            if _pointwise(child):
+                setattr(parent, name, _StackedPointwise(child, size))
+    for module in body.modules():
+        if isinstance(module, nn.Conv2d):
+            module.groups *= size
+            module.in_channels *= size
+            module.out_channels *= size
+        elif isinstance(module, nn.BatchNorm2d):
+            module.num_features *= size
+    return body
 
 
 def _key(name: str) -> str:
@@ -53,12 +188,13 @@ class StackedModel(nn.Module):
             names and shapes). Their current weights become the members' weights, so
             building member ``s`` after ``torch.manual_seed(seed_s)`` gives it exactly
             the initial weights of a single run with that seed.
-        mode: ``"vmap"``, ``"loop"`` or ``"auto"`` (vmap on CUDA, loop elsewhere,
-            decided at each forward from the parameters' device).
+        mode: ``"vmap"``, ``"loop"``, ``"grouped"`` or ``"auto"`` (grouped on CUDA where
+            the network allows it, else vmap; loop elsewhere; decided at each forward from
+            the parameters' device).
 
     Raises:
-        MnistliteError: If there are no members, they differ in architecture, or the
-            mode is unknown.
+        MnistliteError: If there are no members, they differ in architecture, the mode
+            is unknown, or it is ``"grouped"`` for a network that cannot run grouped.
 
     Example:
         >>> import torch
@@ -94,15 +230,48 @@ class StackedModel(nn.Module):
         self._template = [copy.deepcopy(members[0]).to("meta")]
         self.size = len(members)
         self.mode = mode
+        why_not = _why_not_grouped(members[0])
+        if mode == "grouped" and why_not is not None:
+            raise MnistliteError(f"mode 'grouped' cannot run this network: {why_not}")
+        self._grouped: list[nn.Module] = []
+        self._grouped_names: dict[str, tuple[str, int]] = {}
+        if why_not is None:
+            self._grouped.append(_grouped_template(self._template[0], self.size))
+            self._grouped_names = self._grouped_layout(members[0])
 
     def extra_repr(self) -> str:
         """Shown by ``print()``: how many members, of which network, run how."""
         return f"{self.size} x {type(self._template[0]).__name__}, mode={self.mode!r}"
 
+    def _grouped_layout(self, network: nn.Module) -> dict[str, tuple[str, int]]:
+        """For each tensor of the grouped body: its member name and how to lay it out.
+
+        The layout is the number of channels a shared scalar is repeated over
+        (:class:`~mnistlite.blocks.ScalarBatchNorm2d`'s weight and bias), 0 for a tensor
+        whose first two dimensions ``(S, C)`` merge into ``S*C``, and -1 for one kept as
+        it is (a BatchNorm's batch count).
+        """
+        name = getattr(type(network), "stack_body", None)
+        prefix = f"{name}." if name else ""
+        layout: dict[str, tuple[str, int]] = {}
+        for owner, module in _body(network).named_modules():
+            own = [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]
+            for leaf, _ in own:
+                key = f"{owner}.{leaf}" if owner else leaf
+                if isinstance(module, ScalarBatchNorm2d):
+                    how = module.norm.num_features
+                elif leaf == "num_batches_tracked":
+                    how = -1
+                else:
+                    how = 0
+                layout[key] = (prefix + key, how)
+        return layout
+
     def train(self, mode: bool = True) -> StackedModel:
         """Set training mode on the stack and its member network."""
         super().train(mode)
-        self._template[0].train(mode)
+        for template in (*self._template, *self._grouped):
+            template.train(mode)
         return self
 
     def _tensors(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
@@ -111,11 +280,28 @@ class StackedModel(nn.Module):
         return params, buffers
 
     def resolved_mode(self) -> str:
-        """The mode a forward uses now: ``"vmap"`` or ``"loop"``."""
+        """The mode a forward uses now: ``"vmap"``, ``"loop"`` or ``"grouped"``."""
         if self.mode != "auto":
             return self.mode
         first = getattr(self, _key(self.names[0])) if self.names else None
-        return "vmap" if first is not None and first.device.type == "cuda" else "loop"
+        if first is None or first.device.type != "cuda":
+            return "loop"
+        return AUTO_CUDA_MODE if self._grouped or AUTO_CUDA_MODE != "grouped" else "vmap"
+
+    def _grouped_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the members side by side along the channels (mode ``"grouped"``)."""
+        size, n = self.size, x.shape[1]
+        images = x.transpose(0, 1).reshape(n, size * x.shape[2], *x.shape[3:])
+        tensors = {}
+        for key, (name, how) in self._grouped_names.items():
+            value = getattr(self, _key(name))
+            if how > 0:  # one scalar per member, repeated over its channels
+                value = value.reshape(size, 1).expand(size, how).reshape(size * how, 1, 1)
+            elif how == 0:
+                value = value.flatten(0, 1)
+            tensors[key] = value
+        out = functional_call(self._grouped[0], tensors, (images,))
+        return out.unflatten(1, (size, -1)).movedim(1, 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map images ``(S, N, ...)`` to logits ``(S, N, classes)``, member ``s`` on ``x[s]``.
@@ -128,9 +314,12 @@ class StackedModel(nn.Module):
                 f"a stacked model of {self.size} members takes input (S={self.size}, N, ...), "
                 f"got {tuple(x.shape)}"
             )
+        mode = self.resolved_mode()
+        if mode == "grouped":
+            return self._grouped_forward(x)
         params, buffers = self._tensors()
         template = self._template[0]
-        if self.resolved_mode() == "vmap":
+        if mode == "vmap":
 
             def one(p: dict[str, Any], b: dict[str, Any], images: torch.Tensor) -> Any:
                 return functional_call(template, (p, b), (images,))

@@ -47,6 +47,7 @@ __all__ = [
     "distillation_loss",
     "load_checkpoint",
     "resolve_bf16",
+    "resolve_channels_last",
     "resolve_device",
     "sgd_update",
 ]
@@ -293,6 +294,38 @@ def bf16_native(device: str | torch.device) -> bool:
 BF16_AUTO_CUDA = False
 
 
+#: What ``channels_last="auto"`` chooses on CUDA for a network without grouped
+#: (depthwise) convolutions: on. A step-7 or fast training step in a CUDA graph measured
+#: about a tenth faster in channels_last, while lite1k, whose convolutions are mostly
+#: depthwise, trained markedly slower; on two CPU threads it was slower
+#: (``benchmarks/gpu_speed.py``, ``benchmarks/epoch_time.py``; benchmarks/RESULTS.md).
+CHANNELS_LAST_AUTO_CUDA = True
+
+
+def _has_grouped_conv(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.Conv2d) and m.groups > 1 for m in model.modules())
+
+
+def resolve_channels_last(
+    channels_last: bool | str, device: str | torch.device, model: nn.Module | None = None
+) -> bool:
+    """Turn ``True``, ``False`` or ``"auto"`` into a memory-format choice for ``device``.
+
+    ``"auto"``: on CUDA, ``CHANNELS_LAST_AUTO_CUDA`` (on, decided by measurement) unless
+    ``model`` has grouped (depthwise) convolutions; off elsewhere.
+
+    Raises:
+        MnistliteError: For anything else.
+    """
+    if isinstance(channels_last, bool):
+        return channels_last
+    if channels_last == "auto":
+        if torch.device(device).type != "cuda":
+            return False
+        return CHANNELS_LAST_AUTO_CUDA and not (model is not None and _has_grouped_conv(model))
+    raise MnistliteError(f"channels_last must be True, False or 'auto', got {channels_last!r}")
+
+
 def resolve_bf16(bf16: bool | str, device: str | torch.device) -> bool:
     """Turn ``True``, ``False`` or ``"auto"`` into a bf16 choice for ``device``.
 
@@ -428,7 +461,11 @@ class Trainer:
         progress: Show a tqdm bar per epoch with loss and accuracy.
         checkpoint: Path of the checkpoint written after every epoch (None: none).
         label_smoothing: Cross-entropy label smoothing.
-        channels_last: Run the model in ``torch.channels_last`` memory format.
+        channels_last: Run the model in ``torch.channels_last`` memory format: ``True``,
+            ``False`` or ``"auto"`` (the default, see :func:`resolve_channels_last`: on
+            for CUDA unless the network has depthwise convolutions, off elsewhere; always
+            off for a stacked model). The choice is in
+            ``trainer.channels_last`` and ``meta["channels_last"]``.
         compile: Run the model through :func:`torch.compile`.
         bf16: Run training forward passes under bfloat16 autocast: ``True``,
             ``False``, or ``"auto"`` (the default, see :func:`resolve_bf16`: on CPUs
@@ -475,7 +512,7 @@ class Trainer:
         progress: bool = True,
         checkpoint: str | Path | None = None,
         label_smoothing: float = 0.0,
-        channels_last: bool = False,
+        channels_last: bool | str = "auto",
         compile: bool = False,
         bf16: bool | str = "auto",
         cuda_graphs: bool | str = "auto",
@@ -499,8 +536,11 @@ class Trainer:
         self.device = resolve_device(device)
         self.model = model.to(self.device)
         self.stacked = isinstance(model, StackedModel)
-        if self.stacked and channels_last:
+        if self.stacked and channels_last is True:
             raise MnistliteError("channels_last is not supported for a stacked model")
+        channels_last = not self.stacked and resolve_channels_last(
+            channels_last, self.device, model
+        )
         self.teacher = teacher
         if teacher is not None:
             if teacher is model:
@@ -533,7 +573,12 @@ class Trainer:
         self._forward: Callable[[torch.Tensor], torch.Tensor] = (
             torch.compile(self.model) if compile else self.model
         )
-        self.meta = {**dict(meta or {}), "bf16": self.bf16, "cuda_graphs": self.cuda_graphs}
+        self.meta = {
+            **dict(meta or {}),
+            "bf16": self.bf16,
+            "cuda_graphs": self.cuda_graphs,
+            "channels_last": self.channels_last,
+        }
         self.history = History(meta=dict(self.meta))
         self.member_histories: list[History] = []
         self.should_stop = False

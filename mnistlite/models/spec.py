@@ -408,6 +408,10 @@ class SpecNet(nn.Module):
         layers: The blocks, in order, as an :class:`torch.nn.Sequential`.
     """
 
+    #: The layers a stacked model may run on its members laid side by side along the
+    #: channels (:mod:`mnistlite.stacked`, mode ``"grouped"``), past the input check.
+    stack_body = "layers"
+
     def __init__(self, spec: NetSpec) -> None:
         super().__init__()
         self.spec = spec
