@@ -8,8 +8,9 @@ One training step (forward, cross-entropy, backward) of ``--copies`` copies of e
 random batches of the recipe's batch size: a ``StackedModel`` in ``mode="vmap"``, in
 ``mode="grouped"`` (the copies side by side along the channels), in ``mode="loop"`` (one
 call per copy), and the copies as separate models one after another. Median milliseconds per
-step, on this machine's threads. ``StackedModel``'s ``mode="auto"`` takes the loop on the CPU
-from this comparison (on CUDA: ``benchmarks/gpu_speed.py``). Writes
+step, on this machine's threads. ``StackedModel``'s ``mode="auto"`` follows this comparison on
+the CPU: grouped for the networks with depthwise convolutions (lite2k, lite1k, lite600), the
+loop for the rest (on CUDA: ``benchmarks/gpu_speed.py``). Writes
 ``benchmarks/stack_modes.json`` and its section of ``benchmarks/RESULTS.md``.
 """
 

@@ -77,7 +77,8 @@ def _add_speed_switches(parser: argparse.ArgumentParser) -> None:
         choices=STACK_MODES,
         default="auto",
         help="how the copies of a --seeds run go side by side: grouped (along the channels), "
-        "vmap or loop (default: auto, grouped on CUDA, loop on CPUs)",
+        "vmap or loop (default: auto, grouped on CUDA; on CPUs grouped for networks with "
+        "depthwise convolutions, else loop)",
     )
     group.add_argument(
         "--cuda-graphs",

@@ -25,8 +25,9 @@ Two ways to run the members, chosen by measurement (``benchmarks/RESULTS.md``):
   element-wise layers and a final flatten (every network in mnistlite, through
   ``stack_body``); :func:`grouped_supported` says whether a network qualifies.
 
-``"auto"`` picks ``"grouped"`` (or ``"vmap"`` where grouped is not supported) on CUDA and
-``"loop"`` elsewhere.
+``"auto"`` picks ``"grouped"`` (or ``"vmap"`` where grouped is not supported) on CUDA; on
+other devices ``"grouped"`` for networks with depthwise (grouped) convolutions and
+``"loop"`` for the rest.
 
 This module knows nothing of models, data or training.
 """
@@ -49,7 +50,9 @@ __all__ = ["STACK_MODES", "StackedModel", "grouped_supported"]
 #: The ways :class:`StackedModel` can run its members.
 STACK_MODES = ("auto", "vmap", "loop", "grouped")
 
-#: What ``mode="auto"`` runs on CUDA when the network allows it (else ``"vmap"``).
+#: What ``mode="auto"`` runs on CUDA when the network allows it (else ``"vmap"``): 16
+#: lite1k copies trained far more images per second grouped than with vmap on an H100
+#: (``benchmarks/gpu_speed.py``, benchmarks/RESULTS.md).
 AUTO_CUDA_MODE = "grouped"
 
 #: Layers that act on each channel (or element) alone, so they run unchanged on
@@ -188,9 +191,8 @@ class StackedModel(nn.Module):
             names and shapes). Their current weights become the members' weights, so
             building member ``s`` after ``torch.manual_seed(seed_s)`` gives it exactly
             the initial weights of a single run with that seed.
-        mode: ``"vmap"``, ``"loop"``, ``"grouped"`` or ``"auto"`` (grouped on CUDA where
-            the network allows it, else vmap; loop elsewhere; decided at each forward from
-            the parameters' device).
+        mode: ``"vmap"``, ``"loop"``, ``"grouped"`` or ``"auto"`` (see :meth:`mode_for`;
+            decided at each forward from the parameters' device).
 
     Raises:
         MnistliteError: If there are no members, they differ in architecture, the mode
@@ -233,6 +235,9 @@ class StackedModel(nn.Module):
         why_not = _why_not_grouped(members[0])
         if mode == "grouped" and why_not is not None:
             raise MnistliteError(f"mode 'grouped' cannot run this network: {why_not}")
+        self._depthwise = any(
+            isinstance(m, nn.Conv2d) and m.groups > 1 for m in members[0].modules()
+        )
         self._grouped: list[nn.Module] = []
         self._grouped_names: dict[str, tuple[str, int]] = {}
         if why_not is None:
@@ -279,14 +284,24 @@ class StackedModel(nn.Module):
         buffers = {name: getattr(self, _key(name)) for name in self.buffer_names}
         return params, buffers
 
-    def resolved_mode(self) -> str:
-        """The mode a forward uses now: ``"vmap"``, ``"loop"`` or ``"grouped"``."""
+    def mode_for(self, device: str | torch.device) -> str:
+        """The mode a forward on ``device`` uses: ``"vmap"``, ``"loop"`` or ``"grouped"``.
+
+        ``"auto"``: on CUDA :data:`AUTO_CUDA_MODE` (``"grouped"``, or ``"vmap"`` for a
+        network that cannot run grouped); elsewhere ``"grouped"`` for a network with
+        depthwise convolutions and ``"loop"`` otherwise, as measured on a CPU
+        (``benchmarks/stack_modes.py``).
+        """
         if self.mode != "auto":
             return self.mode
-        first = getattr(self, _key(self.names[0])) if self.names else None
-        if first is None or first.device.type != "cuda":
-            return "loop"
+        if torch.device(device).type != "cuda":
+            return "grouped" if self._grouped and self._depthwise else "loop"
         return AUTO_CUDA_MODE if self._grouped or AUTO_CUDA_MODE != "grouped" else "vmap"
+
+    def resolved_mode(self) -> str:
+        """The mode a forward uses now, on the parameters' device (see :meth:`mode_for`)."""
+        first = getattr(self, _key(self.names[0])) if self.names else None
+        return self.mode_for(first.device if first is not None else "cpu")
 
     def _grouped_forward(self, x: torch.Tensor) -> torch.Tensor:
         """Run the members side by side along the channels (mode ``"grouped"``)."""

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from _helpers import fake, run_cli
 
 from mnistlite import data, models, recipes
+from mnistlite import stacked as stacked_module
 from mnistlite.errors import MnistliteError, ResumeMismatchError
 from mnistlite.stacked import StackedModel
 from mnistlite.training import Callback, Trainer, load_checkpoint, resolve_device, sgd_update
@@ -33,7 +34,7 @@ def _members(name, seeds):
     return out
 
 
-@pytest.mark.parametrize("mode", ["loop", "vmap"])
+@pytest.mark.parametrize("mode", ["loop", "vmap", "grouped"])
 def test_stacked_forward_and_gradients_equal_each_member(mode):
     members = _members("lite1k", [1, 2, 3])  # BatchNorm, no dropout
     stacked = StackedModel(_members("lite1k", [1, 2, 3]), mode=mode)
@@ -64,6 +65,80 @@ def test_stacked_dropout_draws_differ_between_members():
     torch.testing.assert_close(out[0], out[1])
     out = stacked.train()(x)
     assert not torch.allclose(out[0], out[1])  # dropout: different masks per member
+
+
+def _without_dropout(network):
+    for module in network.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = module.effective_p = 0.0
+    return network
+
+
+@pytest.mark.parametrize("name", models.list_models())
+def test_grouped_equals_the_loop_for_every_network(name):
+    """Every registered network runs grouped: same logits, gradients and running stats."""
+    assert stacked_module.grouped_supported(models.get_model(name))
+    members = [_without_dropout(m) for m in _members(name, [1, 2])]
+    x = torch.randn(2, 4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    y = torch.randint(0, 10, (2, 4), generator=torch.Generator().manual_seed(1))
+    runs = []
+    for mode in ("loop", "grouped"):
+        stacked = StackedModel(members, mode=mode)
+        out = stacked(x)
+        F.cross_entropy(out.flatten(0, 1), y.flatten()).backward()
+        runs.append((out, stacked))
+    (out_loop, loop), (out_grouped, grouped) = runs
+    assert out_grouped.shape == (2, 4, 10)
+    torch.testing.assert_close(out_grouped, out_loop, atol=1e-5, rtol=1e-4)
+    for a, b in zip(loop.parameters(), grouped.parameters(), strict=True):
+        torch.testing.assert_close(b.grad, a.grad, atol=1e-5, rtol=1e-4)
+    for a, b in zip(loop.buffers(), grouped.buffers(), strict=True):
+        torch.testing.assert_close(b, a, atol=1e-6, rtol=1e-5)  # incl. the batch counts
+    grouped.eval()
+    torch.testing.assert_close(grouped(x), loop.eval()(x), atol=1e-5, rtol=1e-4)
+
+
+def test_grouped_dropout_draws_differ_between_members():
+    stacked = StackedModel(_members("step7", [1, 1]), mode="grouped").eval()  # same weights
+    x = torch.randn(1, 8, 1, 28, 28).expand(2, 8, 1, 28, 28)
+    out = stacked(x)
+    torch.testing.assert_close(out[0], out[1])
+    out = stacked.train()(x)
+    assert not torch.allclose(out[0], out[1])
+
+
+class _LinearNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3)
+        self.fc = torch.nn.Linear(4 * 26 * 26, 10)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).flatten(1))
+
+
+def test_grouped_refuses_layers_that_mix_members_and_auto_falls_back_to_vmap():
+    assert not stacked_module.grouped_supported(_LinearNet())
+    with pytest.raises(MnistliteError, match="'grouped' cannot run this network: _LinearNet is"):
+        StackedModel([_LinearNet(), _LinearNet()], mode="grouped")  # its own forward
+    head = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    with pytest.raises(MnistliteError, match="a Flatten that is not the last layer"):
+        StackedModel([head, head], mode="grouped")
+    assert not stacked_module.grouped_supported(torch.nn.Sequential(torch.nn.Linear(4, 2)))
+    mixed = StackedModel([_LinearNet(), _LinearNet()])
+    assert mixed.mode_for("cuda") == "vmap" and mixed.mode_for("cpu") == "loop"
+    assert mixed(torch.randn(2, 3, 1, 28, 28)).shape == (2, 3, 10)
+    depthwise = StackedModel(_members("lite600", [1, 2]))
+    assert depthwise.mode_for("cuda:0") == "grouped" and depthwise.resolved_mode() == "grouped"
+    dense = StackedModel(_members("step7", [1, 2]))
+    assert dense.mode_for("cuda") == "grouped" and dense.mode_for("cpu") == "loop"
+    assert StackedModel(_members("lite600", [1, 2]), mode="vmap").mode_for("cuda") == "vmap"
+
+
+def test_cli_stack_modes_are_the_library_s():
+    from mnistlite import cli
+
+    assert set(cli.STACK_MODES) == set(stacked_module.STACK_MODES)
 
 
 def test_stacked_model_bad_input():
@@ -173,11 +248,17 @@ def test_seeds_members_start_as_single_runs_and_write_per_seed_files(tmp_path):
     )
 
 
-def test_seeds_without_dropout_follow_their_single_runs():
+@pytest.mark.parametrize("stack_mode", ["auto", "loop"])
+def test_seeds_without_dropout_follow_their_single_runs(stack_mode):
     """lite600 has no dropout: each member of a multi-seed run ends as its single run."""
     recipe = recipes.get_recipe("lite600", epochs=2, batch_size=32, rotation=8.0)
     kw = dict(data=(fake(96), fake(40, 1)), device="cpu", progress=False, bf16=False)
-    stacked_models, histories = recipes.train(recipe, seeds=[1, 2], **kw)
+    stacked_models, histories = recipes.train(
+        recipe, seeds=[1, 2], stack_mode=stack_mode, **kw
+    )
+    # auto, on a CPU: grouped, for lite600's depthwise convolutions
+    expected_mode = "grouped" if stack_mode == "auto" else stack_mode
+    assert all(h.meta["stack_mode"] == expected_mode for h in histories)
     for seed, model, history in zip([1, 2], stacked_models, histories, strict=True):
         single, single_history = recipes.train(recipe, seed=seed, **kw)
         for key, value in single.state_dict().items():
@@ -234,6 +315,18 @@ def test_seeds_with_a_validation_split_use_each_seeds_split():
 def test_bad_seeds_are_refused(seeds, message):
     with pytest.raises(MnistliteError, match=message):
         recipes.train(recipes.get_recipe("lite600"), data=(fake(32), fake(8)), seeds=seeds)
+
+
+def test_bad_stack_mode_is_refused(tmp_path):
+    with pytest.raises(MnistliteError, match="stack_mode must be one of auto, vmap, loop"):
+        recipes.train(
+            recipes.get_recipe("lite600"), data=(fake(32), fake(8)), seeds=[1], stack_mode="x"
+        )
+    code, _, err = run_cli(
+        "train", "lite600", "--seeds", "1", "2", "--stack-mode", "fused", "--out", tmp_path / "o"
+    )
+    assert code == 2 and "--stack-mode: invalid choice: 'fused'" in err
+    assert not (tmp_path / "o").exists()
 
 
 def test_seed_and_seeds_together_are_refused():
