@@ -253,9 +253,7 @@ def test_seeds_without_dropout_follow_their_single_runs(stack_mode):
     """lite600 has no dropout: each member of a multi-seed run ends as its single run."""
     recipe = recipes.get_recipe("lite600", epochs=2, batch_size=32, rotation=8.0)
     kw = dict(data=(fake(96), fake(40, 1)), device="cpu", progress=False, bf16=False)
-    stacked_models, histories = recipes.train(
-        recipe, seeds=[1, 2], stack_mode=stack_mode, **kw
-    )
+    stacked_models, histories = recipes.train(recipe, seeds=[1, 2], stack_mode=stack_mode, **kw)
     # auto, on a CPU: grouped, for lite600's depthwise convolutions
     expected_mode = "grouped" if stack_mode == "auto" else stack_mode
     assert all(h.meta["stack_mode"] == expected_mode for h in histories)
