@@ -287,7 +287,7 @@ class StackedModel(nn.Module):
     def mode_for(self, device: str | torch.device) -> str:
         """The mode a forward on ``device`` uses: ``"vmap"``, ``"loop"`` or ``"grouped"``.
 
-        ``"auto"``: on CUDA :data:`AUTO_CUDA_MODE` (``"grouped"``, or ``"vmap"`` for a
+        ``"auto"``: on CUDA ``AUTO_CUDA_MODE`` (``"grouped"``, or ``"vmap"`` for a
         network that cannot run grouped); elsewhere ``"grouped"`` for a network with
         depthwise convolutions and ``"loop"`` otherwise, as measured on a CPU
         (``benchmarks/stack_modes.py``).
