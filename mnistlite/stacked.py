@@ -7,27 +7,24 @@ trains it like any model: the loss is the sum of the members' own mean losses, s
 member's gradient is exactly the one a single run would compute on its batch, and SGD,
 weight decay and momentum act element-wise, so each member follows its own run.
 
-Two ways to run the members, chosen by measurement (``benchmarks/RESULTS.md``):
-
-* ``"vmap"``: ``torch.func.vmap`` over ``torch.func.functional_call``. Convolutions
-  become grouped convolutions: one kernel serves every member, which is what fills a GPU.
-  Dropout draws differ per member (``randomness="different"``); BatchNorm's running
-  statistics are stacked buffers updated per member.
-* ``"loop"``: one call per member on views of the stacked parameters. On a CPU it is about
-  as fast as separate runs one after another, where grouped convolutions were slower for
-  most of the networks (``benchmarks/stack_modes.py``).
+Three ways to run the members, chosen by measurement (``benchmarks/RESULTS.md``):
 
 * ``"grouped"``: the members side by side along the channels, images ``(N, S*C, H, W)``
-  from the first layer to the last: every convolution is one grouped convolution, every
-  BatchNorm one BatchNorm over ``S*C`` channels (the same per-member statistics), and
-  nothing is moved between layers, where vmap rearranges the batch around each
-  convolution. It serves networks built from convolutions, BatchNorm, pooling,
-  element-wise layers and a final flatten (every network in mnistlite, through
-  ``stack_body``); :func:`grouped_supported` says whether a network qualifies.
+  from the first layer to the last. A 3×3 convolution becomes one grouped convolution, a
+  1×1 convolution one batched matrix product, a BatchNorm one BatchNorm over ``S*C``
+  channels (the same per-member statistics), and nothing is rearranged between layers. It
+  serves networks built from convolutions, BatchNorm, pooling, element-wise layers and a
+  final flatten (every network in mnistlite, through ``stack_body``);
+  :func:`grouped_supported` says whether a network qualifies.
+* ``"vmap"``: ``torch.func.vmap`` over ``torch.func.functional_call``. It runs any
+  network, but rearranges the batch around every convolution.
+* ``"loop"``: one call per member on views of the stacked parameters; on a CPU about as
+  fast as separate runs one after another.
 
-``"auto"`` picks ``"grouped"`` (or ``"vmap"`` where grouped is not supported) on CUDA; on
-other devices ``"grouped"`` for networks with depthwise (grouped) convolutions and
-``"loop"`` for the rest.
+In every mode dropout draws differ per member, and BatchNorm's running statistics are
+stacked buffers updated per member. ``"auto"`` picks ``"grouped"`` on CUDA (``"vmap"``
+for a network that cannot run grouped); on other devices ``"grouped"`` for networks with
+depthwise convolutions and ``"loop"`` for the rest (``benchmarks/stack_modes.py``).
 
 This module knows nothing of models, data or training.
 """
@@ -48,7 +45,7 @@ from mnistlite.errors import MnistliteError
 __all__ = ["STACK_MODES", "StackedModel", "grouped_supported"]
 
 #: The ways :class:`StackedModel` can run its members.
-STACK_MODES = ("auto", "vmap", "loop", "grouped")
+STACK_MODES = ("auto", "grouped", "vmap", "loop")
 
 #: What ``mode="auto"`` runs on CUDA when the network allows it (else ``"vmap"``): 16
 #: lite1k copies trained far more images per second grouped than with vmap on an H100

@@ -316,7 +316,7 @@ def test_bad_seeds_are_refused(seeds, message):
 
 
 def test_bad_stack_mode_is_refused(tmp_path):
-    with pytest.raises(MnistliteError, match="stack_mode must be one of auto, vmap, loop"):
+    with pytest.raises(MnistliteError, match="stack_mode must be one of auto, grouped, vmap, loop"):
         recipes.train(
             recipes.get_recipe("lite600"), data=(fake(32), fake(8)), seeds=[1], stack_mode="x"
         )
