@@ -536,11 +536,10 @@ class Trainer:
         self.device = resolve_device(device)
         self.model = model.to(self.device)
         self.stacked = isinstance(model, StackedModel)
+        resolved = resolve_channels_last(channels_last, self.device, model)  # checks it
         if self.stacked and channels_last is True:
             raise MnistliteError("channels_last is not supported for a stacked model")
-        channels_last = not self.stacked and resolve_channels_last(
-            channels_last, self.device, model
-        )
+        channels_last = resolved and not self.stacked
         self.teacher = teacher
         if teacher is not None:
             if teacher is model:

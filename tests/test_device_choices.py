@@ -35,6 +35,8 @@ def test_trainer_records_its_memory_format():
     assert Trainer(stacked, progress=False).channels_last is False  # auto: off when stacked
     with pytest.raises(MnistliteError, match="not supported for a stacked model"):
         Trainer(stacked, channels_last=True)
+    with pytest.raises(MnistliteError, match="channels_last must be True, False or 'auto'"):
+        Trainer(stacked, channels_last="on")
 
 
 # --- Recipe.device_overrides --------------------------------------------------------------
