@@ -17,6 +17,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import torch
@@ -129,11 +130,16 @@ class Recipe:
         self._check_device_overrides()
 
     def _check_device_overrides(self) -> None:
-        if not isinstance(self.device_overrides, Mapping):
+        if not isinstance(self.device_overrides, Mapping) or not all(
+            isinstance(changes, Mapping) for changes in self.device_overrides.values()
+        ):
             raise MnistliteError(
                 "device_overrides must map a device type to field overrides, got "
-                f"{type(self.device_overrides).__name__}"
+                f"{self.device_overrides!r}"
             )
+        # read-only, so that a registered recipe cannot be changed through it
+        frozen = {k: MappingProxyType(dict(v)) for k, v in self.device_overrides.items()}
+        object.__setattr__(self, "device_overrides", MappingProxyType(frozen))
         names = {f.name for f in fields(self)} - {"name", "device_overrides"}
         for device_type, changes in self.device_overrides.items():
             if device_type not in DEVICE_TYPES:
@@ -197,13 +203,21 @@ class Recipe:
         )
         return augment if augment.active else None
 
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        """Pickle (and deep-copy) through :meth:`to_dict`: the read-only overrides cannot."""
+        return _recipe_from_dict, (self.to_dict(),)
+
     def to_dict(self) -> dict[str, Any]:
         """The recipe as plain JSON-ready data (``device_overrides`` only when set)."""
-        data = dataclasses.asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["device_overrides"] = {k: dict(v) for k, v in self.device_overrides.items()}
         if not data["device_overrides"]:
             del data["device_overrides"]
         return data
+
+
+def _recipe_from_dict(data: dict[str, Any]) -> Recipe:
+    return Recipe(**data)
 
 
 _step = Recipe(name="step2", model="step2")  # the seed's shared settings

@@ -1,5 +1,8 @@
 """What a run chooses by device: channels_last and a recipe's device overrides."""
 
+import copy
+import pickle
+
 import pytest
 import torch
 from _helpers import fake, run_cli
@@ -51,6 +54,9 @@ def test_fast_trains_longer_on_cuda_only():
     assert fast.for_device("cuda").device_overrides == {}
     assert "device_overrides" not in fast.for_device("cuda").to_dict()
     assert fast.to_dict()["device_overrides"] == {"cuda": {"epochs": 8}}
+    with pytest.raises(TypeError):  # the registry cannot be changed through a recipe
+        fast.device_overrides["cuda"]["epochs"] = 1  # type: ignore[index]
+    assert pickle.loads(pickle.dumps(fast)) == fast == copy.deepcopy(fast)
     step7 = recipes.get_recipe("step7")
     assert step7.for_device("cuda") is step7 and "device_overrides" not in step7.to_dict()
 
