@@ -25,6 +25,7 @@ __all__ = [
     "ScalarBatchNorm2d",
     "SharedSeparableBlock",
     "Transition",
+    "has_grouped_conv",
 ]
 
 #: The normalisations a block can put after its ReLU.
@@ -76,6 +77,11 @@ class FastDropout(nn.Dropout):
         threshold = round(self.effective_p * 65536) - 32768  # P(draw < threshold) = p
         mask = (draws >= threshold).to(input.dtype).mul_(1.0 / (1.0 - self.effective_p))
         return input.mul_(mask) if self.inplace else input * mask
+
+
+def has_grouped_conv(network: nn.Module) -> bool:
+    """Whether ``network`` has a grouped (e.g. depthwise) 2-D convolution anywhere."""
+    return any(isinstance(m, nn.Conv2d) and m.groups > 1 for m in network.modules())
 
 
 def _check_norm(norm: str) -> None:

@@ -39,18 +39,13 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from mnistlite.blocks import ScalarBatchNorm2d, SharedSeparableBlock
+from mnistlite.blocks import ScalarBatchNorm2d, SharedSeparableBlock, has_grouped_conv
 from mnistlite.errors import MnistliteError
 
 __all__ = ["STACK_MODES", "StackedModel", "grouped_supported"]
 
 #: The ways :class:`StackedModel` can run its members.
 STACK_MODES = ("auto", "grouped", "vmap", "loop")
-
-#: What ``mode="auto"`` runs on CUDA when the network allows it (else ``"vmap"``): 16
-#: lite1k copies trained far more images per second grouped than with vmap on an H100
-#: (``benchmarks/gpu_speed.py``, benchmarks/RESULTS.md).
-AUTO_CUDA_MODE = "grouped"
 
 #: Layers that act on each channel (or element) alone, so they run unchanged on
 #: members laid side by side along the channels.
@@ -232,9 +227,7 @@ class StackedModel(nn.Module):
         why_not = _why_not_grouped(members[0])
         if mode == "grouped" and why_not is not None:
             raise MnistliteError(f"mode 'grouped' cannot run this network: {why_not}")
-        self._depthwise = any(
-            isinstance(m, nn.Conv2d) and m.groups > 1 for m in members[0].modules()
-        )
+        self._depthwise = has_grouped_conv(members[0])
         self._grouped: list[nn.Module] = []
         self._grouped_names: dict[str, tuple[str, int]] = {}
         if why_not is None:
@@ -284,16 +277,17 @@ class StackedModel(nn.Module):
     def mode_for(self, device: str | torch.device) -> str:
         """The mode a forward on ``device`` uses: ``"vmap"``, ``"loop"`` or ``"grouped"``.
 
-        ``"auto"``: on CUDA ``AUTO_CUDA_MODE`` (``"grouped"``, or ``"vmap"`` for a
-        network that cannot run grouped); elsewhere ``"grouped"`` for a network with
-        depthwise convolutions and ``"loop"`` otherwise, as measured on a CPU
+        ``"auto"``: on CUDA ``"grouped"`` (``"vmap"`` for a network that cannot run
+        grouped), which trained 16 lite1k copies far faster than vmap on an H100
+        (``benchmarks/gpu_speed.py``); elsewhere ``"grouped"`` for a network with depthwise
+        convolutions and ``"loop"`` otherwise, as measured on a CPU
         (``benchmarks/stack_modes.py``).
         """
         if self.mode != "auto":
             return self.mode
-        if torch.device(device).type != "cuda":
-            return "grouped" if self._grouped and self._depthwise else "loop"
-        return AUTO_CUDA_MODE if self._grouped or AUTO_CUDA_MODE != "grouped" else "vmap"
+        if torch.device(device).type == "cuda":
+            return "grouped" if self._grouped else "vmap"
+        return "grouped" if self._grouped and self._depthwise else "loop"
 
     def resolved_mode(self) -> str:
         """The mode a forward uses now, on the parameters' device (see :meth:`mode_for`)."""

@@ -30,6 +30,7 @@ from torch import nn
 
 from mnistlite import _checks
 from mnistlite.atomic import atomic_write, save_json, save_torch
+from mnistlite.blocks import has_grouped_conv
 from mnistlite.data import MNISTTensors
 from mnistlite.errors import CheckpointError, MnistliteError
 from mnistlite.stacked import StackedModel
@@ -296,14 +297,10 @@ BF16_AUTO_CUDA = False
 
 #: What ``channels_last="auto"`` chooses on CUDA for a network without grouped
 #: (depthwise) convolutions: on. A step-7 or fast training step in a CUDA graph measured
-#: about a tenth faster in channels_last, while lite1k, whose convolutions are mostly
+#: faster in channels_last, while lite1k, whose convolutions are mostly
 #: depthwise, trained markedly slower; on two CPU threads it was slower
 #: (``benchmarks/gpu_speed.py``, ``benchmarks/epoch_time.py``; benchmarks/RESULTS.md).
 CHANNELS_LAST_AUTO_CUDA = True
-
-
-def _has_grouped_conv(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.Conv2d) and m.groups > 1 for m in model.modules())
 
 
 def resolve_channels_last(
@@ -322,7 +319,7 @@ def resolve_channels_last(
     if channels_last == "auto":
         if torch.device(device).type != "cuda":
             return False
-        return CHANNELS_LAST_AUTO_CUDA and not (model is not None and _has_grouped_conv(model))
+        return CHANNELS_LAST_AUTO_CUDA and not (model is not None and has_grouped_conv(model))
     raise MnistliteError(f"channels_last must be True, False or 'auto', got {channels_last!r}")
 
 
