@@ -18,6 +18,8 @@ On a CUDA GPU (named in the output) it measures:
   ``--stack-mode grouped`` and ``vmap``: training images per second (images times seeds
   over the training time), over the whole run and over the epochs after the first (how
   ``--stack-mode auto`` was decided on CUDA);
+* one lite1k training step (one CUDA graph) of one seed against 16 seeds in grouped mode:
+  milliseconds per step, the step's own speedup, and the kernels that take the most time;
 * ``fast`` on CUDA for 6, 7 and 8 epochs, seeds 1-10 side by side, 10,000 training
   images held out: the final validation accuracy that chose its CUDA epochs.
 
@@ -45,7 +47,7 @@ from tables import write_section
 REPO = Path(__file__).resolve().parents[1]
 JSON = REPO / "benchmarks" / "gpu_speed.json"
 #: What the script measures, in order; ``--parts`` picks some.
-PARTS = ("check", "step", "recipes", "multi_seed", "fast_validation")
+PARTS = ("check", "step", "recipes", "multi_seed", "seeds_step", "fast_validation")
 
 
 def cli_run(args: list[str], out: Path) -> dict:
@@ -118,8 +120,12 @@ def seed1_trainer(name: str, **switches: object):
     return Trainer(model, optimizer=optimizer, device="cuda", progress=False, **switches)
 
 
-def step_ms(trainer, batches: list, steps: int) -> dict:
-    """Milliseconds per training step, then 40 steps under the profiler: the kernel share."""
+def step_ms(trainer, batches: list, steps: int, top: int = 0) -> dict:
+    """Milliseconds per training step, then 40 steps under the profiler: the kernel share.
+
+    With ``top`` > 0 it also lists the ``top`` kernels that take the most GPU time: name,
+    launches per step and microseconds per step.
+    """
     from torch.profiler import ProfilerActivity, profile
 
     for images, labels in batches[:20]:
@@ -141,12 +147,27 @@ def step_ms(trainer, batches: list, steps: int) -> dict:
         for e in prof.key_averages()
         if e.device_type == torch.autograd.DeviceType.CUDA
     )
-    return {
+    kernels = sorted(
+        (e for e in prof.key_averages() if e.device_type == torch.autograd.DeviceType.CUDA),
+        key=lambda e: -e.self_device_time_total,
+    )
+    row = {
         "ms_per_step": ms,
         "kernel_ms_per_step": kernel_us / 40 / 1000,
         "profiled_ms_per_step": wall_us / 40 / 1000,
         "kernel_share": kernel_us / wall_us,
+        "kernels_per_step": sum(e.count for e in kernels) / 40,
     }
+    if top:
+        row["top_kernels"] = [
+            {
+                "name": e.key[:120],
+                "per_step": e.count / 40,
+                "us_per_step": e.self_device_time_total / 40,
+            }
+            for e in kernels[:top]
+        ]
+    return row
 
 
 def step_profile(data: str, steps: int = 200) -> list[dict]:
@@ -216,6 +237,52 @@ def multi_seed(data: str, tmp: Path, members: int, epochs: int) -> dict:
         "single_after_first_epoch_images_per_s": rate(single, 1),
         "single_wall_s": single["wall_s"],
         "modes": modes,
+    }
+
+
+def seeds_step(data: str, members: int, steps: int = 200) -> dict:
+    """One lite1k training step of one seed against ``members`` seeds in grouped mode.
+
+    Both in one CUDA graph on real batches, so the ratio is the step's alone (no test
+    pass, warm-up or capture): ``members`` times the single step's milliseconds over the
+    stacked step's. The top kernels show where the stacked step's time goes.
+    """
+    from mnistlite import models, recipes
+    from mnistlite.data import Batches, StackedBatches, load_mnist
+    from mnistlite.stacked import StackedModel
+    from mnistlite.training import Trainer
+
+    train = load_mnist(data, device="cuda")
+    recipe = recipes.get_recipe("lite1k")
+    rows = []
+    for size in (1, members):
+        nets = []
+        for seed in range(1, size + 1):
+            torch.manual_seed(seed)
+            nets.append(models.get_model("lite1k"))
+        model = nets[0] if size == 1 else StackedModel(nets, mode="grouped")
+        trainer = Trainer(
+            model,
+            optimizer=recipes.build_optimizer(recipe, model),
+            device="cuda",
+            progress=False,
+        )
+        each = [Batches(train, recipe.batch_size, seed=s) for s in range(1, size + 1)]
+        batches = each[0] if size == 1 else StackedBatches(each)
+        row = {
+            "members": size,
+            "stack_mode": None if size == 1 else "grouped",
+            **step_ms(trainer, list(itertools.islice(batches, 64)), steps, top=12),
+        }
+        print(row, flush=True)
+        rows.append(row)
+    single, many = rows
+    return {
+        "network": "lite1k",
+        "batch_size": recipe.batch_size,
+        "members": members,
+        "rows": rows,
+        "step_speedup": members * single["ms_per_step"] / many["ms_per_step"],
     }
 
 
@@ -343,6 +410,27 @@ def render(result: dict) -> str:
             f"| {row['stack_mode']} | {row['images_per_s']:,.0f} | **{row['speedup']:.1f}×** | "
             f"{'–' if later is None else f'{later:.1f}×'} | {row['wall_s']:.1f} |"
         )
+    if "seeds_step" in result:
+        step = result["seeds_step"]
+        single, many = step["rows"]
+        lines += [
+            "",
+            f"One {step['network']} training step (batch {step['batch_size']} per seed, one CUDA "
+            f"graph) of one seed against {step['members']} seeds in grouped mode, without the "
+            "test passes and the warm-up:",
+            "",
+            "| seeds | ms per step | GPU kernel ms per step | kernels per step "
+            "| images per ms | against one seed |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in (single, many):
+            rate = row["members"] * step["batch_size"] / row["ms_per_step"]
+            ratio = row["members"] * single["ms_per_step"] / row["ms_per_step"]
+            lines.append(
+                f"| {row['members']} | {row['ms_per_step']:.3f} | "
+                f"{row['kernel_ms_per_step']:.3f} | {row['kernels_per_step']:.0f} | "
+                f"{rate:.0f} | {ratio:.1f}× |"
+            )
     if "fast_validation" in result:
         val = result["fast_validation"]
         lines += [
@@ -398,6 +486,9 @@ def main() -> None:
                 ),
             ],
             "multi_seed": lambda: multi_seed(args.data, tmp_path, 4 if args.quick else 16, 3),
+            "seeds_step": lambda: seeds_step(
+                args.data, 4 if args.quick else 16, 50 if args.quick else 200
+            ),
             "fast_validation": lambda: fast_validation(
                 args.data, tmp_path, 2 if args.quick else 10, [1, 2] if args.quick else [6, 7, 8]
             ),

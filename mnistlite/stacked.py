@@ -302,7 +302,7 @@ class StackedModel(nn.Module):
         for key, (name, how) in self._grouped_names.items():
             value = getattr(self, _key(name))
             if how > 0:  # one scalar per member, repeated over its channels
-                value = value.reshape(size, 1).expand(size, how).reshape(size * how, 1, 1)
+                value = value.reshape(size, 1).expand(size, how).reshape(size * how)
             elif how == 0:
                 value = value.flatten(0, 1)
             tensors[key] = value

@@ -24,6 +24,35 @@ def test_scalar_norm_has_two_parameters_and_normalises_per_channel():
     assert not torch.allclose(norm(x), y)
 
 
+def test_scalar_norm_is_batchnorm_then_the_shared_affine():
+    """The fused forward computes BatchNorm2d(affine=False), then weight * x + bias."""
+    torch.manual_seed(0)
+    norm, plain = ScalarBatchNorm2d(6), nn.BatchNorm2d(6, affine=False)
+    with torch.no_grad():
+        norm.weight.fill_(1.7)
+        norm.bias.fill_(-0.3)
+    reference = ScalarBatchNorm2d(6)  # its weight and bias, applied after the plain norm
+    reference.load_state_dict(norm.state_dict())
+    for _ in range(3):
+        x = torch.randn(16, 6, 5, 5) * 3 + 1
+        y = norm(x)
+        expected = plain(x) * reference.weight + reference.bias
+        assert torch.allclose(y, expected, atol=1e-5)
+        y.square().sum().backward()
+        expected.square().sum().backward()
+    for name in ("weight", "bias"):  # the scalar's gradient sums over every channel
+        assert torch.allclose(getattr(norm, name).grad, getattr(reference, name).grad, rtol=1e-4)
+    for name, value in plain.state_dict().items():  # running statistics and batch count
+        assert torch.allclose(norm.norm.state_dict()[name].double(), value.double(), atol=1e-6)
+    assert int(norm.norm.num_batches_tracked) == 3
+    norm.eval(), plain.eval()
+    x = torch.randn(4, 6, 5, 5)
+    assert torch.allclose(norm(x), plain(x) * 1.7 - 0.3, atol=1e-5)
+    assert int(norm.norm.num_batches_tracked) == 3  # evaluation counts no batch
+    with pytest.raises(ValueError, match="4D input"):
+        norm(torch.randn(6, 5, 5))
+
+
 def test_shared_block_reuses_one_pair_of_convs():
     one = SharedSeparableBlock(8, 1, norm="scalar")
     four = SharedSeparableBlock(8, 4, norm="scalar")
