@@ -18,8 +18,9 @@ On a CUDA GPU (named in the output) it measures:
   ``--stack-mode grouped`` and ``vmap``: training images per second (images times seeds
   over the training time), over the whole run and over the epochs after the first (how
   ``--stack-mode auto`` was decided on CUDA);
-* one lite1k training step (one CUDA graph) of one seed against 16 seeds in grouped mode:
-  milliseconds per step, the step's own speedup, and the kernels that take the most time;
+* one lite1k training step (one CUDA graph) of one seed against 16 seeds in grouped mode
+  (fp32 or bf16 autocast): milliseconds per step, the step's own
+  speedup, and the kernels that take the most time;
 * ``fast`` on CUDA for 6, 7 and 8 epochs, seeds 1-10 side by side, 10,000 training
   images held out: the final validation accuracy that chose its CUDA epochs.
 
@@ -193,7 +194,6 @@ def step_profile(data: str, steps: int = 200) -> list[dict]:
             "batch_size": recipe.batch_size,
             "cuda_graphs": graphs,
             "bf16": bf16,
-            "channels_last": last,
             **step_ms(trainer, list(itertools.islice(batches, 64)), steps),
         }
         print(row, flush=True)
@@ -243,9 +243,11 @@ def multi_seed(data: str, tmp: Path, members: int, epochs: int) -> dict:
 def seeds_step(data: str, members: int, steps: int = 200) -> dict:
     """One lite1k training step of one seed against ``members`` seeds in grouped mode.
 
-    Both in one CUDA graph on real batches, so the ratio is the step's alone (no test
-    pass, warm-up or capture): ``members`` times the single step's milliseconds over the
-    stacked step's. The top kernels show where the stacked step's time goes.
+    Each in one CUDA graph on real batches, so a ratio is the step's alone (no test pass,
+    warm-up or capture): ``members`` times the single step's milliseconds over the
+    stacked step's. The stacked step runs in fp32, as ``--bf16 auto`` chooses on CUDA
+    from single runs, and with bf16 autocast, which halves the bytes its passes move; the
+    top kernels show where each step's time goes.
     """
     from mnistlite import models, recipes
     from mnistlite.data import Batches, StackedBatches, load_mnist
@@ -255,7 +257,7 @@ def seeds_step(data: str, members: int, steps: int = 200) -> dict:
     train = load_mnist(data, device="cuda")
     recipe = recipes.get_recipe("lite1k")
     rows = []
-    for size in (1, members):
+    for size, bf16 in ((1, False), (members, False), (members, True)):
         nets = []
         for seed in range(1, size + 1):
             torch.manual_seed(seed)
@@ -266,23 +268,25 @@ def seeds_step(data: str, members: int, steps: int = 200) -> dict:
             optimizer=recipes.build_optimizer(recipe, model),
             device="cuda",
             progress=False,
+            bf16=bf16,
         )
         each = [Batches(train, recipe.batch_size, seed=s) for s in range(1, size + 1)]
         batches = each[0] if size == 1 else StackedBatches(each)
         row = {
             "members": size,
             "stack_mode": None if size == 1 else "grouped",
+            "bf16": bf16,
             **step_ms(trainer, list(itertools.islice(batches, 64)), steps, top=12),
         }
         print(row, flush=True)
         rows.append(row)
-    single, many = rows
+    single, default = rows[0], rows[1]
     return {
         "network": "lite1k",
         "batch_size": recipe.batch_size,
         "members": members,
         "rows": rows,
-        "step_speedup": members * single["ms_per_step"] / many["ms_per_step"],
+        "step_speedup": members * single["ms_per_step"] / default["ms_per_step"],
     }
 
 
@@ -412,24 +416,24 @@ def render(result: dict) -> str:
         )
     if "seeds_step" in result:
         step = result["seeds_step"]
-        single, many = step["rows"]
+        single = step["rows"][0]
         lines += [
             "",
             f"One {step['network']} training step (batch {step['batch_size']} per seed, one CUDA "
             f"graph) of one seed against {step['members']} seeds in grouped mode, without the "
             "test passes and the warm-up:",
             "",
-            "| seeds | ms per step | GPU kernel ms per step | kernels per step "
-            "| images per ms | against one seed |",
-            "|---|---|---|---|---|---|",
+            "| seeds | precision | ms per step | GPU kernel ms per step "
+            "| kernels per step | images per ms | against one seed |",
+            "|---|---|---|---|---|---|---|",
         ]
-        for row in (single, many):
+        for row in step["rows"]:
             rate = row["members"] * step["batch_size"] / row["ms_per_step"]
             ratio = row["members"] * single["ms_per_step"] / row["ms_per_step"]
             lines.append(
-                f"| {row['members']} | {row['ms_per_step']:.3f} | "
-                f"{row['kernel_ms_per_step']:.3f} | {row['kernels_per_step']:.0f} | "
-                f"{rate:.0f} | {ratio:.1f}× |"
+                f"| {row['members']} | {'bf16 autocast' if row['bf16'] else 'fp32'} | "
+                f"{row['ms_per_step']:.3f} | {row['kernel_ms_per_step']:.3f} | "
+                f"{row['kernels_per_step']:.0f} | {rate:.0f} | {ratio:.1f}× |"
             )
     if "fast_validation" in result:
         val = result["fast_validation"]
