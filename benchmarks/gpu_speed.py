@@ -451,6 +451,11 @@ def render(result: dict) -> str:
     return "\n".join(lines)
 
 
+def section(result: dict) -> list[str]:
+    """RESULTS.md's section: its title, then :func:`render`'s lines."""
+    return ["## Training on a GPU", "", *render(result).splitlines()]
+
+
 def main() -> None:
     """Measure (or, with --render, write RESULTS.md's section from the JSON)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -468,7 +473,7 @@ def main() -> None:
     parser.add_argument("--base", type=Path, help="a JSON written before, to update")
     args = parser.parse_args()
     if args.render:
-        lines = ["## Training on a GPU", "", *render(json.loads(args.out.read_text())).splitlines()]
+        lines = section(json.loads(args.out.read_text()))
         write_section(REPO / "benchmarks" / "RESULTS.md", "gpu_speed", lines)
         return
     if not torch.cuda.is_available():

@@ -75,6 +75,30 @@ def test_seed_numbers_have_one_home(make_results):
         assert "SEED_BEST_TEST" not in script.read_text(), script
 
 
+def test_speed_page_is_rendered_from_the_committed_json(tmp_path):
+    """Every section of benchmarks/RESULTS.md is what its script renders from its JSON.
+
+    Rerun `python benchmarks/results_md.py`, or `python benchmarks/NAME.py --render` for
+    gpu_speed and seeds_speed, when this fails.
+    """
+    committed = (ROOT / "benchmarks" / "RESULTS.md").read_text()
+    page = tmp_path / "RESULTS.md"
+    page.write_text(committed)
+    load_script("results_md").write(page)
+    tables = load_script("tables")
+    for name in ("gpu_speed", "seeds_speed", "stack_modes"):
+        script = load_script(name)
+        result = json.loads((ROOT / "benchmarks" / f"{name}.json").read_text())
+        lines = script.section(result) if hasattr(script, "section") else script.render(result)
+        tables.write_section(page, name, lines)
+    assert page.read_text() == committed
+    sections = {
+        line.split()[2] for line in committed.splitlines() if line.startswith("<!-- begin ")
+    }
+    rendered = {key for key, _, _ in load_script("results_md").SECTIONS}
+    assert sections == rendered | {"amx", "gpu_speed", "seeds_speed", "stack_modes"}
+
+
 @pytest.fixture(scope="module")
 def deploy():
     pytest.importorskip("onnxruntime", reason="benchmarks/deploy.py needs the export extra")
