@@ -143,15 +143,11 @@ def step_ms(trainer, batches: list, steps: int, top: int = 0) -> dict:
             trainer.step(*batches[i % len(batches)])
         torch.cuda.synchronize()
         wall_us = (time.perf_counter() - start) * 1e6
-    kernel_us = sum(
-        e.self_device_time_total
-        for e in prof.key_averages()
-        if e.device_type == torch.autograd.DeviceType.CUDA
-    )
     kernels = sorted(
         (e for e in prof.key_averages() if e.device_type == torch.autograd.DeviceType.CUDA),
         key=lambda e: -e.self_device_time_total,
     )
+    kernel_us = sum(e.self_device_time_total for e in kernels)
     row = {
         "ms_per_step": ms,
         "kernel_ms_per_step": kernel_us / 40 / 1000,
@@ -194,6 +190,7 @@ def step_profile(data: str, steps: int = 200) -> list[dict]:
             "batch_size": recipe.batch_size,
             "cuda_graphs": graphs,
             "bf16": bf16,
+            "channels_last": last,
             **step_ms(trainer, list(itertools.islice(batches, 64)), steps),
         }
         print(row, flush=True)

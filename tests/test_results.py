@@ -89,8 +89,7 @@ def test_speed_page_is_rendered_from_the_committed_json(tmp_path):
     for name in ("gpu_speed", "seeds_speed", "stack_modes"):
         script = load_script(name)
         result = json.loads((ROOT / "benchmarks" / f"{name}.json").read_text())
-        lines = script.section(result) if hasattr(script, "section") else script.render(result)
-        tables.write_section(page, name, lines)
+        tables.write_section(page, name, getattr(script, "section", script.render)(result))
     assert page.read_text() == committed
     sections = {
         line.split()[2] for line in committed.splitlines() if line.startswith("<!-- begin ")

@@ -45,7 +45,8 @@ def test_scalar_norm_is_batchnorm_then_the_shared_affine():
     for name, value in plain.state_dict().items():  # running statistics and batch count
         assert torch.allclose(norm.norm.state_dict()[name].double(), value.double(), atol=1e-6)
     assert int(norm.norm.num_batches_tracked) == 3
-    norm.eval(), plain.eval()
+    norm.eval()
+    plain.eval()
     x = torch.randn(4, 6, 5, 5)
     assert torch.allclose(norm(x), plain(x) * 1.7 - 0.3, atol=1e-5)
     assert int(norm.norm.num_batches_tracked) == 3  # evaluation counts no batch
