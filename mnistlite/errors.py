@@ -15,7 +15,10 @@ status 2 with one line on stderr; anything else is a bug and shows its traceback
     │   └── ResumeMismatchError      a checkpoint of another run (recipe, seed, data)
     ├── WeightsError                 a weights file is missing, changed or does not fit
     ├── DatasetNotFoundError         MNIST is missing (also a FileNotFoundError)
-    └── MissingExtraError            an optional extra is not installed (also an ImportError)
+    ├── MissingExtraError            an optional extra is not installed (also an ImportError)
+    ├── ExportError                  an export cannot be made, or its file failed its check
+    └── DigitImageError              a person's picture cannot be read or holds no digit
+        └── PictureTooLargeError     its header announces more pixels than the limit
 
 This module knows nothing else of the package.
 """
@@ -25,8 +28,11 @@ from __future__ import annotations
 __all__ = [
     "CheckpointError",
     "DatasetNotFoundError",
+    "DigitImageError",
+    "ExportError",
     "MissingExtraError",
     "MnistliteError",
+    "PictureTooLargeError",
     "ResumeMismatchError",
     "WeightsError",
 ]
@@ -54,3 +60,15 @@ class DatasetNotFoundError(MnistliteError, FileNotFoundError):
 
 class MissingExtraError(MnistliteError, ImportError):
     """An optional dependency is missing; the message names the ``pip install`` line."""
+
+
+class ExportError(MnistliteError):
+    """An export was asked for something it cannot do, or its file failed the check."""
+
+
+class DigitImageError(MnistliteError):
+    """A picture could not be read, or holds no digit (no ink)."""
+
+
+class PictureTooLargeError(DigitImageError):
+    """A picture's header announces more pixels (or a longer side) than the limit."""

@@ -49,7 +49,7 @@ from torch import nn
 
 from mnistlite.atomic import atomic_write
 from mnistlite.blocks import ScalarBatchNorm2d
-from mnistlite.errors import MissingExtraError, MnistliteError
+from mnistlite.errors import ExportError, MissingExtraError, MnistliteError
 
 __all__ = [
     "CALIBRATION_IMAGES",
@@ -84,10 +84,6 @@ INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
 #: Largest |logit| difference an fp32 export may show against PyTorch.
 LOGIT_TOLERANCE = 1e-3
-
-
-class ExportError(MnistliteError):
-    """An export was asked for something it cannot do, or its file failed the check."""
 
 
 def require_onnx() -> tuple[ModuleType, ModuleType]:

@@ -18,7 +18,7 @@ from typing import IO, Any
 import numpy as np
 import torch
 
-from mnistlite.errors import MnistliteError
+from mnistlite.errors import DigitImageError, MnistliteError, PictureTooLargeError
 
 __all__ = [
     "MAX_PIXELS",
@@ -81,14 +81,6 @@ class Normalize:
 
     def __repr__(self) -> str:
         return f"Normalize(mean={self.mean}, std={self.std})"
-
-
-class DigitImageError(MnistliteError):
-    """A picture could not be read, or holds no digit (no ink)."""
-
-
-class PictureTooLargeError(DigitImageError):
-    """A picture's header announces more pixels (or a longer side) than the limit."""
 
 
 #: The most pixels :func:`load_digit` and :func:`open_picture` accept, checked on the
