@@ -65,3 +65,10 @@ def seed(name: str, value: Any) -> int:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def finite_non_negative(name: str, value: Any) -> float:
+    """Return ``value`` if it is a finite number >= 0; else raise."""
+    if not _is_number(value) or not (math.isfinite(value) and value >= 0):
+        raise MnistliteError(f"{name} must be a finite number >= 0, got {value!r}")
+    return value

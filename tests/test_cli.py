@@ -211,9 +211,9 @@ def test_eval_rejects_weights_of_another_shape(tmp_path, mnist_root):
 @pytest.mark.parametrize("native", [True, False])
 def test_auto_precision_and_eval_agree(tmp_path, mnist_root, monkeypatch, native):
     """bf16 auto follows the device; the logged test accuracy is what `eval` measures."""
-    from mnistlite import training
+    from mnistlite.training import devices
 
-    monkeypatch.setattr(training, "bf16_native", lambda device: native)
+    monkeypatch.setattr(devices, "bf16_native", lambda device: native)
     out = tmp_path / "run"
     code, stdout, err = main(
         "train", "step4", "--data", mnist_root, "--out", out, "--limit-train", "512",
@@ -233,15 +233,15 @@ def test_auto_precision_and_eval_agree(tmp_path, mnist_root, monkeypatch, native
 
 
 def test_bf16_can_be_forced_either_way(tmp_path, mnist_root, monkeypatch):
-    from mnistlite import training
+    from mnistlite.training import devices
 
-    monkeypatch.setattr(training, "bf16_native", lambda device: False)
+    monkeypatch.setattr(devices, "bf16_native", lambda device: False)
     base = ["train", "step2", "--data", mnist_root, "--limit-train", "128", "--epochs", "1"]
     code, stdout, err = main(*base, "--out", tmp_path / "a", "--bf16", "--no-progress")
     assert code == 0, err
     assert "precision: bf16 autocast (forced" in stdout
     assert json.loads((tmp_path / "a" / "history.json").read_text())["meta"]["bf16"] is True
-    monkeypatch.setattr(training, "bf16_native", lambda device: True)
+    monkeypatch.setattr(devices, "bf16_native", lambda device: True)
     code, stdout, err = main(*base, "--out", tmp_path / "b", "--no-bf16", "--no-progress")
     assert code == 0, err
     assert "precision: fp32 (forced" in stdout

@@ -355,15 +355,15 @@ KILL_SCRIPT = textwrap.dedent(
     """
     import os, signal, sys
     from mnistlite import cli
-    from mnistlite.training import Trainer
+    from mnistlite.training import trainer
 
-    fit_end = Trainer._epoch_record
-    def record_then_die(self, epoch, *args):
+    fit_end = trainer._epoch_record
+    def record_then_die(owner, epoch, *args):
         if epoch == 2:  # epoch 1's checkpoints are on disk
             os.kill(os.getpid(), signal.SIGKILL)
-        return fit_end(self, epoch, *args)
+        return fit_end(owner, epoch, *args)
     if sys.argv[-1] == "kill":
-        Trainer._epoch_record = record_then_die
+        trainer._epoch_record = record_then_die
     sys.exit(cli.main(sys.argv[1:-1]))
     """
 )

@@ -192,11 +192,11 @@ def test_recipe_train_on_real_slice_learns(mnist_root):
 
 @pytest.mark.parametrize("native", [True, False])
 def test_bf16_auto_follows_the_cpu(monkeypatch, native):
-    from mnistlite import training
+    from mnistlite.training import devices
 
     flags = frozenset({"avx512_bf16"}) if native else frozenset()
-    monkeypatch.setattr(training, "cpu_bf16_flags", lambda: flags)
-    assert training.bf16_native("cpu") is native
+    monkeypatch.setattr(devices, "cpu_bf16_flags", lambda: flags)
+    assert devices.bf16_native("cpu") is native
     trainer = make_trainer(epochs=1)  # bf16 left at its default, "auto"
     assert trainer.bf16 is native
     history = trainer.fit(data.Batches(fake(), 32), fake(32, 1))
@@ -205,7 +205,7 @@ def test_bf16_auto_follows_the_cpu(monkeypatch, native):
 
 
 def test_cpu_bf16_flags_reads_cpuinfo(monkeypatch, tmp_path):
-    from mnistlite import training
+    from mnistlite.training import devices
 
     cpuinfo = tmp_path / "cpuinfo"
     real_open = open
@@ -221,15 +221,15 @@ def test_cpu_bf16_flags_reads_cpuinfo(monkeypatch, tmp_path):
         ("fpu amx_bf16 amx_tile avx512_bf16", {"avx512_bf16", "amx_bf16"}),
     ]:
         cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
-        training.cpu_bf16_flags.cache_clear()
-        assert training.cpu_bf16_flags() == expected
+        devices.cpu_bf16_flags.cache_clear()
+        assert devices.cpu_bf16_flags() == expected
     cpuinfo.unlink()  # no /proc/cpuinfo (macOS, Windows): only the capability string counts
-    training.cpu_bf16_flags.cache_clear()
-    assert training.cpu_bf16_flags() == frozenset()
+    devices.cpu_bf16_flags.cache_clear()
+    assert devices.cpu_bf16_flags() == frozenset()
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512_AMX")
-    training.cpu_bf16_flags.cache_clear()
-    assert training.cpu_bf16_flags() == {"amx_bf16"}
-    training.cpu_bf16_flags.cache_clear()
+    devices.cpu_bf16_flags.cache_clear()
+    assert devices.cpu_bf16_flags() == {"amx_bf16"}
+    devices.cpu_bf16_flags.cache_clear()
 
 
 def test_bf16_rejects_other_values():

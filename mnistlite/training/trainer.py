@@ -1,0 +1,574 @@
+"""The Trainer: the fit loop over epochs, with evaluation, callbacks and exact resume.
+
+Lightning's vocabulary without Lightning: a :class:`Trainer` trains any model on any
+iterable of ``(images, labels)`` batches (normally :class:`mnistlite.data.Batches`).
+After every epoch it writes a checkpoint atomically (:mod:`~mnistlite.training.checkpoints`);
+resuming from it continues the run so that, on the CPU, a run killed with SIGKILL and
+resumed ends with the same weights and history as the run left alone. The step itself is
+:class:`~mnistlite.training.step.TrainStep`'s.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from mnistlite import _checks
+from mnistlite.atomic import save_torch
+from mnistlite.data import MNISTTensors
+from mnistlite.errors import CheckpointError, MnistliteError
+from mnistlite.stacked import StackedModel
+from mnistlite.training import checkpoints, devices
+from mnistlite.training.callbacks import Callback
+from mnistlite.training.evaluation import eval_batches, evaluate_members
+from mnistlite.training.history import History
+from mnistlite.training.step import TrainStep, plain_sgd
+
+__all__ = ["Trainer"]
+
+Optimizer = torch.optim.Optimizer
+Scheduler = Any  # torch.optim.lr_scheduler.LRScheduler or ReduceLROnPlateau-like
+
+
+class Trainer:
+    """Train, evaluate and checkpoint a classifier.
+
+    One step function (forward, loss, backward, optimizer update) serves every path: it
+    runs eagerly, or, on CUDA, is captured once as a CUDA graph and replayed for every
+    full batch (``cuda_graphs``), so the GPU is not left waiting for the host. A
+    :class:`~mnistlite.stacked.StackedModel` trains many seeds side by side through the
+    same step: its members' losses are summed, and each member's record is kept in
+    :attr:`member_histories`.
+
+    Args:
+        model: Any module mapping images to logits (N, 10), or a
+            :class:`~mnistlite.stacked.StackedModel` mapping (S, N, ...) to (S, N, 10).
+        optimizer: An optimizer over ``model``'s parameters, or a factory
+            ``params -> optimizer``. Default: SGD, lr 0.01, momentum 0.9 (the notebooks').
+            A :class:`torch.optim.SGD` (without dampening or ``maximize``) is applied by
+            :func:`.sgd_update` (the same rule, capturable in a CUDA graph, its momentum
+            buffers kept in the optimizer's state); any other optimizer by its own
+            ``step()``, eagerly.
+        scheduler: A learning-rate scheduler, or a factory ``optimizer -> scheduler``.
+        scheduler_interval: ``"epoch"`` steps the scheduler once per epoch, after
+            training and before the test pass (the notebooks' StepLR); ``"step"`` once per
+            batch (one-cycle schedules).
+        epochs: Number of epochs (>= 1).
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``"auto"`` (CUDA, then
+            Apple's MPS, then the CPU).
+        seed: Seeds torch's global generator (dropout) at the start of :meth:`fit`.
+        callbacks: :class:`Callback` objects.
+        progress: Show a tqdm bar per epoch with loss and accuracy.
+        checkpoint: Path of the checkpoint written after every epoch (None: none).
+        label_smoothing: Cross-entropy label smoothing.
+        channels_last: Run the model in ``torch.channels_last`` memory format: ``True``,
+            ``False`` or ``"auto"`` (the default, see :func:`.resolve_channels_last`: on
+            for CUDA unless the network has depthwise convolutions, off elsewhere; always
+            off for a stacked model). The choice is in
+            ``trainer.channels_last`` and ``meta["channels_last"]``.
+        compile: Run the model through :func:`torch.compile`.
+        bf16: Run training forward passes under bfloat16 autocast: ``True``,
+            ``False``, or ``"auto"`` (the default, see :func:`.resolve_bf16`: on CPUs
+            that compute bf16 natively; off on CUDA, where fp32 measured faster for these
+            networks). The choice is in ``trainer.bf16`` and in the history's
+            ``meta["bf16"]``. :meth:`evaluate` and :meth:`predict` always compute in
+            fp32, so a test accuracy logged by :meth:`fit` is the one the same weights
+            get anywhere else.
+        cuda_graphs: Capture the training step as one CUDA graph and replay it:
+            ``True``, ``False`` or ``"auto"`` (the default: on for CUDA with an SGD
+            optimizer and without ``compile``). A batch of another shape (a short last
+            batch) runs eagerly through the same step function, so every image is used.
+            The choice is in ``trainer.cuda_graphs`` and ``meta["cuda_graphs"]``.
+        meta: Run information copied into every :class:`History` (recipe, seed, ...).
+        teacher: A trained model to distil from (knowledge distillation): frozen, kept
+            in eval mode on the same device, and fed the same (augmented) batch as the
+            student; the loss becomes :func:`.distillation_loss`. None trains on the
+            labels alone.
+        distill_temperature: Softening temperature of the teacher and student outputs
+            (default 4.0, Hinton et al.'s usual range 2–8).
+        distill_weight: Share of the teacher term in the loss, in [0, 1] (default 0.5).
+
+    Attributes:
+        history: The :class:`History` of the current or last :meth:`fit` (for a stacked
+            model, every value is the mean over the members).
+        member_histories: For a stacked model, one :class:`History` per member.
+        should_stop: Set by callbacks to end training after the current epoch.
+    """
+
+    #: Eager steps before a graphed step is captured (they are real training steps).
+    WARMUP_STEPS = TrainStep.WARMUP_STEPS
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        optimizer: Optimizer | Callable[[Any], Optimizer] | None = None,
+        scheduler: Scheduler | Callable[[Optimizer], Scheduler] | None = None,
+        scheduler_interval: str = "epoch",
+        epochs: int = 1,
+        device: str | torch.device | None = "cpu",
+        seed: int = 0,
+        callbacks: Sequence[Callback] = (),
+        progress: bool = True,
+        checkpoint: str | Path | None = None,
+        label_smoothing: float = 0.0,
+        channels_last: bool | str = "auto",
+        compile: bool = False,
+        bf16: bool | str = "auto",
+        cuda_graphs: bool | str = "auto",
+        meta: dict[str, Any] | None = None,
+        teacher: nn.Module | None = None,
+        distill_temperature: float = 4.0,
+        distill_weight: float = 0.5,
+    ) -> None:
+        _check_arguments(model, teacher, epochs, scheduler_interval)
+        self.device = devices.resolve_device(device)
+        self.stacked = isinstance(model, StackedModel)
+        self.channels_last = _channels_last(channels_last, self.device, model, self.stacked)
+        self.model = model.to(self.device)
+        self.teacher = teacher
+        if teacher is not None:
+            self.teacher = teacher.to(self.device).eval().requires_grad_(False)
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+            if self.teacher is not None:
+                self.teacher = self.teacher.to(memory_format=torch.channels_last)
+        if optimizer is None:
+            optimizer = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
+        elif not isinstance(optimizer, torch.optim.Optimizer):
+            optimizer = optimizer(self.model.parameters())
+        self.optimizer = optimizer
+        if scheduler is not None and callable(scheduler) and not hasattr(scheduler, "step"):
+            scheduler = scheduler(self.optimizer)
+        self.scheduler, self.scheduler_interval = scheduler, scheduler_interval
+        self.epochs, self.seed, self.progress = epochs, seed, progress
+        self.callbacks = list(callbacks)
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        self.bf16 = devices.resolve_bf16(bf16, self.device)
+        self.cuda_graphs = devices.resolve_cuda_graphs(
+            cuda_graphs, self.device, plain_sgd(self.optimizer), compile
+        )
+        loss_options = {
+            "temperature": float(
+                _checks.finite_positive("distill_temperature", distill_temperature)
+            ),
+            "weight": float(
+                _checks.probability("distill_weight", distill_weight, high_inclusive=True)
+            ),
+            "label_smoothing": _checks.probability("label_smoothing", label_smoothing),
+        }
+        self.label_smoothing = label_smoothing
+        self.distill_temperature, self.distill_weight = (
+            loss_options["temperature"],
+            loss_options["weight"],
+        )
+        self._step = TrainStep(
+            self.model,
+            torch.compile(self.model) if compile else self.model,
+            self.optimizer,
+            self.device,
+            bf16=self.bf16,
+            channels_last=self.channels_last,
+            stacked=self.stacked,
+            teacher=self.teacher,
+            loss_options=loss_options,
+            cuda_graphs=self.cuda_graphs,
+        )
+        choices = {"bf16": self.bf16, "cuda_graphs": self.cuda_graphs}
+        self.meta = {**dict(meta or {}), **choices, "channels_last": self.channels_last}
+        self.history = History(meta=dict(self.meta))
+        self.member_histories: list[History] = []
+        self.should_stop = False
+
+    @property
+    def members(self) -> int:
+        """How many models train side by side (1 for a plain model)."""
+        return self.model.size if isinstance(self.model, StackedModel) else 1
+
+    def train_step(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        scalars: list[tuple[Any, Any]] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One training step on a batch (see :meth:`.TrainStep.run`)."""
+        return self._step.run(images, labels, scalars)
+
+    def step(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Train on one batch: through the captured CUDA graph where it fits, else eagerly.
+
+        The first :attr:`WARMUP_STEPS` steps of a graphed run are eager (real steps, on a
+        side stream), then the step is captured and replayed for every batch of that
+        shape. The learning-rate scheduler is not stepped here.
+
+        Returns:
+            ``(losses, correct)``: the batch's mean loss and number of correct
+            predictions, 0-dim tensors, or (S,) for a stacked model.
+        """
+        return self._step(images, labels)
+
+    def _logits(self, images: torch.Tensor, bf16: bool = False) -> torch.Tensor:
+        return self._step.logits(images, bf16)
+
+    # -- evaluation ------------------------------------------------------------------
+
+    def _eval_batch_size(self, batch_size: int | None) -> int:
+        if batch_size is None:
+            return 256 if self.device.type == "cpu" else 2000
+        return _checks.positive_int("batch_size", batch_size)
+
+    def evaluate_members(
+        self,
+        data: MNISTTensors | Sequence[MNISTTensors] | Iterable[Any],
+        batch_size: int | None = None,
+    ) -> list[dict[str, float]]:
+        """Return ``loss`` and ``accuracy`` for each member (one entry for a plain model).
+
+        A stacked model's members all see the same images, unless ``data`` is a list
+        of :class:`~mnistlite.data.MNISTTensors`, one per member (e.g. each seed's own
+        validation split). Arguments as in :meth:`evaluate`.
+        """
+        batches = eval_batches(data, self._eval_batch_size(batch_size), self.members)
+        return evaluate_members(
+            self.model,
+            self._step.logits,
+            batches,
+            device=self.device,
+            members=self.members,
+            stacked=self.stacked,
+        )
+
+    def evaluate(
+        self, data: MNISTTensors | Iterable[Any], batch_size: int | None = None
+    ) -> dict[str, float]:
+        """Return the mean cross-entropy ``loss`` and ``accuracy`` (percent) on ``data``.
+
+        Always computed in fp32 (whatever ``bf16`` says), so the numbers do not depend
+        on the precision the model was trained in. For a stacked model, the means over
+        its members (see :meth:`evaluate_members`).
+
+        Args:
+            data: :class:`~mnistlite.data.MNISTTensors`, or any iterable of
+                ``(images, labels)`` batches.
+            batch_size: Batch size when ``data`` is :class:`~mnistlite.data.MNISTTensors`;
+                None: 256 on the CPU, where a batch's activations then stay in cache
+                (on a 2-core Xeon up to twice as fast as batch 1,000, see
+                ``benchmarks/RESULTS.md``), 2,000 on a GPU (five fixed batches for the
+                test set).
+        """
+        results = self.evaluate_members(data, batch_size)
+        return {
+            "loss": sum(r["loss"] for r in results) / len(results),
+            "accuracy": sum(r["accuracy"] for r in results) / len(results),
+        }
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
+        """Return the predicted digit (N,) for normalized images (N, 1, 28, 28).
+
+        Use ``trainer.model(images)`` for the logits themselves. ``batch_size`` as in
+        :meth:`evaluate`. A stacked model returns (S, N): each member's predictions.
+        """
+        batch_size = self._eval_batch_size(batch_size)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            parts = []
+            for i in range(0, images.shape[0], batch_size):
+                batch = images[i : i + batch_size].to(self.device)
+                if self.stacked:
+                    batch = batch.expand(self.members, *batch.shape)
+                parts.append(self._step.logits(batch).argmax(-1))
+        finally:
+            self.model.train(was_training)
+        if not parts:
+            return torch.empty(0, dtype=torch.long)
+        return torch.cat(parts, dim=-1)
+
+    # -- checkpoints -----------------------------------------------------------------
+
+    def state_dict(self, train: Iterable[Any] | None = None) -> dict[str, Any]:
+        """Everything needed to resume: weights, optimizer, scheduler, RNGs, history."""
+        return checkpoints.assemble(
+            history=self.history,
+            epochs=self.epochs,
+            model=self.model.state_dict(),
+            optimizer=self.optimizer.state_dict(),
+            scheduler=self.scheduler,
+            device=self.device,
+            data=train,
+            callbacks=self._callback_states(),
+            members=self.member_histories if self.stacked else None,
+        )
+
+    def member_state_dict(self, index: int, train: Iterable[Any] | None = None) -> dict[str, Any]:
+        """Member ``index`` of a stacked model as the checkpoint of a single run.
+
+        Its weights, its slice of the optimizer's state, the schedule, torch's RNG state
+        (shared by the members), its own data generator and its own history: a file
+        :func:`~mnistlite.training.checkpoints.load_checkpoint` reads and a single run with
+        the member's seed can resume from (its dropout draws then continue from the shared
+        generator).
+
+        Raises:
+            MnistliteError: If the model is not stacked.
+        """
+        if not isinstance(self.model, StackedModel):
+            raise MnistliteError("member_state_dict needs a stacked model")
+        members = getattr(train, "members", None)
+        return checkpoints.assemble(
+            history=self.member_histories[index],
+            epochs=self.epochs,
+            model=self.model.member_state_dict(index),
+            optimizer=checkpoints.member_optimizer_state(self.optimizer.state_dict(), index),
+            scheduler=self.scheduler,
+            device=self.device,
+            data=members[index] if members is not None else None,
+        )
+
+    def _keyed_callbacks(self) -> list[tuple[str, Callback]]:
+        """Each callback with a stable key: its class name, ``#2``, ``#3``... for repeats."""
+        seen: dict[str, int] = {}
+        keyed = []
+        for callback in self.callbacks:
+            name = type(callback).__qualname__
+            seen[name] = seen.get(name, 0) + 1
+            keyed.append((name if seen[name] == 1 else f"{name}#{seen[name]}", callback))
+        return keyed
+
+    def _callback_states(self) -> dict[str, Any]:
+        keyed = self._keyed_callbacks()
+        states = {key: c.state_dict() for key, c in keyed if hasattr(c, "state_dict")}
+        return {key: state for key, state in states.items() if state is not None}
+
+    def load_state_dict(self, state: dict[str, Any], train: Iterable[Any] | None = None) -> None:
+        """Restore what :meth:`state_dict` saved (the inverse of it).
+
+        Raises:
+            CheckpointError: If the checkpoint does not fit this model or optimizer.
+        """
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scheduler is not None and state.get("scheduler") is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
+            torch.set_rng_state(state["rng"]["torch"])
+            if "cuda" in state["rng"] and self.device.type == "cuda":
+                torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+            if train is not None and "data" in state["rng"] and hasattr(train, "load_state_dict"):
+                train.load_state_dict(state["rng"]["data"])
+            self.history = History.from_dict(state["history"])
+            if self.stacked:
+                self.member_histories = [History.from_dict(h) for h in state["members"]]
+            saved = state.get("callbacks") or {}
+            for key, callback in self._keyed_callbacks():
+                if key in saved and hasattr(callback, "load_state_dict"):
+                    callback.load_state_dict(saved[key])
+        except (KeyError, RuntimeError, ValueError, TypeError) as err:
+            raise CheckpointError(f"checkpoint does not match this run: {err}") from None
+        self._step.reset()  # the optimizer's state tensors are new: capture again
+
+    # -- the fit loop ----------------------------------------------------------------
+
+    def _start(self, train: Iterable[Any], resume: bool) -> int:
+        """Fresh histories (or the checkpoint's), callbacks started; the first epoch to run."""
+        self.should_stop = False
+        self.history = History(meta=dict(self.meta))
+        self.member_histories = [History(meta=dict(self.meta)) for _ in range(self.members)]
+        if not self.stacked:
+            self.member_histories = []
+        torch.manual_seed(self.seed)
+        if resume:
+            if self.checkpoint is None:
+                raise CheckpointError("resume=True needs the Trainer's checkpoint path")
+            self.load_state_dict(checkpoints.load_checkpoint(self.checkpoint), train)
+        for callback in self.callbacks:
+            callback.on_fit_start(self)
+        # e.g. a resumed run that had already stopped early
+        return self.epochs + 1 if self.should_stop else len(self.history.epochs) + 1
+
+    def fit(
+        self,
+        train: Iterable[Any],
+        test: MNISTTensors | Iterable[Any] | None = None,
+        *,
+        val: MNISTTensors | Sequence[MNISTTensors] | Iterable[Any] | None = None,
+        resume: bool = False,
+    ) -> History:
+        """Train for the configured epochs and return the :class:`History`.
+
+        Args:
+            train: Training batches (:class:`mnistlite.data.Batches`,
+                :class:`mnistlite.data.StackedBatches` for a stacked model, or any sized
+                iterable of ``(images, labels)``).
+            test: Data evaluated after every epoch, logged as ``test_loss``/``test_acc``:
+                the number a run reports. Choose nothing by it.
+            val: A validation set (held-out training images) evaluated after every
+                epoch, logged as ``val_loss``/``val_acc``: the one to monitor with
+                :class:`~mnistlite.training.EarlyStopping` and
+                :class:`~mnistlite.training.ModelCheckpoint`. For a stacked model it may be
+                a list with one set per member.
+            resume: Continue from ``checkpoint`` instead of starting afresh.
+
+        Raises:
+            CheckpointError: If ``resume`` is set and the checkpoint is missing or bad.
+        """
+        for epoch in range(self._start(train, resume), self.epochs + 1):
+            start = time.perf_counter()
+            trained = _train_epoch(self, train, epoch)
+            if self.scheduler is not None and self.scheduler_interval == "epoch":
+                self.scheduler.step()
+            evaluated = {
+                prefix: self.evaluate_members(data)
+                for prefix, data in (("val", val), ("test", test))
+                if data is not None
+            }
+            record = _epoch_record(self, epoch, trained, evaluated)
+            record["seconds"] = time.perf_counter() - start
+            for history in self.member_histories:
+                history.epochs[-1]["seconds"] = record["seconds"]
+            self.history.epochs.append(record)
+            for callback in self.callbacks:  # duck-typed callbacks may lack the newer hooks
+                if hasattr(callback, "on_validation_end"):
+                    callback.on_validation_end(self, record)
+            if self.checkpoint is not None:
+                save_torch(self.checkpoint, self.state_dict(train))
+            for callback in self.callbacks:
+                callback.on_epoch_end(self, record)
+            if self.should_stop:
+                break
+        for callback in self.callbacks:
+            callback.on_fit_end(self)
+        return self.history
+
+
+def _check_arguments(
+    model: nn.Module, teacher: nn.Module | None, epochs: int, scheduler_interval: str
+) -> None:
+    """Refuse a model or teacher that is no module, and out-of-range settings."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    _checks.positive_int("epochs", epochs)
+    if scheduler_interval not in ("epoch", "step"):
+        raise MnistliteError(
+            f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}"
+        )
+    if teacher is not None and not isinstance(teacher, nn.Module):
+        raise TypeError(f"teacher must be a torch.nn.Module, got {type(teacher).__name__}")
+    if teacher is model:
+        raise MnistliteError("the teacher must be a different module from the model")
+
+
+def _channels_last(
+    channels_last: bool | str, device: torch.device, model: nn.Module, stacked: bool
+) -> bool:
+    """The memory-format choice: never for a stacked model, where asking for it is an error."""
+    resolved = devices.resolve_channels_last(channels_last, device, model)  # checks it
+    if stacked and channels_last is True:
+        raise MnistliteError("channels_last is not supported for a stacked model")
+    return resolved and not stacked
+
+
+class _Progress:
+    """The per-epoch tqdm bar: loss and running accuracy, read back every 20 steps on CPUs."""
+
+    def __init__(self, trainer: Trainer, total: int, epoch: int) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, desc=f"epoch {epoch}/{trainer.epochs}", unit="batch")
+        self.on_cpu = trainer.device.type == "cpu"
+        self.members = trainer.members
+        self.correct, self.steps = 0, 0
+
+    def update(self, losses: torch.Tensor, corrects: list[torch.Tensor], seen: int) -> None:
+        self.bar.update(1)
+        # Reading a value back waits for the device: on CUDA only at the epoch's end.
+        if self.on_cpu and (self.bar.n % 20 == 0 or self.bar.n == self.bar.total):
+            self.correct += int(torch.stack(corrects[self.steps :]).sum())
+            self.steps = len(corrects)
+            acc = 100.0 * self.correct / (seen * self.members)
+            self.bar.set_postfix(loss=f"{losses.mean().item():.4f}", acc=f"{acc:.2f}")
+
+    def close(self, mean_loss: list[float] | None, accuracy: list[float] | None) -> None:
+        if mean_loss is not None and accuracy is not None and not self.on_cpu:
+            loss, acc = sum(mean_loss) / self.members, sum(accuracy) / self.members
+            self.bar.set_postfix(loss=f"{loss:.4f}", acc=f"{acc:.2f}")
+        self.bar.close()
+
+
+def _train_epoch(trainer: Trainer, train: Iterable[Any], epoch: int) -> dict[str, Any]:
+    """One pass over ``train``: per-step results stay on the device, summed at the end."""
+    trainer.model.train()
+    lr = trainer.optimizer.param_groups[0]["lr"]
+    members = trainer.members
+    bar = _Progress(trainer, len(train), epoch) if trainer.progress else None  # type: ignore[arg-type]
+    losses: list[torch.Tensor] = []
+    corrects: list[torch.Tensor] = []
+    sizes: list[int] = []
+    for images, labels in train:
+        batch_losses, batch_correct = trainer.step(images, labels)
+        if trainer.scheduler is not None and trainer.scheduler_interval == "step":
+            trainer.scheduler.step()
+        losses.append(batch_losses)
+        corrects.append(batch_correct)
+        sizes.append(labels.shape[-1])
+        if bar is not None:
+            bar.update(batch_losses, corrects, sum(sizes))
+    seen = sum(sizes)
+    if seen == 0:
+        if bar is not None:
+            bar.close(None, None)
+        raise MnistliteError("the training data yielded no batches")
+    per_step = torch.stack(losses).view(len(losses), members)
+    weights = torch.tensor(sizes, dtype=per_step.dtype, device=per_step.device)
+    mean_loss = ((per_step * weights[:, None]).sum(0) / seen).tolist()
+    correct = torch.stack(corrects).view(len(corrects), members).sum(0)
+    accuracy = (100.0 * correct.double() / seen).tolist()
+    if bar is not None:
+        bar.close(mean_loss, accuracy)
+    return {
+        "train_loss": mean_loss,
+        "train_acc": accuracy,
+        "lr": lr,
+        "batches": per_step.T.tolist(),
+    }
+
+
+def _epoch_record(
+    trainer: Trainer,
+    epoch: int,
+    trained: dict[str, Any],
+    evaluated: dict[str, list[dict[str, float]]],
+) -> dict[str, Any]:
+    """The epoch's record (means over members); each member's own record is kept."""
+    members = len(trained["train_loss"])
+    rows: list[dict[str, Any]] = []
+    for s in range(members):
+        row: dict[str, Any] = {
+            "epoch": epoch,
+            "train_loss": trained["train_loss"][s],
+            "train_acc": trained["train_acc"][s],
+            "lr": trained["lr"],
+        }
+        for prefix, results in evaluated.items():
+            row[f"{prefix}_loss"] = results[s]["loss"]
+            row[f"{prefix}_acc"] = results[s]["accuracy"]
+        rows.append(row)
+    record = {
+        key: value if key in ("epoch", "lr") else sum(r[key] for r in rows) / members
+        for key, value in rows[0].items()
+    }
+    if trainer.stacked:
+        for history, row, batches in zip(
+            trainer.member_histories, rows, trained["batches"], strict=True
+        ):
+            history.epochs.append(row)
+            history.batch_losses.extend(batches)
+    else:
+        trainer.history.batch_losses.extend(trained["batches"][0])
+    return record
