@@ -249,6 +249,6 @@ def test_evaluation_is_fp32_so_train_and_eval_agree():
     assert torch.equal(trainer.predict(val.images), plain.predict(val.images))
     with torch.no_grad():
         trainer.model.eval()
-        bf16_logits = trainer._logits(val.images, bf16=True)
-        fp32_logits = trainer._logits(val.images)
+        bf16_logits = trainer._step.logits(val.images, bf16=True)
+        fp32_logits = trainer._step.logits(val.images)
     assert not torch.equal(bf16_logits, fp32_logits)  # bf16 would have given other numbers

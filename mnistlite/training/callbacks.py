@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ from mnistlite.training.history import History
 if TYPE_CHECKING:
     from mnistlite.training.trainer import Trainer
 
-__all__ = ["CSVLogger", "Callback", "EarlyStopping", "ModelCheckpoint"]
+__all__ = ["CSVLogger", "Callback", "EarlyStopping", "ModelCheckpoint", "callback_states", "keyed"]
 
 
 class Callback:
@@ -59,6 +60,23 @@ class Callback:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned (called before :meth:`on_fit_start`)."""
+
+
+def keyed(callbacks: Iterable[Callback]) -> list[tuple[str, Callback]]:
+    """Each callback with a stable key for checkpoints: its class name, then ``#2``, ``#3``..."""
+    seen: dict[str, int] = {}
+    out = []
+    for callback in callbacks:
+        name = type(callback).__qualname__
+        seen[name] = seen.get(name, 0) + 1
+        out.append((name if seen[name] == 1 else f"{name}#{seen[name]}", callback))
+    return out
+
+
+def callback_states(callbacks: Iterable[Callback]) -> dict[str, Any]:
+    """The states of the callbacks that keep one, by :func:`keyed`'s keys."""
+    pairs = [(key, c.state_dict()) for key, c in keyed(callbacks) if hasattr(c, "state_dict")]
+    return {key: state for key, state in pairs if state is not None}
 
 
 def _resolve_mode(mode: str, monitor: str) -> str:

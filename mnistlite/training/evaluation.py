@@ -15,7 +15,7 @@ from torch import nn
 from mnistlite.data import MNISTTensors
 from mnistlite.errors import MnistliteError
 
-__all__ = ["eval_batches", "evaluate_members"]
+__all__ = ["eval_batches", "evaluate_members", "predict"]
 
 
 def eval_batches(
@@ -94,3 +94,29 @@ def evaluate_members(
         {"loss": loss / seen, "accuracy": 100.0 * hit / seen}
         for loss, hit in zip(total.tolist(), hits.tolist(), strict=True)
     ]
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module,
+    logits: Callable[[torch.Tensor], torch.Tensor],
+    images: torch.Tensor,
+    batch_size: int,
+    device: torch.device,
+    members: int | None = None,
+) -> torch.Tensor:
+    """Predicted digits (N,) for images (N, 1, 28, 28); (S, N) for S stacked ``members``."""
+    was_training = model.training
+    model.eval()
+    try:
+        parts = []
+        for i in range(0, images.shape[0], batch_size):
+            batch = images[i : i + batch_size].to(device)
+            if members is not None:
+                batch = batch.expand(members, *batch.shape)
+            parts.append(logits(batch).argmax(-1))
+    finally:
+        model.train(was_training)
+    if not parts:
+        return torch.empty(0, dtype=torch.long)
+    return torch.cat(parts, dim=-1)

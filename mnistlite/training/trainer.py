@@ -24,8 +24,8 @@ from mnistlite.data import MNISTTensors
 from mnistlite.errors import CheckpointError, MnistliteError
 from mnistlite.stacked import StackedModel
 from mnistlite.training import checkpoints, devices
-from mnistlite.training.callbacks import Callback
-from mnistlite.training.evaluation import eval_batches, evaluate_members
+from mnistlite.training.callbacks import Callback, callback_states, keyed
+from mnistlite.training.evaluation import eval_batches, evaluate_members, predict
 from mnistlite.training.history import History
 from mnistlite.training.step import TrainStep, plain_sgd
 
@@ -38,22 +38,17 @@ Scheduler = Any  # torch.optim.lr_scheduler.LRScheduler or ReduceLROnPlateau-lik
 class Trainer:
     """Train, evaluate and checkpoint a classifier.
 
-    One step function (forward, loss, backward, optimizer update) serves every path: it
-    runs eagerly, or, on CUDA, is captured once as a CUDA graph and replayed for every
-    full batch (``cuda_graphs``), so the GPU is not left waiting for the host. A
-    :class:`~mnistlite.stacked.StackedModel` trains many seeds side by side through the
-    same step: its members' losses are summed, and each member's record is kept in
-    :attr:`member_histories`.
+    Every batch goes through one :class:`.TrainStep` (eager, or on CUDA one captured
+    graph). A :class:`~mnistlite.stacked.StackedModel` trains many seeds side by side
+    through the same step; each member's record is kept in :attr:`member_histories`.
 
     Args:
         model: Any module mapping images to logits (N, 10), or a
             :class:`~mnistlite.stacked.StackedModel` mapping (S, N, ...) to (S, N, 10).
         optimizer: An optimizer over ``model``'s parameters, or a factory
             ``params -> optimizer``. Default: SGD, lr 0.01, momentum 0.9 (the notebooks').
-            A :class:`torch.optim.SGD` (without dampening or ``maximize``) is applied by
-            :func:`.sgd_update` (the same rule, capturable in a CUDA graph, its momentum
-            buffers kept in the optimizer's state); any other optimizer by its own
-            ``step()``, eagerly.
+            SGD is applied by :func:`.sgd_update` (the same rule, capturable in a CUDA
+            graph); any other optimizer by its own ``step()``.
         scheduler: A learning-rate scheduler, or a factory ``optimizer -> scheduler``.
         scheduler_interval: ``"epoch"`` steps the scheduler once per epoch, after
             training and before the test pass (the notebooks' StepLR); ``"step"`` once per
@@ -66,29 +61,18 @@ class Trainer:
         progress: Show a tqdm bar per epoch with loss and accuracy.
         checkpoint: Path of the checkpoint written after every epoch (None: none).
         label_smoothing: Cross-entropy label smoothing.
-        channels_last: Run the model in ``torch.channels_last`` memory format: ``True``,
-            ``False`` or ``"auto"`` (the default, see :func:`.resolve_channels_last`: on
-            for CUDA unless the network has depthwise convolutions, off elsewhere; always
-            off for a stacked model). The choice is in
-            ``trainer.channels_last`` and ``meta["channels_last"]``.
+        channels_last: ``torch.channels_last`` memory format: ``True``, ``False`` or
+            ``"auto"`` (:func:`.resolve_channels_last`); the choice is in
+            ``meta["channels_last"]``.
         compile: Run the model through :func:`torch.compile`.
-        bf16: Run training forward passes under bfloat16 autocast: ``True``,
-            ``False``, or ``"auto"`` (the default, see :func:`.resolve_bf16`: on CPUs
-            that compute bf16 natively; off on CUDA, where fp32 measured faster for these
-            networks). The choice is in ``trainer.bf16`` and in the history's
-            ``meta["bf16"]``. :meth:`evaluate` and :meth:`predict` always compute in
-            fp32, so a test accuracy logged by :meth:`fit` is the one the same weights
-            get anywhere else.
-        cuda_graphs: Capture the training step as one CUDA graph and replay it:
-            ``True``, ``False`` or ``"auto"`` (the default: on for CUDA with an SGD
-            optimizer and without ``compile``). A batch of another shape (a short last
-            batch) runs eagerly through the same step function, so every image is used.
-            The choice is in ``trainer.cuda_graphs`` and ``meta["cuda_graphs"]``.
+        bf16: bfloat16 autocast for training forward passes: ``True``, ``False`` or
+            ``"auto"`` (:func:`.resolve_bf16`); the choice is in ``meta["bf16"]``.
+            Evaluation is always fp32.
+        cuda_graphs: Capture the step as one CUDA graph: ``True``, ``False`` or
+            ``"auto"`` (:func:`.resolve_cuda_graphs`); a short last batch runs eagerly.
         meta: Run information copied into every :class:`History` (recipe, seed, ...).
-        teacher: A trained model to distil from (knowledge distillation): frozen, kept
-            in eval mode on the same device, and fed the same (augmented) batch as the
-            student; the loss becomes :func:`.distillation_loss`. None trains on the
-            labels alone.
+        teacher: A trained model to distil from, frozen, in eval mode, fed the same
+            (augmented) batch: the loss is :func:`.distillation_loss`. None: labels alone.
         distill_temperature: Softening temperature of the teacher and student outputs
             (default 4.0, Hinton et al.'s usual range 2–8).
         distill_weight: Share of the teacher term in the loss, in [0, 1] (default 0.5).
@@ -127,22 +111,19 @@ class Trainer:
         distill_weight: float = 0.5,
     ) -> None:
         _check_arguments(model, teacher, epochs, scheduler_interval)
+        loss_options = _loss_options(label_smoothing, distill_temperature, distill_weight)
+        self.label_smoothing = label_smoothing
+        self.distill_temperature = loss_options["temperature"]
+        self.distill_weight = loss_options["weight"]
         self.device = devices.resolve_device(device)
         self.stacked = isinstance(model, StackedModel)
         self.channels_last = _channels_last(channels_last, self.device, model, self.stacked)
-        self.model = model.to(self.device)
+        self.model = _placed(model, self.device, self.channels_last)
         self.teacher = teacher
         if teacher is not None:
-            self.teacher = teacher.to(self.device).eval().requires_grad_(False)
-        if self.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
-            if self.teacher is not None:
-                self.teacher = self.teacher.to(memory_format=torch.channels_last)
-        if optimizer is None:
-            optimizer = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
-        elif not isinstance(optimizer, torch.optim.Optimizer):
-            optimizer = optimizer(self.model.parameters())
-        self.optimizer = optimizer
+            self.teacher = _placed(teacher, self.device, self.channels_last).eval()
+            self.teacher.requires_grad_(False)
+        self.optimizer = _optimizer(optimizer, self.model)
         if scheduler is not None and callable(scheduler) and not hasattr(scheduler, "step"):
             scheduler = scheduler(self.optimizer)
         self.scheduler, self.scheduler_interval = scheduler, scheduler_interval
@@ -153,32 +134,7 @@ class Trainer:
         self.cuda_graphs = devices.resolve_cuda_graphs(
             cuda_graphs, self.device, plain_sgd(self.optimizer), compile
         )
-        loss_options = {
-            "temperature": float(
-                _checks.finite_positive("distill_temperature", distill_temperature)
-            ),
-            "weight": float(
-                _checks.probability("distill_weight", distill_weight, high_inclusive=True)
-            ),
-            "label_smoothing": _checks.probability("label_smoothing", label_smoothing),
-        }
-        self.label_smoothing = label_smoothing
-        self.distill_temperature, self.distill_weight = (
-            loss_options["temperature"],
-            loss_options["weight"],
-        )
-        self._step = TrainStep(
-            self.model,
-            torch.compile(self.model) if compile else self.model,
-            self.optimizer,
-            self.device,
-            bf16=self.bf16,
-            channels_last=self.channels_last,
-            stacked=self.stacked,
-            teacher=self.teacher,
-            loss_options=loss_options,
-            cuda_graphs=self.cuda_graphs,
-        )
+        self._step = _make_step(self, compile, loss_options)
         choices = {"bf16": self.bf16, "cuda_graphs": self.cuda_graphs}
         self.meta = {**dict(meta or {}), **choices, "channels_last": self.channels_last}
         self.history = History(meta=dict(self.meta))
@@ -212,15 +168,7 @@ class Trainer:
         """
         return self._step(images, labels)
 
-    def _logits(self, images: torch.Tensor, bf16: bool = False) -> torch.Tensor:
-        return self._step.logits(images, bf16)
-
     # -- evaluation ------------------------------------------------------------------
-
-    def _eval_batch_size(self, batch_size: int | None) -> int:
-        if batch_size is None:
-            return 256 if self.device.type == "cpu" else 2000
-        return _checks.positive_int("batch_size", batch_size)
 
     def evaluate_members(
         self,
@@ -229,11 +177,10 @@ class Trainer:
     ) -> list[dict[str, float]]:
         """Return ``loss`` and ``accuracy`` for each member (one entry for a plain model).
 
-        A stacked model's members all see the same images, unless ``data`` is a list
-        of :class:`~mnistlite.data.MNISTTensors`, one per member (e.g. each seed's own
-        validation split). Arguments as in :meth:`evaluate`.
+        Members see the same images, unless ``data`` is a list of
+        :class:`~mnistlite.data.MNISTTensors`, one per member. Arguments as in :meth:`evaluate`.
         """
-        batches = eval_batches(data, self._eval_batch_size(batch_size), self.members)
+        batches = eval_batches(data, _eval_batch_size(batch_size, self.device), self.members)
         return evaluate_members(
             self.model,
             self._step.logits,
@@ -248,18 +195,14 @@ class Trainer:
     ) -> dict[str, float]:
         """Return the mean cross-entropy ``loss`` and ``accuracy`` (percent) on ``data``.
 
-        Always computed in fp32 (whatever ``bf16`` says), so the numbers do not depend
-        on the precision the model was trained in. For a stacked model, the means over
-        its members (see :meth:`evaluate_members`).
+        Always in fp32. For a stacked model, the means over its members
+        (:meth:`evaluate_members`).
 
         Args:
             data: :class:`~mnistlite.data.MNISTTensors`, or any iterable of
                 ``(images, labels)`` batches.
-            batch_size: Batch size when ``data`` is :class:`~mnistlite.data.MNISTTensors`;
-                None: 256 on the CPU, where a batch's activations then stay in cache
-                (on a 2-core Xeon up to twice as fast as batch 1,000, see
-                ``benchmarks/RESULTS.md``), 2,000 on a GPU (five fixed batches for the
-                test set).
+            batch_size: Batch size for :class:`~mnistlite.data.MNISTTensors`; None: 256 on
+                the CPU (activations stay in cache; ``benchmarks/RESULTS.md``), 2,000 on a GPU.
         """
         results = self.evaluate_members(data, batch_size)
         return {
@@ -267,28 +210,15 @@ class Trainer:
             "accuracy": sum(r["accuracy"] for r in results) / len(results),
         }
 
-    @torch.no_grad()
     def predict(self, images: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
         """Return the predicted digit (N,) for normalized images (N, 1, 28, 28).
 
         Use ``trainer.model(images)`` for the logits themselves. ``batch_size`` as in
         :meth:`evaluate`. A stacked model returns (S, N): each member's predictions.
         """
-        batch_size = self._eval_batch_size(batch_size)
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            parts = []
-            for i in range(0, images.shape[0], batch_size):
-                batch = images[i : i + batch_size].to(self.device)
-                if self.stacked:
-                    batch = batch.expand(self.members, *batch.shape)
-                parts.append(self._step.logits(batch).argmax(-1))
-        finally:
-            self.model.train(was_training)
-        if not parts:
-            return torch.empty(0, dtype=torch.long)
-        return torch.cat(parts, dim=-1)
+        batch_size = _eval_batch_size(batch_size, self.device)
+        members = self.members if self.stacked else None
+        return predict(self.model, self._step.logits, images, batch_size, self.device, members)
 
     # -- checkpoints -----------------------------------------------------------------
 
@@ -302,18 +232,15 @@ class Trainer:
             scheduler=self.scheduler,
             device=self.device,
             data=train,
-            callbacks=self._callback_states(),
+            callbacks=callback_states(self.callbacks),
             members=self.member_histories if self.stacked else None,
         )
 
     def member_state_dict(self, index: int, train: Iterable[Any] | None = None) -> dict[str, Any]:
         """Member ``index`` of a stacked model as the checkpoint of a single run.
 
-        Its weights, its slice of the optimizer's state, the schedule, torch's RNG state
-        (shared by the members), its own data generator and its own history: a file
-        :func:`~mnistlite.training.checkpoints.load_checkpoint` reads and a single run with
-        the member's seed can resume from (its dropout draws then continue from the shared
-        generator).
+        Its weights, optimizer slice, schedule, RNG states and history: a single run with
+        the member's seed can resume from it.
 
         Raises:
             MnistliteError: If the model is not stacked.
@@ -331,21 +258,6 @@ class Trainer:
             data=members[index] if members is not None else None,
         )
 
-    def _keyed_callbacks(self) -> list[tuple[str, Callback]]:
-        """Each callback with a stable key: its class name, ``#2``, ``#3``... for repeats."""
-        seen: dict[str, int] = {}
-        keyed = []
-        for callback in self.callbacks:
-            name = type(callback).__qualname__
-            seen[name] = seen.get(name, 0) + 1
-            keyed.append((name if seen[name] == 1 else f"{name}#{seen[name]}", callback))
-        return keyed
-
-    def _callback_states(self) -> dict[str, Any]:
-        keyed = self._keyed_callbacks()
-        states = {key: c.state_dict() for key, c in keyed if hasattr(c, "state_dict")}
-        return {key: state for key, state in states.items() if state is not None}
-
     def load_state_dict(self, state: dict[str, Any], train: Iterable[Any] | None = None) -> None:
         """Restore what :meth:`state_dict` saved (the inverse of it).
 
@@ -353,44 +265,12 @@ class Trainer:
             CheckpointError: If the checkpoint does not fit this model or optimizer.
         """
         try:
-            self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
-            if self.scheduler is not None and state.get("scheduler") is not None:
-                self.scheduler.load_state_dict(state["scheduler"])
-            torch.set_rng_state(state["rng"]["torch"])
-            if "cuda" in state["rng"] and self.device.type == "cuda":
-                torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
-            if train is not None and "data" in state["rng"] and hasattr(train, "load_state_dict"):
-                train.load_state_dict(state["rng"]["data"])
-            self.history = History.from_dict(state["history"])
-            if self.stacked:
-                self.member_histories = [History.from_dict(h) for h in state["members"]]
-            saved = state.get("callbacks") or {}
-            for key, callback in self._keyed_callbacks():
-                if key in saved and hasattr(callback, "load_state_dict"):
-                    callback.load_state_dict(saved[key])
+            _restore(self, state, train)
         except (KeyError, RuntimeError, ValueError, TypeError) as err:
             raise CheckpointError(f"checkpoint does not match this run: {err}") from None
         self._step.reset()  # the optimizer's state tensors are new: capture again
 
     # -- the fit loop ----------------------------------------------------------------
-
-    def _start(self, train: Iterable[Any], resume: bool) -> int:
-        """Fresh histories (or the checkpoint's), callbacks started; the first epoch to run."""
-        self.should_stop = False
-        self.history = History(meta=dict(self.meta))
-        self.member_histories = [History(meta=dict(self.meta)) for _ in range(self.members)]
-        if not self.stacked:
-            self.member_histories = []
-        torch.manual_seed(self.seed)
-        if resume:
-            if self.checkpoint is None:
-                raise CheckpointError("resume=True needs the Trainer's checkpoint path")
-            self.load_state_dict(checkpoints.load_checkpoint(self.checkpoint), train)
-        for callback in self.callbacks:
-            callback.on_fit_start(self)
-        # e.g. a resumed run that had already stopped early
-        return self.epochs + 1 if self.should_stop else len(self.history.epochs) + 1
 
     def fit(
         self,
@@ -418,7 +298,7 @@ class Trainer:
         Raises:
             CheckpointError: If ``resume`` is set and the checkpoint is missing or bad.
         """
-        for epoch in range(self._start(train, resume), self.epochs + 1):
+        for epoch in range(_start(self, train, resume), self.epochs + 1):
             start = time.perf_counter()
             trained = _train_epoch(self, train, epoch)
             if self.scheduler is not None and self.scheduler_interval == "epoch":
@@ -572,3 +452,86 @@ def _epoch_record(
     else:
         trainer.history.batch_losses.extend(trained["batches"][0])
     return record
+
+
+def _make_step(trainer: Trainer, compile: bool, loss_options: dict[str, float]) -> TrainStep:
+    """The trainer's step function over its model, optimizer and choices."""
+    return TrainStep(
+        trainer.model,
+        torch.compile(trainer.model) if compile else trainer.model,
+        trainer.optimizer,
+        trainer.device,
+        bf16=trainer.bf16,
+        channels_last=trainer.channels_last,
+        stacked=trainer.stacked,
+        teacher=trainer.teacher,
+        loss_options=loss_options,
+        cuda_graphs=trainer.cuda_graphs,
+    )
+
+
+def _eval_batch_size(batch_size: int | None, device: torch.device) -> int:
+    if batch_size is None:
+        return 256 if device.type == "cpu" else 2000
+    return _checks.positive_int("batch_size", batch_size)
+
+
+def _loss_options(label_smoothing: float, temperature: float, weight: float) -> dict[str, float]:
+    """The loss's settings, checked: :func:`.distillation_loss`'s keyword arguments."""
+    return {
+        "temperature": float(_checks.finite_positive("distill_temperature", temperature)),
+        "weight": float(_checks.probability("distill_weight", weight, high_inclusive=True)),
+        "label_smoothing": _checks.probability("label_smoothing", label_smoothing),
+    }
+
+
+def _placed(module: nn.Module, device: torch.device, channels_last: bool) -> nn.Module:
+    module = module.to(device)
+    return module.to(memory_format=torch.channels_last) if channels_last else module
+
+
+def _optimizer(optimizer: Any, model: nn.Module) -> Optimizer:
+    """The given optimizer, one made by a factory, or the default SGD (lr 0.01, momentum 0.9)."""
+    if optimizer is None:
+        return torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        return optimizer(model.parameters())
+    return optimizer
+
+
+def _restore(trainer: Trainer, state: dict[str, Any], train: Iterable[Any] | None) -> None:
+    """Put a checkpoint's weights, optimizer, schedule, RNGs, histories, callbacks back."""
+    trainer.model.load_state_dict(state["model"])
+    trainer.optimizer.load_state_dict(state["optimizer"])
+    if trainer.scheduler is not None and state.get("scheduler") is not None:
+        trainer.scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["rng"]["torch"])
+    if "cuda" in state["rng"] and trainer.device.type == "cuda":
+        torch.cuda.set_rng_state(state["rng"]["cuda"], trainer.device)
+    if train is not None and "data" in state["rng"] and hasattr(train, "load_state_dict"):
+        train.load_state_dict(state["rng"]["data"])
+    trainer.history = History.from_dict(state["history"])
+    if trainer.stacked:
+        trainer.member_histories = [History.from_dict(h) for h in state["members"]]
+    saved = state.get("callbacks") or {}
+    for key, callback in keyed(trainer.callbacks):
+        if key in saved and hasattr(callback, "load_state_dict"):
+            callback.load_state_dict(saved[key])
+
+
+def _start(trainer: Trainer, train: Iterable[Any], resume: bool) -> int:
+    """Fresh histories (or the checkpoint's), callbacks started; the first epoch to run."""
+    trainer.should_stop = False
+    trainer.history = History(meta=dict(trainer.meta))
+    trainer.member_histories = [History(meta=dict(trainer.meta)) for _ in range(trainer.members)]
+    if not trainer.stacked:
+        trainer.member_histories = []
+    torch.manual_seed(trainer.seed)
+    if resume:
+        if trainer.checkpoint is None:
+            raise CheckpointError("resume=True needs the Trainer's checkpoint path")
+        trainer.load_state_dict(checkpoints.load_checkpoint(trainer.checkpoint), train)
+    for callback in trainer.callbacks:
+        callback.on_fit_start(trainer)
+    # e.g. a resumed run that had already stopped early
+    return trainer.epochs + 1 if trainer.should_stop else len(trainer.history.epochs) + 1
