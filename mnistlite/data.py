@@ -35,8 +35,10 @@ __all__ = [
     "DatasetNotFoundError",
     "MNISTTensors",
     "StackedBatches",
+    "TRAIN_IMAGES",
     "apply_affine",
     "augment_batch",
+    "check_holdout",
     "draw_affine",
     "load_mnist",
 ]
@@ -101,8 +103,7 @@ class MNISTTensors:
         Returns:
             ``(rest, holdout)``.
         """
-        if not 0 < n_holdout < len(self):
-            raise MnistliteError(f"n_holdout must lie in [1, {len(self) - 1}], got {n_holdout}")
+        check_holdout("n_holdout", n_holdout, len(self))
         order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
         order = order.to(self.device)
         rest, hold = order[n_holdout:], order[:n_holdout]
@@ -110,6 +111,30 @@ class MNISTTensors:
             MNISTTensors(self.images[rest], self.labels[rest]),
             MNISTTensors(self.images[hold], self.labels[hold]),
         )
+
+
+#: How many training images MNIST has.
+TRAIN_IMAGES = 60_000
+
+
+def check_holdout(name: str, value: Any, available: int = TRAIN_IMAGES) -> int:
+    """Check a validation split's size: a positive integer that leaves training images.
+
+    Args:
+        name: The argument's name, for the message (``val_split``, ``val_size``...).
+        value: The number of images to hold out.
+        available: The images it is taken from (default: MNIST's 60,000).
+
+    Raises:
+        MnistliteError: Naming ``name``, what was given and the bound.
+    """
+    _checks.positive_int(name, value)
+    if value >= available:
+        raise MnistliteError(
+            f"{name}={value:,} leaves no training images (there are {available:,}); "
+            f"hold out at most {available - 1:,}"
+        )
+    return value
 
 
 def load_mnist(

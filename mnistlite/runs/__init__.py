@@ -1,0 +1,39 @@
+"""A training run, from a recipe to trained models and their files: the one owner.
+
+:func:`train` turns a :class:`~mnistlite.recipes.Recipe` into a
+:class:`~mnistlite.training.Trainer` (the only place that does, teacher included: the
+CLI, :mod:`mnistlite.sweep` and :func:`mnistlite.recipes.train` all come here), owns the
+output folder (:class:`OutFolder`: one run's files, or ``seed-S/`` for each of many) and
+resuming it, and returns one :class:`Run` for one seed or many::
+
+    from mnistlite import recipes, runs
+
+    run = runs.train(recipes.get_recipe("lite1k"), root="data", seeds=[1, 2, 3], out="runs/l")
+    print(run.report())  # one line per seed, then mean ± std
+"""
+
+from mnistlite.runs.build import (
+    build_optimizer,
+    build_scheduler,
+    build_teacher,
+    build_trainer,
+    fit_model,
+)
+from mnistlite.runs.folder import OutFolder, check_out_dir, check_same_run
+from mnistlite.runs.result import Run, Summary
+from mnistlite.runs.run import check_seeds, train
+
+__all__ = [
+    "OutFolder",
+    "Run",
+    "Summary",
+    "build_optimizer",
+    "build_scheduler",
+    "build_teacher",
+    "build_trainer",
+    "check_out_dir",
+    "check_same_run",
+    "check_seeds",
+    "fit_model",
+    "train",
+]

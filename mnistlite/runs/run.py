@@ -1,0 +1,314 @@
+"""A training run: data split per seed, models, one Trainer, the files and the result."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from mnistlite import _checks, models
+from mnistlite.data import (
+    TRAIN_IMAGES,
+    Batches,
+    MNISTTensors,
+    StackedBatches,
+    check_holdout,
+    load_mnist,
+)
+from mnistlite.errors import MnistliteError
+from mnistlite.recipes import Recipe
+from mnistlite.runs.build import build_trainer
+from mnistlite.runs.folder import OutFolder, WriteEpoch, check_same_run
+from mnistlite.runs.result import Run
+from mnistlite.stacked import STACK_MODES, StackedModel
+from mnistlite.training import Callback, Trainer, resolve_device
+
+__all__ = ["check_seeds", "train"]
+
+
+def check_seeds(seeds: Sequence[int]) -> list[int]:
+    """Check the seeds of a multi-seed run: a non-empty list of distinct positive integers.
+
+    Raises:
+        MnistliteError: Naming the bad value.
+    """
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
+        raise MnistliteError(f"seeds must be a list of positive integers, got {seeds!r}")
+    seeds = list(seeds)
+    if not seeds:
+        raise MnistliteError("seeds is empty; give at least one seed, e.g. seeds=[1, 2, 3]")
+    for value in seeds:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise MnistliteError(f"seeds must be positive integers (1, 2, ...), got {value!r}")
+    repeated = sorted({v for v in seeds if seeds.count(v) > 1})
+    if repeated:
+        raise MnistliteError(f"seeds must be distinct; repeated: {', '.join(map(str, repeated))}")
+    return seeds
+
+
+@dataclass
+class _Plan:
+    """What a run trains: its seeds, each seed's images, the models, batches and facts."""
+
+    recipe: Recipe
+    seeds: list[int]
+    side_by_side: bool
+    parts: list[tuple[MNISTTensors, MNISTTensors | None]]
+    test: MNISTTensors
+    device: torch.device
+
+    def facts(self) -> dict[str, Any]:
+        """What identifies the run (compared on resume) and is kept in its histories."""
+        train, val = self.parts[0]
+        facts: dict[str, Any] = {
+            "recipe": self.recipe.to_dict(),
+            "train_images": len(train),
+            "val_images": len(val) if val is not None else 0,
+        }
+        facts.update({"seeds": self.seeds} if self.side_by_side else {"seed": self.seeds[0]})
+        return facts
+
+    def members(self) -> list[nn.Module]:
+        """One network per seed, each initialised as a single run with its seed would be."""
+        built = []
+        for seed in self.seeds:
+            torch.manual_seed(seed)
+            built.append(models.get_model(self.recipe.model))
+        return built
+
+    def batches(self) -> list[Batches]:
+        """One seed's batches each: its images, its order and its augmentation."""
+        augment = self.recipe.augment()
+        return [
+            Batches(train, self.recipe.batch_size, augment=augment, seed=seed)
+            for (train, _), seed in zip(self.parts, self.seeds, strict=True)
+        ]
+
+
+def _plan(
+    recipe: Recipe,
+    *,
+    root: str | Path | None,
+    data: tuple[MNISTTensors, MNISTTensors] | None,
+    seeds: list[int],
+    side_by_side: bool,
+    device: torch.device,
+    download: bool,
+    limit_train: int | None,
+    val_split: int | None,
+) -> _Plan:
+    """Load the data and split it once per seed (each seed holds out its own images)."""
+    if data is None:
+        if root is None:
+            raise MnistliteError("pass the MNIST root folder (root=...) or data=(train, test)")
+        data = (
+            load_mnist(root, train=True, download=download, device=device),
+            load_mnist(root, train=False, download=download, device=device),
+        )
+    full, test = (part.to(device) for part in data)
+    parts = []
+    for seed in seeds:
+        train, val = (full.split(val_split, seed=seed)) if val_split is not None else (full, None)
+        parts.append((train.take(limit_train), val))
+    return _Plan(recipe.for_device(device), seeds, side_by_side, parts, test, device)
+
+
+def _check_arguments(
+    seed: int | None,
+    seeds: Sequence[int] | None,
+    stack_mode: str,
+    val_split: int | None,
+    data: tuple[MNISTTensors, MNISTTensors] | None,
+) -> tuple[list[int], bool]:
+    """Check what can be checked before any work; return the seeds and whether side by side."""
+    if stack_mode not in STACK_MODES:
+        raise MnistliteError(
+            f"stack_mode must be one of {', '.join(STACK_MODES)}, got {stack_mode!r}"
+        )
+    if val_split is not None:
+        check_holdout("val_split", val_split, len(data[0]) if data is not None else TRAIN_IMAGES)
+    if seeds is not None:
+        if seed is not None:
+            raise MnistliteError("give seed or seeds, not both (seeds trains one model per seed)")
+        return check_seeds(seeds), True
+    seed = 1 if seed is None else seed
+    _checks.seed("seed", seed)
+    return [seed], False
+
+
+def train(
+    recipe: Recipe,
+    *,
+    root: str | Path | None = None,
+    data: tuple[MNISTTensors, MNISTTensors] | None = None,
+    out: str | Path | None = None,
+    seed: int | None = None,
+    seeds: Sequence[int] | None = None,
+    device: str | torch.device = "auto",
+    download: bool = False,
+    resume: bool = False,
+    progress: bool = True,
+    limit_train: int | None = None,
+    val_split: int | None = None,
+    callbacks: Sequence[Callback] = (),
+    teacher_weights: str | Path | None = None,
+    stack_mode: str = "auto",
+    **switches: Any,
+) -> Run:
+    """Train ``recipe`` on MNIST and return the :class:`Run`: models, histories, files.
+
+    With ``out``, writes ``history.json`` and ``checkpoint.pt`` (the resumable state)
+    after every epoch and ``model.pt`` (the final state dict) at the end, all atomically.
+    ``out`` must be new or empty (it is created, and removed again if the run fails
+    before its first epoch ends), or, with ``resume``, hold the checkpoint of the same
+    run: same recipe, seed and training images (:func:`check_same_run`); only ``epochs``
+    may grow.
+
+    With ``seeds``, trains one copy of the model per seed side by side in this process
+    (a :class:`~mnistlite.stacked.StackedModel`): each copy starts from the initial
+    weights of a single run with its seed, and sees that run's images in that run's
+    order (and its own validation split); only its dropout draws differ, since the
+    copies share torch's generator. With ``out``, each seed's files go to
+    ``out/seed-S/`` (its ``checkpoint.pt`` is a single-run checkpoint of that seed), and
+    ``out/checkpoint.pt`` holds the whole run's state, from which ``resume`` continues.
+
+    Args:
+        recipe: The recipe to run.
+        root: MNIST root folder (torchvision layout); or pass ``data``.
+        data: ``(train, test)`` tensors already loaded, instead of ``root``.
+        out: Output folder, or None to write nothing.
+        seed: Seeds the model's initialisation, shuffling, augmentation and dropout
+            (default 1).
+        seeds: Train one model per seed at once instead (distinct positive integers);
+            not together with ``seed``.
+        device: ``"auto"`` (CUDA, then Apple's MPS, then the CPU), ``"cpu"``, ``"cuda"``...
+        download: Let torchvision download MNIST if it is missing.
+        resume: Continue from ``out/checkpoint.pt``.
+        progress: Show tqdm progress bars.
+        limit_train: Train on the first N images only (quick runs); with ``val_split``,
+            the first N of the images left after the split.
+        val_split: Hold out this many training images (a random choice seeded by the
+            seed) as a validation set, logged as ``val_loss``/``val_acc`` after every
+            epoch, for :class:`~mnistlite.training.EarlyStopping` and
+            :class:`~mnistlite.training.ModelCheckpoint`. The test set stays the
+            reported number.
+        callbacks: Extra callbacks for the :class:`~mnistlite.training.Trainer`.
+        teacher_weights: Load the recipe's teacher from this state-dict file instead of
+            its bundled weights (see :func:`build_teacher`); its name and SHA-256 go into
+            the history's ``meta["teacher"]``.
+        stack_mode: How the copies of a ``seeds`` run go side by side: ``"auto"``,
+            ``"grouped"``, ``"vmap"`` or ``"loop"`` (:class:`~mnistlite.stacked.StackedModel`);
+            the mode used is in the histories' ``meta["stack_mode"]``.
+        **switches: Speed switches for the Trainer: ``channels_last``, ``compile``,
+            ``bf16``, ``cuda_graphs``.
+
+    Raises:
+        MnistliteError: For bad arguments, e.g. ``seeds`` empty, with a repeated or
+            non-positive seed, or given together with ``seed``; ``val_split`` leaving no
+            training images; an ``out`` folder that is not empty (without ``resume``).
+    """
+    run_seeds, side_by_side = _check_arguments(seed, seeds, stack_mode, val_split, data)
+    if resume and out is None:
+        raise MnistliteError("resume=True needs the out folder that holds the checkpoint")
+    folder = OutFolder(out, run_seeds if side_by_side else None) if out is not None else None
+    saved = folder.check(resume) if folder is not None else None
+    where = resolve_device(device)
+    plan = _plan(
+        recipe,
+        root=root,
+        data=data,
+        seeds=run_seeds,
+        side_by_side=side_by_side,
+        device=where,
+        download=download,
+        limit_train=limit_train,
+        val_split=val_split,
+    )
+    if resume and folder is not None:
+        check_same_run(saved or {}, plan.facts(), folder.checkpoint)
+    options = {"callbacks": list(callbacks), "progress": progress, **switches}
+    return _fit(plan, folder, resume, teacher_weights, stack_mode, options)
+
+
+def _fit(
+    plan: _Plan,
+    folder: OutFolder | None,
+    resume: bool,
+    teacher_weights: str | Path | None,
+    stack_mode: str,
+    options: dict[str, Any],
+) -> Run:
+    """Build the model and its Trainer from the plan, fit, and write the final files."""
+    members, batches_list = plan.members(), plan.batches()
+    model: nn.Module = members[0]
+    batches: Batches | StackedBatches = batches_list[0]
+    val: Any = plan.parts[0][1]
+    meta = {
+        **plan.facts(),
+        "device": str(plan.device),
+        "num_params": sum(p.numel() for p in members[0].parameters()),
+        "torch": str(torch.__version__),
+        "switches": {k: v for k, v in options.items() if k not in ("callbacks", "progress")},
+    }
+    if plan.side_by_side:
+        model = StackedModel(members, mode=stack_mode).to(plan.device)
+        meta["stack_mode"] = model.resolved_mode()
+        batches = StackedBatches(batches_list)
+        val = [part[1] for part in plan.parts] if val is not None else None
+        options["callbacks"].append(_SeedMeta(plan.seeds))
+    if folder is not None:
+        options["callbacks"].append(WriteEpoch(folder, batches))
+        options["checkpoint"] = folder.checkpoint
+    trainer = build_trainer(
+        plan.recipe,
+        model,
+        batches,
+        device=plan.device,
+        seed=plan.seeds[0],
+        teacher_weights=teacher_weights,
+        meta=meta,
+        **options,
+    )
+    if folder is not None:
+        folder.create()
+    try:
+        trainer.fit(batches, plan.test, val=val, resume=resume)
+    except BaseException:
+        if folder is not None:
+            folder.discard_if_empty()  # failed before the first epoch ended
+        raise
+    return _finish(plan, trainer, members, folder)
+
+
+class _SeedMeta(Callback):
+    """Each member's history of a side-by-side run names its own seed."""
+
+    def __init__(self, seeds: list[int]) -> None:
+        self.seeds = seeds
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        for history, seed in zip(trainer.member_histories, self.seeds, strict=True):
+            history.meta.pop("seeds", None)
+            history.meta["seed"] = seed
+
+
+def _finish(
+    plan: _Plan, trainer: Trainer, members: list[nn.Module], folder: OutFolder | None
+) -> Run:
+    """Each seed's final network (its own module) and files; the run's result."""
+    if isinstance(trainer.model, StackedModel):
+        stacked = trainer.model
+        for index, member in enumerate(members):
+            member.load_state_dict(stacked.member_state_dict(index))
+            member.to(trainer.device).eval()
+        histories = trainer.member_histories
+    else:
+        histories = [trainer.history]
+    if folder is not None:
+        for seed, member, history in zip(plan.seeds, members, histories, strict=True):
+            folder.write_final(seed if plan.side_by_side else None, member, history)
+    return Run(plan.recipe, plan.seeds, members, histories, folder, plan.side_by_side)
