@@ -48,6 +48,8 @@ __all__ = [
     "plot_frontier",
     "plot_history",
     "plot_misclassified",
+    "plot_study_history",
+    "plot_study_parameters",
     "require_matplotlib",
     "save_figure",
 ]
@@ -469,6 +471,68 @@ def plot_frontier(
 
 
 # -- saving ---------------------------------------------------------------------------
+
+
+def plot_study_history(trials: Sequence[Any], *, title: str = "") -> Figure:
+    """A sweep's validation accuracy by trial number, and the best so far.
+
+    Args:
+        trials: Complete Optuna trials (``number`` and ``value``: validation accuracy).
+        title: The figure's title.
+    """
+    require_matplotlib()
+    from matplotlib.figure import Figure as MplFigure
+
+    numbers = [t.number for t in trials]
+    values = [float(t.value) for t in trials]
+    best = [max(values[: i + 1]) for i in range(len(values))]
+    figure = MplFigure(figsize=(7, 4), layout="constrained")
+    ax = figure.add_subplot()
+    ax.scatter(numbers, values, s=18, label="trial")
+    ax.step(numbers, best, where="post", color="C1", label="best so far")
+    ax.set(xlabel="trial", ylabel="validation accuracy (%)", title=title)
+    ax.legend(loc="lower right")
+    return figure
+
+
+def plot_study_parameters(trials: Sequence[Any], *, title: str = "") -> Figure:
+    """A sweep's validation accuracy against the parameter count and each searched setting.
+
+    One panel per setting; categories are labelled positions, learning rate and weight
+    decay on log axes.
+
+    Args:
+        trials: Complete Optuna trials (``params``, ``user_attrs["params"]``, ``value``).
+        title: The figure's title.
+    """
+    require_matplotlib()
+    from matplotlib.figure import Figure as MplFigure
+    from matplotlib.ticker import NullFormatter
+
+    names = ["params", *sorted({key for t in trials for key in t.params})]
+    cols = 4
+    rows = math.ceil(len(names) / cols)
+    figure = MplFigure(figsize=(3.2 * cols, 2.6 * rows), layout="constrained")
+    figure.suptitle(title)
+    for i, key in enumerate(names):
+        ax = figure.add_subplot(rows, cols, i + 1)
+        pairs = [
+            (t.user_attrs.get("params") if key == "params" else t.params.get(key), float(t.value))
+            for t in trials
+        ]
+        pairs = [(x, y) for x, y in pairs if x is not None]
+        if pairs and all(isinstance(x, str) for x, _ in pairs):
+            labels = sorted({x for x, _ in pairs})
+            ax.set_xticks(range(len(labels)), labels)
+            pairs = [(labels.index(x), y) for x, y in pairs]
+        ax.scatter([x for x, _ in pairs], [y for _, y in pairs], s=12)
+        if key in ("lr", "weight_decay"):
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(key)
+        if i % cols == 0:
+            ax.set_ylabel("val acc (%)")
+    return figure
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 150) -> Path:

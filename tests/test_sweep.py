@@ -110,7 +110,7 @@ def test_validation_split_comes_from_training_images_only(monkeypatch, tmp_path,
         seen.append((kwargs["train"], kwargs["val"]))
         return real_objective(trial, **kwargs)
 
-    monkeypatch.setattr(sweep, "objective", spy)
+    monkeypatch.setattr("mnistlite.sweep.workers.objective", spy)
     study = sweep.run_sweep(
         budget=8000,
         trials=1,
@@ -145,7 +145,7 @@ def test_missing_optuna_names_the_extra(monkeypatch, capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--budget", "5000", "--val-size", "60000"], "val_size must be smaller"),
+        (["--budget", "5000", "--val-size", "60000"], "val_size=60,000 leaves no training images"),
         (["--budget", "300"], "below the smallest network"),
         (["--budget", "5000", "--val-size", "10000", "--limit-train", "55000"], "limit_train"),
         (["--trials", "2"], "--budget N is required"),
