@@ -93,13 +93,22 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``mnistlite`` command."""
     parser = argparse.ArgumentParser(
         prog="mnistlite",
-        description="Compact MNIST CNNs: train the seed's recipes, inspect models, evaluate.",
+        description="Compact MNIST CNNs: train the notebooks' recipes, inspect models, evaluate.",
     )
     from mnistlite import __version__
 
     parser.add_argument("--version", action="version", version=f"mnistlite {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_train_parser(commands)
+    _add_model_parsers(commands)
+    _add_deploy_parsers(commands)
+    _add_sweep_parser(commands)
+    _add_serve_parser(commands)
+    return parser
 
+
+def _add_train_parser(commands: Any) -> None:
+    """The ``train`` subcommand (library: :func:`mnistlite.runs.train`)."""
     train = commands.add_parser(
         "train",
         help="train a recipe on MNIST",
@@ -140,11 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     _add_speed_switches(train)
+    train.set_defaults(handler=_cmd_train)
 
-    commands.add_parser(
+
+def _add_model_parsers(commands: Any) -> None:
+    """The ``list``, ``summary`` and ``eval`` subcommands."""
+    listing = commands.add_parser(
         "list", help="list models and recipes", description="List models and recipes."
     )
-
+    listing.set_defaults(handler=_cmd_list)
     summary = commands.add_parser(
         "summary",
         help="print a model's layer table",
@@ -153,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     summary.add_argument("model", metavar="MODEL", help="model name (see `mnistlite list`)")
     summary.add_argument("--json", action="store_true", help="print JSON instead of a table")
-
+    summary.set_defaults(handler=_cmd_summary)
     evaluate = commands.add_parser(
         "eval",
         help="evaluate a model on the MNIST test set",
@@ -170,11 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--device", default="auto", help=DEVICE_HELP)
     evaluate.add_argument("--json", action="store_true", help="print JSON")
-
-    _add_deploy_parsers(commands)
-    _add_sweep_parser(commands)
-    _add_serve_parser(commands)
-    return parser
+    evaluate.set_defaults(handler=_cmd_eval)
 
 
 def _add_sweep_parser(commands: Any) -> None:
@@ -229,6 +238,12 @@ def _add_sweep_parser(commands: Any) -> None:
         "--seed", type=seed_int, default=0, help="seed of the split and of training (default: 0)"
     )
     sweep.add_argument("--device", default="auto", help=DEVICE_HELP)
+    _add_sweep_worker_options(sweep)
+    sweep.set_defaults(handler=_cmd_sweep)
+
+
+def _add_sweep_worker_options(sweep: argparse.ArgumentParser) -> None:
+    """The sweep's options on workers, heartbeats and what ``--show`` lists."""
     sweep.add_argument(
         "--workers",
         type=positive_int,
@@ -274,82 +289,44 @@ def _add_sweep_parser(commands: Any) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from mnistlite import recipes
+    from mnistlite import recipes, runs
+    from mnistlite.training import devices
 
-    overrides: dict[str, Any] = {}
-    if args.epochs is not None:
-        overrides["epochs"] = args.epochs
-    if args.batch_size is not None:
-        overrides["batch_size"] = args.batch_size
-    if args.lr is not None:
-        overrides["lr"] = args.lr
+    fields = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr}
+    overrides = {key: value for key, value in fields.items() if value is not None}
     recipe = recipes.get_recipe(args.recipe, **overrides)
     if args.plot:
         from mnistlite.plots import require_matplotlib
 
         require_matplotlib()
     out = Path(args.out if args.out is not None else Path("runs") / recipe.name)
-    if args.val_split is not None and args.val_split >= 60_000:  # MNIST's training images
-        raise MnistliteError(
-            f"--val-split {args.val_split} leaves no training images (MNIST has 60,000)"
-        )
-    from mnistlite.training import bf16_native, resolve_bf16, resolve_device
-
-    device = resolve_device(args.device)
-    how = "auto: CUDA, then MPS, then the CPU" if args.device == "auto" else "asked for"
-    bf16 = resolve_bf16(args.bf16, device)
-    why = "forced" if isinstance(args.bf16, bool) else "auto"
-    native = "native" if bf16_native(device) else "not native"
-    print(
-        f"device: {device} ({how}); precision: {'bf16 autocast' if bf16 else 'fp32'} ({why}; "
-        f"bf16 is {native} on {device}); test set evaluated in fp32",
-        flush=True,
-    )
-    model, history = recipes.train(
+    print(devices.describe(args.device, args.bf16), flush=True)
+    run = runs.train(
         recipe,
         root=args.data,
         download=args.download,
         out=out,
         seed=args.seed,
         seeds=args.seeds,
-        device=device,
+        device=args.device,
         resume=args.resume,
         progress=not args.no_progress,
         limit_train=args.limit_train,
         val_split=args.val_split,
         channels_last=args.channels_last,
         compile=args.compile,
-        bf16=bf16,
+        bf16=args.bf16,
         cuda_graphs=args.cuda_graphs,
         stack_mode=args.stack_mode,
     )
-    histories = history if args.seeds is not None else [history]
-    for one in histories:
-        final = one.final
-        val = f"val accuracy {final['val_acc']:.2f}%, " if "val_acc" in final else ""
-        seed = f" seed {one.meta['seed']}" if args.seeds is not None else ""
-        print(
-            f"{recipe.name}{seed}: epoch {final['epoch']}: {val}test accuracy "
-            f"{final['test_acc']:.2f}% (best {one.best('test_acc'):.2f}%), test loss "
-            f"{final['test_loss']:.4f}"
-        )
-    if args.seeds is not None:
-        finals = [one.final["test_acc"] for one in histories]
-        mean = sum(finals) / len(finals)
-        std = (sum((f - mean) ** 2 for f in finals) / max(len(finals) - 1, 1)) ** 0.5
-        print(
-            f"{recipe.name}: mean final test accuracy {mean:.2f}% ± {std:.2f} over "
-            f"{len(finals)} seeds; wrote {out}/seed-S/history.json, checkpoint.pt, model.pt"
-        )
-    else:
-        print(f"wrote {out}/history.json, checkpoint.pt, model.pt")
+    print(run.report())
     if args.plot:
         from mnistlite.plots import plot_history, save_figure
 
-        for one in histories:
-            folder = out / f"seed-{one.meta['seed']}" if args.seeds is not None else out
-            save_figure(plot_history(one), folder / "history.png")
-            print(f"wrote {folder}/history.png")
+        for seed, history in zip(run.seeds, run.histories, strict=True):
+            assert run.out is not None
+            path = save_figure(plot_history(history), run.out.folder(seed) / "history.png")
+            print(f"wrote {path}")
     return 0
 
 
@@ -509,31 +486,21 @@ def _random_inputs() -> Any:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    import torch
-
     from mnistlite import models
-    from mnistlite.predict import classify
-    from mnistlite.preprocess import DigitImageError, load_digit
+    from mnistlite.predict import predict_readable
     from mnistlite.training import resolve_device
 
     device = resolve_device(args.device)
     model = models.get_model(args.model, weights=args.weights).eval().to(device)
-    digits, names, failed = [], [], 0
-    for image in args.images:
-        try:
-            digits.append(load_digit(image, name=image))
-            names.append(image)
-        except DigitImageError as err:
-            print(f"mnistlite predict: error: {err}", file=sys.stderr)
-            failed += 1
-    stacked = torch.stack(digits) if digits else torch.empty(0, 1, 28, 28)
-    predictions = classify(model, stacked, names)
+    predictions, errors = predict_readable(model, args.images)
+    for err in errors:
+        print(f"mnistlite predict: error: {err}", file=sys.stderr)
     if args.json:
         print(json.dumps([p.to_dict() for p in predictions], indent=2))
     else:
         for p in predictions:
             print(f"{p.file}: {p.digit} ({100 * p.probability:.1f}%)")
-    return EXIT_USAGE if failed else 0
+    return EXIT_USAGE if errors else 0
 
 
 # -- serve ---------------------------------------------------------------------------
@@ -615,15 +582,6 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {
-    "train": _cmd_train,
-    "list": _cmd_list,
-    "summary": _cmd_summary,
-    "eval": _cmd_eval,
-    "sweep": _cmd_sweep,
-}
-
-
 def _stdout_to_devnull() -> None:
     """Point stdout at /dev/null, so the interpreter's last flush cannot fail again."""
     try:
@@ -654,7 +612,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    command = COMMANDS.get(args.command) or args.handler
+    command = args.handler
     try:
         code = command(args)
         sys.stdout.flush()  # a broken pipe shows here, not at the interpreter's exit

@@ -19,10 +19,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from mnistlite.errors import MnistliteError
+from mnistlite.errors import DigitImageError, MnistliteError
 from mnistlite.preprocess import load_digit
 
-__all__ = ["Prediction", "classify", "predict", "probabilities", "rank"]
+__all__ = ["Prediction", "classify", "predict", "predict_readable", "probabilities", "rank"]
 
 
 @dataclass(frozen=True)
@@ -138,3 +138,29 @@ def predict(
     digits = [load_digit(image, name=name) for image, name in zip(images, names, strict=True)]
     stacked = torch.stack(digits) if digits else torch.empty(0, 1, 28, 28)
     return classify(model, stacked, list(names))
+
+
+def predict_readable(
+    model: nn.Module, images: Sequence[str | Path]
+) -> tuple[list[Prediction], list[DigitImageError]]:
+    """Classify every picture that can be read; report, not raise, those that cannot.
+
+    What ``mnistlite predict`` runs: one bad file among many does not stop the others.
+
+    Args:
+        model: Takes ``(N, 1, 28, 28)`` normalized images, returns ``(N, 10)`` logits.
+        images: Picture files.
+
+    Returns:
+        ``(predictions, errors)``: one :class:`Prediction` per readable picture, in
+        order, and one :class:`~mnistlite.errors.DigitImageError` per other picture.
+    """
+    digits, names, errors = [], [], []
+    for image in images:
+        try:
+            digits.append(load_digit(image, name=str(image)))
+            names.append(str(image))
+        except DigitImageError as err:
+            errors.append(err)
+    stacked = torch.stack(digits) if digits else torch.empty(0, 1, 28, 28)
+    return classify(model, stacked, names), errors

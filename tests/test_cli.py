@@ -4,6 +4,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -106,6 +107,32 @@ def test_unwritable_out(tmp_path):
     locked.chmod(0o500)
     done = run("train", "step7", "--data", mnist_root, "--out", locked / "run")
     assert done.returncode == 2 and "not writable" in done.stderr
+
+
+def test_out_under_a_file_is_refused_before_any_work(tmp_path):
+    """Also as root (as CI runs): a folder that cannot be made is refused at once."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    code, _, err = main("train", "step7", "--data", tmp_path / "nodata", "--out", afile / "run")
+    assert code == 2 and f"{afile} is a file" in err and "Traceback" not in err
+    assert afile.read_text() == "x"
+
+
+def test_unwritable_out_is_refused_as_root_too(tmp_path, monkeypatch):
+    """The permission check itself, whoever runs it: os.access says no, the run is refused."""
+    from mnistlite.runs import folder
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(
+        folder.os,
+        "access",
+        lambda path, mode: False if Path(path) == locked else real_access(path, mode),
+    )
+    code, _, err = main("train", "step7", "--data", tmp_path / "nodata", "--out", locked / "run")
+    assert code == 2 and "not writable" in err and f"no write permission on {locked}" in err
+    assert not (locked / "run").exists()
 
 
 def test_train_writes_outputs_and_resumes(tmp_path, mnist_root):
@@ -258,7 +285,7 @@ def test_only_the_error_family_becomes_exit_2(monkeypatch, capsys):
     def family(args):
         raise MnistliteError("bad input named here")
 
-    monkeypatch.setitem(cli.COMMANDS, "list", family)
+    monkeypatch.setattr(cli, "_cmd_list", family)
     assert cli.main(["list"]) == 2
     err = capsys.readouterr().err
     assert err == "mnistlite list: error: bad input named here\n"
@@ -268,7 +295,7 @@ def test_only_the_error_family_becomes_exit_2(monkeypatch, capsys):
         def broken(args, bug=bug):
             raise bug
 
-        monkeypatch.setitem(cli.COMMANDS, "list", broken)
+        monkeypatch.setattr(cli, "_cmd_list", broken)
         with pytest.raises(type(bug)):
             cli.main(["list"])
 
@@ -278,7 +305,7 @@ def test_a_bug_shows_its_traceback(tmp_path):
     code = (
         "import sys; from mnistlite import cli\n"
         "def broken(args): raise RuntimeError('a bug')\n"
-        "cli.COMMANDS['list'] = broken\n"
+        "cli._cmd_list = broken\n"
         "sys.exit(cli.main(['list']))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

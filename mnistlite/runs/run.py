@@ -51,7 +51,7 @@ def check_seeds(seeds: Sequence[int]) -> list[int]:
 
 
 @dataclass
-class _Plan:
+class _Setup:
     """What a run trains: its seeds, each seed's images, the models, batches and facts."""
 
     recipe: Recipe
@@ -89,7 +89,7 @@ class _Plan:
         ]
 
 
-def _plan(
+def _prepare(
     recipe: Recipe,
     *,
     root: str | Path | None,
@@ -100,7 +100,7 @@ def _plan(
     download: bool,
     limit_train: int | None,
     val_split: int | None,
-) -> _Plan:
+) -> _Setup:
     """Load the data and split it once per seed (each seed holds out its own images)."""
     if data is None:
         if root is None:
@@ -114,7 +114,7 @@ def _plan(
     for seed in seeds:
         train, val = (full.split(val_split, seed=seed)) if val_split is not None else (full, None)
         parts.append((train.take(limit_train), val))
-    return _Plan(recipe.for_device(device), seeds, side_by_side, parts, test, device)
+    return _Setup(recipe.for_device(device), seeds, side_by_side, parts, test, device)
 
 
 def _check_arguments(
@@ -217,7 +217,7 @@ def train(
     folder = OutFolder(out, run_seeds if side_by_side else None) if out is not None else None
     saved = folder.check(resume) if folder is not None else None
     where = resolve_device(device)
-    plan = _plan(
+    setup = _prepare(
         recipe,
         root=root,
         data=data,
@@ -229,46 +229,46 @@ def train(
         val_split=val_split,
     )
     if resume and folder is not None:
-        check_same_run(saved or {}, plan.facts(), folder.checkpoint)
+        check_same_run(saved or {}, setup.facts(), folder.checkpoint)
     options = {"callbacks": list(callbacks), "progress": progress, **switches}
-    return _fit(plan, folder, resume, teacher_weights, stack_mode, options)
+    return _fit(setup, folder, resume, teacher_weights, stack_mode, options)
 
 
 def _fit(
-    plan: _Plan,
+    setup: _Setup,
     folder: OutFolder | None,
     resume: bool,
     teacher_weights: str | Path | None,
     stack_mode: str,
     options: dict[str, Any],
 ) -> Run:
-    """Build the model and its Trainer from the plan, fit, and write the final files."""
-    members, batches_list = plan.members(), plan.batches()
+    """Build the model and its Trainer from the setup, fit, and write the final files."""
+    members, batches_list = setup.members(), setup.batches()
     model: nn.Module = members[0]
     batches: Batches | StackedBatches = batches_list[0]
-    val: Any = plan.parts[0][1]
+    val: Any = setup.parts[0][1]
     meta = {
-        **plan.facts(),
-        "device": str(plan.device),
+        **setup.facts(),
+        "device": str(setup.device),
         "num_params": sum(p.numel() for p in members[0].parameters()),
         "torch": str(torch.__version__),
         "switches": {k: v for k, v in options.items() if k not in ("callbacks", "progress")},
     }
-    if plan.side_by_side:
-        model = StackedModel(members, mode=stack_mode).to(plan.device)
+    if setup.side_by_side:
+        model = StackedModel(members, mode=stack_mode).to(setup.device)
         meta["stack_mode"] = model.resolved_mode()
         batches = StackedBatches(batches_list)
-        val = [part[1] for part in plan.parts] if val is not None else None
-        options["callbacks"].append(_SeedMeta(plan.seeds))
+        val = [part[1] for part in setup.parts] if val is not None else None
+        options["callbacks"].append(_SeedMeta(setup.seeds))
     if folder is not None:
         options["callbacks"].append(WriteEpoch(folder, batches))
         options["checkpoint"] = folder.checkpoint
     trainer = build_trainer(
-        plan.recipe,
+        setup.recipe,
         model,
         batches,
-        device=plan.device,
-        seed=plan.seeds[0],
+        device=setup.device,
+        seed=setup.seeds[0],
         teacher_weights=teacher_weights,
         meta=meta,
         **options,
@@ -276,12 +276,12 @@ def _fit(
     if folder is not None:
         folder.create()
     try:
-        trainer.fit(batches, plan.test, val=val, resume=resume)
+        trainer.fit(batches, setup.test, val=val, resume=resume)
     except BaseException:
         if folder is not None:
             folder.discard_if_empty()  # failed before the first epoch ended
         raise
-    return _finish(plan, trainer, members, folder)
+    return _finish(setup, trainer, members, folder)
 
 
 class _SeedMeta(Callback):
@@ -297,7 +297,7 @@ class _SeedMeta(Callback):
 
 
 def _finish(
-    plan: _Plan, trainer: Trainer, members: list[nn.Module], folder: OutFolder | None
+    setup: _Setup, trainer: Trainer, members: list[nn.Module], folder: OutFolder | None
 ) -> Run:
     """Each seed's final network (its own module) and files; the run's result."""
     if isinstance(trainer.model, StackedModel):
@@ -309,6 +309,6 @@ def _finish(
     else:
         histories = [trainer.history]
     if folder is not None:
-        for seed, member, history in zip(plan.seeds, members, histories, strict=True):
-            folder.write_final(seed if plan.side_by_side else None, member, history)
-    return Run(plan.recipe, plan.seeds, members, histories, folder, plan.side_by_side)
+        for seed, member, history in zip(setup.seeds, members, histories, strict=True):
+            folder.write_final(seed if setup.side_by_side else None, member, history)
+    return Run(setup.recipe, setup.seeds, members, histories, folder, setup.side_by_side)
