@@ -38,6 +38,7 @@ __all__ = [
     "is_weights_path",
     "load_state_dict",
     "load_weights_file",
+    "safetensors_metadata",
     "save_weights",
     "sha256_of",
     "tensors_digest",
@@ -106,6 +107,28 @@ def _canonical_safetensors(data: bytes) -> bytes:
     text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode()
     text += b" " * (-len(text) % 8)
     return len(text).to_bytes(8, "little") + text + data[8 + size :]
+
+
+def safetensors_metadata(path: str | Path) -> dict[str, str]:
+    """Return the ``__metadata__`` of a ``.safetensors`` file's header (``{}`` if none).
+
+    Reads the header only. :func:`save_weights` records there the tensors' digest
+    (under ``"mnistlite.tensors_sha256"``) and the metadata it was given.
+
+    Raises:
+        WeightsError: If the file is missing or its header cannot be read.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            size = int.from_bytes(handle.read(8), "little")
+            if size > 100_000_000:  # the safetensors package's own limit
+                raise ValueError(f"header of {size} bytes")
+            header = json.loads(handle.read(size))
+    except (OSError, ValueError) as err:
+        raise WeightsError(f"cannot read the safetensors header of {path}: {err}") from None
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    return dict(metadata) if isinstance(metadata, dict) else {}
 
 
 def _parse(path: Path, data: bytes) -> Any:
