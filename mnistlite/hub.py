@@ -11,7 +11,7 @@
 :func:`from_pretrained` reads such a folder, or downloads it first from a Hub repository,
 and gives back the same network with the same weights (identical logits), any spec,
 bundled or custom. :func:`push_to_hub` uploads the folder with
-:class:`huggingface_hub.HfApi`.
+``huggingface_hub.HfApi``.
 
 Writing and reading a local folder needs only the core install; a repository id and
 :func:`push_to_hub` need the ``hub`` extra (``pip install "mnistlite[hub]"``).
@@ -512,7 +512,7 @@ def from_pretrained(
 
     A folder is read as it is (no network, no ``huggingface_hub`` needed). Anything else
     is taken as a repository id (``"owner/name"``) and fetched with
-    :func:`huggingface_hub.snapshot_download` into the Hugging Face cache (only
+    ``huggingface_hub.snapshot_download`` into the Hugging Face cache (only
     ``config.json``, ``model.safetensors`` and ``README.md``).
 
     Example:
@@ -540,8 +540,8 @@ def from_pretrained(
             (``pip install "mnistlite[hub]"``).
         MnistliteError: If there is no such folder or repository, or ``config.json`` is
             missing, not JSON, or not a valid spec.
-        WeightsError: If ``model.safetensors`` is missing, corrupt, or holds the weights
-            of another network than ``config.json`` describes.
+        ~mnistlite.errors.WeightsError: If ``model.safetensors`` is missing, corrupt,
+            or holds the weights of another network than ``config.json`` describes.
     """
     path = Path(repo_or_dir)
     if path.is_dir():
@@ -578,10 +578,10 @@ def push_to_hub(
 ) -> str:
     """Save ``model`` with :func:`save_pretrained` and upload it to a Hub repository.
 
-    Creates the repository if needed (:meth:`huggingface_hub.HfApi.create_repo`,
-    ``exist_ok=True``) and uploads the folder in one commit
-    (:meth:`huggingface_hub.HfApi.upload_folder`). Log in first (``hf auth login``)
-    or pass ``token``.
+    Creates the repository if needed (``HfApi.create_repo``, ``exist_ok=True``) and
+    uploads the folder in one commit (``HfApi.upload_folder``). Log in first with
+    ``hf auth login`` (``huggingface-cli login`` with an older ``huggingface_hub``), or
+    pass ``token``.
 
     Example (needs a Hub account and the network)::
 

@@ -362,3 +362,29 @@ def test_push_to_hub_with_a_fake_api(monkeypatch):
     assert torch.equal(seen["model"](images()), model(images()))
     assert 'from_pretrained("someone/lite1k")' in seen["card"]
     assert not seen["folder"].exists()  # the temporary folder is gone
+
+
+def test_the_sharing_page_example_runs(tmp_path):
+    """docs/sharing.rst's round-trip script, as a reader would run it."""
+    import subprocess
+    import textwrap
+
+    from conftest import REPO
+
+    text = (REPO / "docs" / "sharing.rst").read_text()
+    block = text.split(":name: sharing-example\n", 1)[1]
+    lines = []
+    for line in block.splitlines()[1:]:
+        if line and not line.startswith("   "):
+            break
+        lines.append(line)
+    code = textwrap.dedent("\n".join(lines))
+    assert "hub.save_pretrained" in code and "hub.from_pretrained" in code
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "['README.md', 'config.json', 'model.safetensors']" in done.stdout
+    assert "library_name" in done.stdout and "98.5" in done.stdout
+    assert (tmp_path / "lite1k-hub" / "model.safetensors").is_file()

@@ -6,7 +6,7 @@ parameter count, test accuracy measured on the full MNIST test set, the recipe a
 run it came from. Each model gets an enum (``Step7_Weights``) whose members carry that
 metadata; ``DEFAULT`` is an alias of the newest entry.
 
-The bundled files are ``.safetensors`` files, read with the :mod:`safetensors` package
+The bundled files are ``.safetensors`` files, read with the ``safetensors`` package
 after their SHA-256 is checked: a changed or truncated file raises :class:`WeightsError`.
 A user's own weights may be ``.safetensors`` or ``.pt`` files (``.pt`` is read with
 ``torch.load(..., weights_only=True)``); :func:`save_weights` writes either.
@@ -61,7 +61,7 @@ def sha256_of(path: str | Path) -> str:
 #: File suffixes :func:`save_weights` writes, by format.
 SAFETENSORS_SUFFIXES = (".safetensors",)
 TORCH_SUFFIXES = (".pt", ".pth")
-#: The ``__metadata__`` key under which :func:`save_weights` records :func:`tensors_digest`.
+#: The ``__metadata__`` key under which :func:`save_weights` records ``tensors_digest``.
 DIGEST_KEY = "mnistlite.tensors_sha256"
 
 
@@ -85,7 +85,7 @@ def _looks_like_safetensors(data: bytes) -> bool:
 
 
 def _safetensors_metadata(data: bytes) -> dict[str, str]:
-    """The ``__metadata__`` of a safetensors file that :func:`safetensors.torch.load` read."""
+    """The ``__metadata__`` of a safetensors file that ``safetensors.torch.load`` read."""
     size = int.from_bytes(data[:8], "little")
     metadata = json.loads(data[8 : 8 + size]).get("__metadata__") or {}
     return metadata if isinstance(metadata, dict) else {}
@@ -153,7 +153,7 @@ def load_state_dict(path: str | Path, sha256: str | None = None) -> dict[str, to
     The file is read once; the digest is checked on the bytes that are then parsed.
     ``.pt`` files are read with ``torch.load(..., weights_only=True)``; the format is
     told by the suffix, else by the content. A ``.safetensors`` file written by
-    :func:`save_weights` carries the digest of its tensors (:func:`tensors_digest`) in
+    :func:`save_weights` carries the digest of its tensors (``tensors_digest``) in
     its header, checked here, so a flipped bit in it is caught even without ``sha256``.
 
     Also accepts a training checkpoint written by :class:`mnistlite.training.Trainer` (a dict
@@ -197,8 +197,8 @@ def save_weights(
 ) -> Path:
     """Write a model's weights to ``path`` atomically, in the format its suffix names.
 
-    ``.safetensors`` is written with the :mod:`safetensors` package, with the digest of
-    the tensors (:func:`tensors_digest`) and ``metadata`` in its header; ``.pt`` or
+    ``.safetensors`` is written with the ``safetensors`` package, with the digest of
+    the tensors (``tensors_digest``) and ``metadata`` in its header; ``.pt`` or
     ``.pth`` with :func:`torch.save` (a plain state dict). Either reads back with
     :func:`load_state_dict` or ``get_model(name, weights=path)``.
 
