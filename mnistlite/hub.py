@@ -475,6 +475,13 @@ def _describe_saved(text: str) -> str:
 def _download(repo_id: str, **options: Any) -> Path:
     """``snapshot_download`` of the files a saved model has."""
     hf = _require_hub()
+    from huggingface_hub.utils import (
+        HFValidationError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
     from mnistlite import __version__
 
     try:
@@ -485,16 +492,16 @@ def _download(repo_id: str, **options: Any) -> Path:
             library_version=__version__,
             **options,
         )
-    except hf.utils.HFValidationError:
+    except HFValidationError:
         raise MnistliteError(
             f"{repo_id!r} is neither a folder nor a Hub repository id ('owner/name')"
         ) from None
-    except (hf.utils.RepositoryNotFoundError, hf.utils.RevisionNotFoundError) as err:
+    except (RepositoryNotFoundError, RevisionNotFoundError) as err:
         raise MnistliteError(f"no Hub repository {repo_id!r}: {type(err).__name__}") from None
-    except hf.utils.LocalEntryNotFoundError:
+    except LocalEntryNotFoundError:
         raise MnistliteError(
-            f"{repo_id!r} is not in the local Hugging Face cache and downloading is off "
-            "(HF_HUB_OFFLINE=1 or local_files_only=True); give a folder or go online"
+            f"{repo_id!r} is not in the local Hugging Face cache and could not be downloaded "
+            "(no network, HF_HUB_OFFLINE=1 or local_files_only=True); give a folder or go online"
         ) from None
     return Path(folder)
 
