@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import secrets
 import shutil
@@ -116,7 +117,7 @@ def _unwrap(model: Any) -> SpecNet:
 
 
 def _check_accuracy(value: Any, what: str) -> float:
-    number = float(value) if isinstance(value, (int, float)) else float("nan")
+    number = float(value) if isinstance(value, numbers.Real) else float("nan")
     if isinstance(value, bool) or not math.isfinite(number) or not 0.0 <= number <= 100.0:
         raise MnistliteError(f"{what} must be a test accuracy in percent (0 to 100), got {value!r}")
     return number
@@ -152,7 +153,9 @@ def _bundled_match(model: SpecNet) -> tuple[str, Any] | None:
             enum = get_model_weights(name)
         except WeightsError:  # registered without bundled weights
             continue
-        for member in dict.fromkeys(enum):  # DEFAULT aliases a member
+        if not len(enum) or _spec_of(name) != model.spec:
+            continue
+        for member in enum:  # DEFAULT, an alias, is not listed again
             bundled = load_state_dict(member.value.path, member.value.sha256)
             same = bundled.keys() == state.keys() and all(
                 bundled[k].shape == state[k].shape and torch.equal(bundled[k], state[k].cpu())
@@ -175,10 +178,14 @@ def _registered_name(spec: NetSpec) -> str | None:
     return None
 
 
-def _spec_of(name: str) -> NetSpec:
+def _spec_of(name: str) -> NetSpec | None:
+    """The spec a registered builder makes by default (None if it makes no SpecNet)."""
     from mnistlite.models.registry import get_model
 
-    return get_model(name).spec
+    try:
+        return getattr(get_model(name), "spec", None)
+    except MnistliteError:
+        return None
 
 
 def _facts(model: SpecNet, name: str | None, accuracy: Any, history: Any) -> _Facts:

@@ -388,3 +388,15 @@ def test_the_sharing_page_example_runs(tmp_path):
     assert "['README.md', 'config.json', 'model.safetensors']" in done.stdout
     assert "library_name" in done.stdout and "98.5" in done.stdout
     assert (tmp_path / "lite1k-hub" / "model.safetensors").is_file()
+
+
+def test_bundled_accuracy_needs_the_same_spec_and_tensors(tmp_path):
+    """step7's tensors in a network with other dropout are not step7's measured model."""
+    other = SpecNet(models.STEP5.with_options(dropout=0.2))
+    other.load_state_dict(models.step7(weights="DEFAULT").state_dict())
+    folder = hub.save_pretrained(other, tmp_path / "other")
+    assert not front_matter(folder).eval_results
+    assert "not measured" in (folder / "README.md").read_text()
+    numpy = pytest.importorskip("numpy")
+    folder = hub.save_pretrained(other, tmp_path / "np", accuracy=numpy.float32(99.25))
+    assert front_matter(folder).eval_results[0].metric_value == 99.25
