@@ -324,6 +324,9 @@ def _write_folder(folder: Path, model: SpecNet, facts: _Facts, license: str, rep
 
 
 def _check_target(target: Path, overwrite: bool) -> None:
+    here = Path.cwd().absolute()
+    if target == target.parent or target == here or target in here.parents:
+        raise MnistliteError(f"cannot save into {target}, the current folder or above it")
     if target.exists() and not target.is_dir():
         raise MnistliteError(f"{target} exists and is not a folder; give a folder to save into")
     if target.is_dir() and any(target.iterdir()) and not overwrite:
@@ -409,7 +412,7 @@ def save_pretrained(
             ``overwrite`` is False, or the accuracy or history is not usable.
     """
     spec_net = _unwrap(model)
-    target = Path(save_directory)
+    target = Path(os.path.normpath(Path(save_directory).expanduser().absolute()))
     _check_target(target, overwrite)
     facts = _facts(spec_net, name, accuracy, history)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -557,7 +560,7 @@ def from_pretrained(
         ~mnistlite.errors.WeightsError: If ``model.safetensors`` is missing, corrupt,
             or holds the weights of another network than ``config.json`` describes.
     """
-    path = Path(repo_or_dir)
+    path = Path(repo_or_dir).expanduser()
     if path.is_dir():
         return _load_folder(path)
     if path.exists():

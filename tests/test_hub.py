@@ -188,6 +188,18 @@ def test_existing_folder_is_refused_unless_overwrite(tmp_path):
         hub.save_pretrained(models.lite600(), tmp_path / "file", overwrite=True)
 
 
+def test_never_replaces_the_current_folder(tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    folder = hub.save_pretrained(models.lite600(), "sub/model")  # relative to the cwd
+    assert folder == work / "sub" / "model" and hub.from_pretrained("sub/model") is not None
+    for where in (".", "..", str(work), "sub/.."):
+        with pytest.raises(MnistliteError, match="current folder"):
+            hub.save_pretrained(models.lite600(), where, overwrite=True)
+    assert sorted(p.name for p in work.iterdir()) == ["sub"]
+
+
 def test_a_failed_save_leaves_nothing_half_written(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("disk full")
