@@ -4,13 +4,18 @@ Usage::
 
     python benchmarks/export_weights.py --data ../shared/data MODEL=RUN_DIR [MODEL=RUN_DIR ...]
     python benchmarks/export_weights.py --data ../shared/data --refresh
+    python benchmarks/export_weights.py --convert
 
 For each pair, RUN_DIR holds a finished run (``model.pt``: the final epoch's state, never
-an epoch picked on the test set; ``history.json``). The state dict is copied to
-``mnistlite/weights/MODEL_mnist_v1.pt``, evaluated on the 10,000 MNIST test images, and
-``mnistlite/weights/manifest.json`` gets the file's SHA-256 and metadata
-(:func:`weights_meta`). ``--refresh`` rewrites every bundled file's metadata from the file
-and the recipe and run already recorded for it. The same files give the same manifest.
+an epoch picked on the test set; ``history.json``). The state dict is written to
+``mnistlite/weights/MODEL_mnist_v1.safetensors`` (:func:`mnistlite.models.save_weights`),
+evaluated on the 10,000 MNIST test images, and ``mnistlite/weights/manifest.json`` gets the
+file's SHA-256 and metadata (:func:`weights_meta`). ``--refresh`` rewrites every bundled
+file's metadata from the file and the recipe and run already recorded for it. The same
+files give the same manifest. ``--convert`` rewrites every bundled ``.pt`` file as a
+``.safetensors`` file holding exactly the same tensors (checked: names, dtypes, shapes and
+values), deletes the ``.pt`` file, and updates the entry's file name, SHA-256 and
+``_file_size``; it needs no data, as the tensors, hence the accuracy, do not change.
 """
 
 from __future__ import annotations
@@ -20,12 +25,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from mnistlite import models, params
-from mnistlite.atomic import save_json, save_torch
+from mnistlite.atomic import save_json
 from mnistlite.data import MNISTTensors, load_mnist
-from mnistlite.models.weights import WEIGHTS_DIR, load_state_dict, sha256_of
+from mnistlite.models.weights import WEIGHTS_DIR, load_state_dict, save_weights, sha256_of
 from mnistlite.preprocess import MNIST_MEAN, MNIST_STD
 from mnistlite.training import Trainer
 
@@ -71,25 +77,58 @@ def export(name: str, run_dir: Path, test: MNISTTensors) -> dict[str, Any]:
     history = json.loads((run_dir / "history.json").read_text())
     model = models.get_model(name)
     model.load_state_dict(load_state_dict(run_dir / "model.pt"))
-    save_torch(WEIGHTS_DIR / f"{name}_mnist_v1.pt", model.state_dict())
+    save_weights(model, WEIGHTS_DIR / f"{name}_mnist_v1.safetensors")
     last, meta = history["epochs"][-1], history.get("meta", {})
     run = {"seed": meta.get("seed"), "epochs": len(history["epochs"]),
            "epoch_shipped": last["epoch"], "final_epoch_logged_test_acc": last["test_acc"],
            "device": meta.get("device"), "torch": meta.get("torch")}  # fmt: skip
-    return entry(name, f"{name}_mnist_v1.pt", test, meta.get("recipe"), run)
+    return entry(name, f"{name}_mnist_v1.safetensors", test, meta.get("recipe"), run)
+
+
+def same_tensors(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    """Whether two state dicts hold the same names, dtypes, shapes and values."""
+    return a.keys() == b.keys() and all(
+        a[k].dtype == b[k].dtype and a[k].shape == b[k].shape and torch.equal(a[k], b[k]) for k in a
+    )
+
+
+def convert(name: str, item: dict[str, Any]) -> dict[str, Any]:
+    """Write one bundled ``.pt`` entry as ``.safetensors``; return the updated entry.
+
+    The ``.pt`` file is left in place: ``main`` deletes it once the manifest is saved.
+    """
+    old = WEIGHTS_DIR / item["file"]
+    if old.suffix != ".pt":
+        return item
+    state = load_state_dict(old, item["sha256"])
+    new = save_weights(state, old.with_suffix(".safetensors"))
+    if not same_tensors(state, load_state_dict(new)):
+        new.unlink()
+        raise SystemExit(f"{name}: {new.name} does not hold the tensors of {old.name}")
+    size = round(new.stat().st_size / 1024 / 1024, 3)
+    print(f"{name}: {old.name} -> {new.name}, {len(state)} tensors equal, {size} MB")
+    meta = {**item["meta"], "_file_size": size}
+    return {**item, "file": new.name, "sha256": sha256_of(new), "meta": meta}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", required=True)
+    parser.add_argument("--data", help="MNIST root (needed for pairs and --refresh)")
     parser.add_argument("--refresh", action="store_true", help="rewrite every file's metadata")
+    parser.add_argument("--convert", action="store_true", help="bundled .pt -> .safetensors")
     parser.add_argument("pairs", nargs="*", metavar="MODEL=RUN_DIR")
     args = parser.parse_args()
-    if not args.pairs and not args.refresh:
-        parser.error("give MODEL=RUN_DIR pairs, or --refresh")
-    test = load_mnist(args.data, train=False)
+    if not args.pairs and not args.refresh and not args.convert:
+        parser.error("give MODEL=RUN_DIR pairs, --refresh or --convert")
+    if (args.pairs or args.refresh) and not args.data:
+        parser.error("--data is needed to evaluate the weights")
     path = WEIGHTS_DIR / "manifest.json"
     manifest = json.loads(path.read_text()) if path.exists() else {}
+    converted = [WEIGHTS_DIR / item["file"] for entries in manifest.values() for item in
+                 entries.values() if args.convert and item["file"].endswith(".pt")]  # fmt: skip
+    for name, entries in manifest.items() if args.convert else []:
+        manifest[name] = {member: convert(name, item) for member, item in entries.items()}
+    test = load_mnist(args.data, train=False) if args.data else None
     for name, entries in manifest.items() if args.refresh else []:
         meta = entries[MEMBER]["meta"]
         file = entries[MEMBER]["file"]
@@ -100,6 +139,8 @@ def main() -> None:
     names = models.list_models()
     order = {name: names.index(name) if name in names else len(names) for name in manifest}
     save_json(path, dict(sorted(manifest.items(), key=lambda kv: order[kv[0]])))
+    for old in converted:  # only once the manifest names the new files
+        old.unlink()
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
+import hashlib
 import json
+import random
 import shutil
 
 import pytest
 import torch
 
 from mnistlite import cli, models
-from mnistlite.models.weights import Weights, WeightsError
+from mnistlite.models.weights import Weights, WeightsError, sha256_of, tensors_digest
 from mnistlite.training import Trainer
 
 ENUMS = {name: models.get_model_weights(name) for name in models.list_models(exclude="step1")}
@@ -76,6 +78,13 @@ def test_cli_eval_default_and_path(mnist_root, tmp_path, capsys):
     path = tmp_path / "w.pt"
     torch.save(models.step7(weights="DEFAULT").state_dict(), path)
     assert cli.main(["eval", "step7", "--data", str(mnist_root), "--weights", str(path)]) == 0
+    assert f"{stated:.2f}%" in capsys.readouterr().out
+    safetensors = models.save_weights(
+        torch.load(path, weights_only=True), tmp_path / "w.safetensors"
+    )
+    assert (
+        cli.main(["eval", "step7", "--data", str(mnist_root), "--weights", str(safetensors)]) == 0
+    )
     assert f"{stated:.2f}%" in capsys.readouterr().out
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"nonsense")
@@ -193,3 +202,163 @@ def test_get_model_with_a_weights_file(tmp_path):
         models.get_model("step7", weights=path)
     with pytest.raises(WeightsError, match="not found"):
         models.get_model("step7", weights=tmp_path / "missing.pt")
+
+
+# -- safetensors and .pt files --------------------------------------------------------
+
+
+def same_state(a, b):
+    return a.keys() == b.keys() and all(
+        a[k].dtype == b[k].dtype and a[k].shape == b[k].shape and torch.equal(a[k], b[k]) for k in a
+    )
+
+
+def test_bundled_files_are_safetensors_and_match_their_manifest():
+    for name in BUNDLED:
+        entry = ENUMS[name].DEFAULT.value
+        assert entry.path.suffix == ".safetensors", entry.file
+        assert sha256_of(entry.path) == entry.sha256
+        with entry.path.open("rb") as handle:  # the safetensors layout: length, then JSON
+            size = int.from_bytes(handle.read(8), "little")
+            assert handle.read(1) == b"{" and size < entry.path.stat().st_size
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pt", ".pth"])
+def test_save_weights_round_trip_through_get_model(tmp_path, suffix):
+    source = models.get_model("lite1k", weights="DEFAULT").eval()
+    path = models.save_weights(source, tmp_path / f"w{suffix}")
+    assert path == tmp_path / f"w{suffix}" and not list(tmp_path.glob(".*.tmp"))
+    assert same_state(models.load_state_dict(path), source.state_dict())
+    x = torch.randn(4, 1, 28, 28)
+    for weights in (path, str(path)):
+        loaded = models.get_model("lite1k", weights=weights).eval()
+        assert torch.equal(loaded(x), source(x))
+    with pytest.raises(WeightsError, match="does not fit model lite600"):
+        models.get_model("lite600", weights=path)
+
+
+def test_pt_files_users_already_have_keep_loading(tmp_path, monkeypatch):
+    source = models.step7(weights="DEFAULT")
+    plain = tmp_path / "model.pt"
+    torch.save(source.state_dict(), plain)  # as `mnistlite train` and torch.save write it
+    checkpoint = tmp_path / "checkpoint.pt"
+    torch.save({"model": source.state_dict(), "epoch": 3}, checkpoint)
+    for path in (plain, checkpoint):
+        assert same_state(models.get_model("step7", weights=path).state_dict(), source.state_dict())
+    # a manifest entry that still names a .pt file is checked and read as before
+    monkeypatch.setattr("mnistlite.models.weights.WEIGHTS_DIR", tmp_path)
+    assert same_state(Weights("model.pt", sha256_of(plain)).get_state_dict(), source.state_dict())
+    with pytest.raises(WeightsError, match="SHA-256"):
+        Weights("model.pt", "0" * 64).get_state_dict()
+
+
+def test_format_is_told_by_content_when_the_suffix_says_nothing(tmp_path):
+    state = models.lite600(weights="DEFAULT").state_dict()
+    for suffix in (".safetensors", ".pt"):
+        path = models.save_weights(state, tmp_path / f"w{suffix}")
+        renamed = path.rename(tmp_path / f"weights-{suffix[1:]}.bin")
+        assert same_state(models.load_state_dict(renamed), state)
+
+
+def test_save_weights_is_deterministic_and_records_its_digest(tmp_path):
+    from safetensors import safe_open
+
+    state = models.step7(weights="DEFAULT").state_dict()
+    extra = {"b": "2", "a": "1", "c": "3", "d": "4"}
+    paths = [models.save_weights(state, tmp_path / f"{i}.safetensors", extra) for i in range(4)]
+    assert len({p.read_bytes() for p in paths}) == 1  # metadata order does not vary
+    with safe_open(str(paths[0]), framework="pt") as handle:
+        metadata = handle.metadata()
+    assert metadata["mnistlite.tensors_sha256"] == tensors_digest(state)
+    assert {k: metadata[k] for k in extra} == extra and metadata["format"] == "pt"
+
+
+def test_save_weights_bad_input(tmp_path):
+    model = models.lite600()
+    with pytest.raises(WeightsError, match=r"suffix '\.onnx'.*\.safetensors"):
+        models.save_weights(model, tmp_path / "w.onnx")
+    with pytest.raises(WeightsError, match="state dict of tensors"):
+        models.save_weights({"a": [1, 2]}, tmp_path / "w.safetensors")
+    with pytest.raises(WeightsError, match="str to str"):
+        models.save_weights(model, tmp_path / "w.safetensors", metadata={"acc": 99.1})
+    assert not list(tmp_path.iterdir())
+
+
+def test_save_weights_replaces_atomically(tmp_path, monkeypatch):
+    path = models.save_weights(models.lite600(weights="DEFAULT"), tmp_path / "w.safetensors")
+    before = path.read_bytes()
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("safetensors.torch.save", fail)
+    with pytest.raises(OSError, match="disk full"):
+        models.save_weights(models.lite600(), path)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]
+
+
+def _flipped(data: bytes, position: int) -> bytes:
+    out = bytearray(data)
+    out[position] ^= 1 << (position % 8)
+    return bytes(out)
+
+
+def test_every_bit_flip_in_a_written_safetensors_file_is_caught(tmp_path):
+    """One flipped bit at every byte: WeightsError, or (a flip in a metadata key or the
+    header's padding) the very same tensors; never other tensors, never another error."""
+    state = models.lite600(weights="DEFAULT").state_dict()
+    data = models.save_weights(state, tmp_path / "w.safetensors").read_bytes()
+    bad = tmp_path / "bad.safetensors"
+    caught = 0
+    for position in range(len(data)):
+        bad.write_bytes(_flipped(data, position))
+        try:
+            loaded = models.load_state_dict(bad)
+        except WeightsError:
+            caught += 1
+        else:
+            assert same_state(loaded, state), position
+    assert caught > 0.95 * len(data)
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
+def test_truncated_or_garbage_files_raise_weights_error(tmp_path, suffix):
+    data = models.save_weights(models.lite1k(), tmp_path / f"w{suffix}").read_bytes()
+    bad = tmp_path / f"bad{suffix}"
+    for size in (0, 1, 7, 8, 9, 100, len(data) // 2, len(data) - 1):
+        bad.write_bytes(data[:size])
+        with pytest.raises(WeightsError, match="cannot read weights"):
+            models.load_state_dict(bad)
+        with pytest.raises(WeightsError):
+            models.get_model("lite1k", weights=bad)
+    for garbage in (b"nonsense", b"\xff" * 64, (2**63).to_bytes(8, "little") + b"{}"):
+        bad.write_bytes(garbage)
+        with pytest.raises(WeightsError, match="cannot read weights"):
+            models.load_state_dict(bad)
+
+
+def test_bit_flips_in_a_pt_file_raise_weights_error_or_load(tmp_path):
+    """A .pt file has no digest of its own: a flip either fails to parse (WeightsError) or
+    loads; with the SHA-256 known (bundled files) every flip is refused."""
+    data = models.save_weights(models.lite600(weights="DEFAULT"), tmp_path / "w.pt").read_bytes()
+    bad = tmp_path / "bad.pt"
+    rng = random.Random(0)
+    for position in sorted(rng.sample(range(len(data)), 300)):
+        bad.write_bytes(_flipped(data, position))
+        try:
+            models.load_state_dict(bad)
+        except WeightsError:
+            pass
+        with pytest.raises(WeightsError, match="SHA-256"):
+            models.load_state_dict(bad, sha256=hashlib.sha256(data).hexdigest())
+
+
+def test_safetensors_paths_are_paths():
+    from mnistlite.models.weights import is_weights_path
+
+    enum = models.Step7_Weights
+    assert is_weights_path("model.safetensors", enum)
+    assert is_weights_path("MODEL.SAFETENSORS", enum)
+    assert not is_weights_path("DEFAULT", enum)
+    with pytest.raises(WeightsError, match=r"\.safetensors or \.pt"):
+        models.step7(weights="IMAGENET")

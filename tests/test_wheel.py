@@ -40,7 +40,9 @@ def wheel(tmp_path_factory):
 def test_wheel_contents(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "mnistlite/weights/manifest.json" in names
-    assert "mnistlite/weights/step7_mnist_v1.pt" in names
+    assert "mnistlite/weights/step7_mnist_v1.safetensors" in names
+    assert not [n for n in names if n.endswith(".pt")]  # the bundled weights are safetensors
+    assert "hubconf.py" not in names  # torch.hub reads it from the repository, not the wheel
     assert "mnistlite/py.typed" in names
     for page in ("index.html", "app.js", "style.css"):  # the page of `mnistlite serve`
         assert f"mnistlite/serve/static/{page}" in names

@@ -82,6 +82,7 @@ from mnistlite.models.weights import (
     WeightsError,
     load_state_dict,
     load_weights_file,
+    save_weights,
 )
 
 # isort: split
@@ -145,6 +146,7 @@ __all__ = [
     "load_state_dict",
     "load_weights_file",
     "register_model",
+    "save_weights",
     "spec_from_dict",
     "spec_to_dict",
     "step1",

@@ -172,8 +172,9 @@ def get_model(name: str, **kwargs: Any) -> nn.Module:
     """Build the model registered as ``name``; keyword arguments go to its builder.
 
     ``weights`` may be None, a member of the model's weights enum, its name
-    (``"DEFAULT"``, ``"Step7_Weights.MNIST_V1"``) or the path of a state-dict file
-    (a ``model.pt`` or ``checkpoint.pt`` written by ``mnistlite train``).
+    (``"DEFAULT"``, ``"Step7_Weights.MNIST_V1"``) or the path of a state-dict file: a
+    ``.safetensors`` file (:func:`~mnistlite.models.save_weights`), or a ``model.pt`` or
+    ``checkpoint.pt`` written by ``mnistlite train``.
 
     Example:
         >>> from mnistlite import models
