@@ -10,6 +10,20 @@ resuming it, and returns one :class:`Run` for one seed or many::
 
     run = runs.train(recipes.get_recipe("lite1k"), root="data", seeds=[1, 2, 3], out="runs/l")
     print(run.report())  # one line per seed, then mean ± std
+
+A run with one seed writes ``history.json``, ``checkpoint.pt`` (the resumable state, after
+every epoch) and ``model.pt`` (the final weights) into its folder, which it creates and
+removes again if it fails before its first epoch ends. Seeds trained side by side (a
+:class:`~mnistlite.stacked.StackedModel`) each start from the initial weights of a single
+run with that seed and see that run's images in that run's order (and its own validation
+split); only their dropout draws differ, since they share torch's generator. Each seed's
+files go to ``seed-S/`` (its ``checkpoint.pt`` is a single-run checkpoint of that seed),
+and the folder's own ``checkpoint.pt`` holds the whole run, from which a resume continues.
+
+The package's modules: :mod:`~mnistlite.runs.run` (:func:`train`),
+:mod:`~mnistlite.runs.build` (recipe -> Trainer), :mod:`~mnistlite.runs.folder` (the
+output folder and the checks before resuming) and :mod:`~mnistlite.runs.result`
+(:class:`Run`, :class:`Summary`).
 """
 
 from mnistlite.runs.build import (

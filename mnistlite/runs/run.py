@@ -161,55 +161,35 @@ def train(
 ) -> Run:
     """Train ``recipe`` on MNIST and return the :class:`Run`: models, histories, files.
 
-    With ``out``, writes ``history.json`` and ``checkpoint.pt`` (the resumable state)
-    after every epoch and ``model.pt`` (the final state dict) at the end, all atomically.
-    ``out`` must be new or empty (it is created, and removed again if the run fails
-    before its first epoch ends), or, with ``resume``, hold the checkpoint of the same
-    run: same recipe, seed and training images (:func:`check_same_run`); only ``epochs``
-    may grow.
-
-    With ``seeds``, trains one copy of the model per seed side by side in this process
-    (a :class:`~mnistlite.stacked.StackedModel`): each copy starts from the initial
-    weights of a single run with its seed, and sees that run's images in that run's
-    order (and its own validation split); only its dropout draws differ, since the
-    copies share torch's generator. With ``out``, each seed's files go to
-    ``out/seed-S/`` (its ``checkpoint.pt`` is a single-run checkpoint of that seed), and
-    ``out/checkpoint.pt`` holds the whole run's state, from which ``resume`` continues.
+    With ``out``, the files of :class:`OutFolder` are written atomically after every
+    epoch; ``out`` must be new or empty, or, with ``resume``, hold the checkpoint of the
+    same run (:func:`check_same_run`: only ``epochs`` may grow). With ``seeds``, one copy
+    of the model per seed trains side by side in this process, each as a single run with
+    its seed would (its initial weights, images, order and validation split).
 
     Args:
         recipe: The recipe to run.
         root: MNIST root folder (torchvision layout); or pass ``data``.
         data: ``(train, test)`` tensors already loaded, instead of ``root``.
         out: Output folder, or None to write nothing.
-        seed: Seeds the model's initialisation, shuffling, augmentation and dropout
-            (default 1).
-        seeds: Train one model per seed at once instead (distinct positive integers);
-            not together with ``seed``.
+        seed: Seeds initialisation, shuffling, augmentation and dropout (default 1).
+        seeds: Train one model per seed side by side instead (distinct positive integers).
         device: ``"auto"`` (CUDA, then Apple's MPS, then the CPU), ``"cpu"``, ``"cuda"``...
         download: Let torchvision download MNIST if it is missing.
         resume: Continue from ``out/checkpoint.pt``.
         progress: Show tqdm progress bars.
-        limit_train: Train on the first N images only (quick runs); with ``val_split``,
-            the first N of the images left after the split.
-        val_split: Hold out this many training images (a random choice seeded by the
-            seed) as a validation set, logged as ``val_loss``/``val_acc`` after every
-            epoch, for :class:`~mnistlite.training.EarlyStopping` and
-            :class:`~mnistlite.training.ModelCheckpoint`. The test set stays the
-            reported number.
-        callbacks: Extra callbacks for the :class:`~mnistlite.training.Trainer`.
-        teacher_weights: Load the recipe's teacher from this state-dict file instead of
-            its bundled weights (see :func:`build_teacher`); its name and SHA-256 go into
-            the history's ``meta["teacher"]``.
-        stack_mode: How the copies of a ``seeds`` run go side by side: ``"auto"``,
-            ``"grouped"``, ``"vmap"`` or ``"loop"`` (:class:`~mnistlite.stacked.StackedModel`);
-            the mode used is in the histories' ``meta["stack_mode"]``.
-        **switches: Speed switches for the Trainer: ``channels_last``, ``compile``,
-            ``bf16``, ``cuda_graphs``.
+        limit_train: Train on the first N images (after the validation split) only.
+        val_split: Hold out this many training images (chosen by the seed) as a
+            validation set, logged as ``val_loss``/``val_acc``: the one to choose by.
+        callbacks: Extra :class:`~mnistlite.training.Callback` objects.
+        teacher_weights: A state-dict file for the recipe's teacher (:func:`build_teacher`).
+        stack_mode: ``"auto"``, ``"grouped"``, ``"vmap"`` or ``"loop"``
+            (:class:`~mnistlite.stacked.StackedModel`), recorded as ``meta["stack_mode"]``.
+        **switches: The Trainer's ``channels_last``, ``compile``, ``bf16``, ``cuda_graphs``.
 
     Raises:
-        MnistliteError: For bad arguments, e.g. ``seeds`` empty, with a repeated or
-            non-positive seed, or given together with ``seed``; ``val_split`` leaving no
-            training images; an ``out`` folder that is not empty (without ``resume``).
+        MnistliteError: For bad arguments (e.g. repeated seeds, ``seed`` with ``seeds``,
+            a ``val_split`` leaving no images, a non-empty ``out`` without ``resume``).
     """
     run_seeds, side_by_side = _check_arguments(seed, seeds, stack_mode, val_split, data)
     if resume and out is None:

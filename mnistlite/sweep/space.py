@@ -50,6 +50,21 @@ def suggest(trial: optuna.trial.BaseTrial, budget: int) -> tuple[NetSpec, dict[s
         ``(spec, overrides)``: the network, and :class:`~mnistlite.recipes.Recipe`
         field values (see :func:`sweep_recipe`).
     """
+    spec = _suggest_network(trial, budget)
+    overrides = {
+        "lr": trial.suggest_float("lr", 0.01, 0.4, log=True),
+        "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-3, log=True),
+        "rotation": trial.suggest_float("rotation", 0.0, 15.0),
+        "translate": trial.suggest_float("translate", 0.0, 0.12),
+        "label_smoothing": trial.suggest_float("label_smoothing", 0.0, 0.15),
+        "batch_size": trial.suggest_categorical("batch_size", [64, 128, 256]),
+        "schedule": trial.suggest_categorical("schedule", ["onecycle", "step"]),
+    }
+    return spec, overrides
+
+
+def _suggest_network(trial: optuna.trial.BaseTrial, budget: int) -> NetSpec:
+    """The network half of :func:`suggest`."""
     widest = _widest(budget)
 
     def width(name: str) -> int:
@@ -71,21 +86,11 @@ def suggest(trial: optuna.trial.BaseTrial, budget: int) -> tuple[NetSpec, dict[s
     if repeats:
         layers.append(Shared(channels, repeats))
     layers.append(Head(channels))
-    spec = NetSpec(
+    return NetSpec(
         layers=tuple(layers),
         dropout=trial.suggest_float("dropout", 0.0, 0.1),
         norm=trial.suggest_categorical("norm", ["batch", "scalar"]),
     )
-    overrides = {
-        "lr": trial.suggest_float("lr", 0.01, 0.4, log=True),
-        "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-3, log=True),
-        "rotation": trial.suggest_float("rotation", 0.0, 15.0),
-        "translate": trial.suggest_float("translate", 0.0, 0.12),
-        "label_smoothing": trial.suggest_float("label_smoothing", 0.0, 0.15),
-        "batch_size": trial.suggest_categorical("batch_size", [64, 128, 256]),
-        "schedule": trial.suggest_categorical("schedule", ["onecycle", "step"]),
-    }
-    return spec, overrides
 
 
 def smallest_network() -> NetSpec:

@@ -1,4 +1,20 @@
-"""Running a sweep: one settings object, workers in this process or in many, filling a study."""
+"""Running a sweep: one settings object, workers in this process or in many, filling a study.
+
+The 60,000 training images are split once (by the seed) into the validation images and
+the rest, of which the first ``limit_train`` train each trial; the test set is never
+loaded. The study is created if missing and loaded otherwise, so any number of processes,
+on any number of machines, given the same storage and study name, work on one study.
+Together they stop when it holds the requested complete trials: a process trains a trial
+only while complete and training trials number fewer, and otherwise waits for the others.
+Over-budget proposals are rejected in milliseconds and do not count (a process gives up
+after 20 per trial), nor do trials stopped early by the pruner.
+
+A trial whose process dies (a killed worker, a lost machine) is failed once its heartbeat
+is ``grace_period`` seconds old and queued again, with the same parameters, for a
+surviving worker. A study remembers its search space, budget, epochs, validation size,
+seed and training limit, and refuses a run with other values (its scores would not
+compare).
+"""
 
 from __future__ import annotations
 
@@ -120,30 +136,15 @@ def run_sweep(
 ) -> optuna.Study:
     """Search networks and recipes under ``budget`` until the study has ``trials`` of them.
 
-    The 60,000 training images are split once (by ``seed``) into ``val_size``
-    validation images and the rest, of which the first ``limit_train`` train each
-    trial; the test set is never loaded. The study is created if missing and loaded
-    otherwise, so any number of processes, on any number of machines, given the same
-    ``storage`` and ``study_name``, work on one study. Together they stop when it holds
-    ``trials`` complete trials: a process trains a trial only while complete and
-    training trials number fewer than ``trials``, and otherwise waits for the others.
-    Over-budget proposals are rejected in milliseconds and do not count (a process
-    gives up after 20 per trial), nor do trials stopped early by the pruner.
-
-    A trial whose process dies (a killed worker, a lost machine) is failed once its
-    heartbeat is ``grace_period`` seconds old and queued again, with the same
-    parameters, for a surviving worker. A study remembers its search space, budget,
-    epochs, validation size, seed and training limit, and refuses a run with other
-    values (its scores would not compare).
+    How workers share a study is in :mod:`mnistlite.sweep.workers`' description.
 
     Args:
         budget: The largest allowed number of parameters.
         trials: Complete trials the study should hold when the sweep ends.
         epochs: Training epochs per trial.
         root: MNIST root folder (torchvision layout).
-        storage: ``sqlite:///FILE``, ``journal:///FILE`` (Optuna's journal file, one
-            machine), or a database URL such as
-            ``postgresql+psycopg2://USER:PASSWORD@HOST/DB`` to spread a study over machines.
+        storage: ``sqlite:///FILE``, ``journal:///FILE`` or a database URL such as
+            ``postgresql+psycopg2://USER:PASSWORD@HOST/DB`` (many machines).
         study_name: The study's name (default: :func:`default_study_name`).
         limit_train: Train each trial on this many images only (quick studies).
         val_size: Validation images held out from the training set.
@@ -152,17 +153,15 @@ def run_sweep(
         download: Let torchvision download MNIST if it is missing.
         progress: Print one line per trial and show the Trainer's progress bars.
         workers: Local worker processes to start on the study (1: work in this process).
-        threads: Torch threads per process (default: this process's setting with one
-            worker; the machine's cores divided among the workers with several).
+        threads: Torch threads per process (default: the cores divided among workers).
         heartbeat_interval: Seconds between a running trial's heartbeats (RDB storages).
         grace_period: Seconds without a heartbeat after which a trial counts as lost.
 
     Raises:
-        ImportError: If Optuna is missing (the message names ``mnistlite[sweep]``).
-        ValueError: For a setting out of range, a storage that cannot be opened (the
-            password masked), a study created with other settings, or workers that
-            failed before the study was full.
-        FileNotFoundError: If MNIST is missing and ``download`` is False.
+        MissingExtraError: If Optuna is missing (the message names ``mnistlite[sweep]``).
+        MnistliteError: For a setting out of range, a storage that cannot be opened (the
+            password masked), a study created with other settings, missing MNIST, or
+            workers that failed before the study was full.
     """
     optuna = require_optuna()
     settings = SweepSettings(
@@ -184,15 +183,7 @@ def run_sweep(
         grace_period=grace_period,
     ).check()
     with _quiet(optuna):
-        study = _studies.open_study(
-            optuna,
-            settings.storage,
-            settings.name,
-            settings.study_settings(),
-            heartbeat_interval=settings.heartbeat_interval,
-            grace_period=settings.grace_period,
-            pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=epochs // 2),
-        )
+        study = _open(optuna, settings)
         if settings.workers > 1:
             _run_workers(optuna, study, settings)
             return study
@@ -200,6 +191,20 @@ def run_sweep(
             torch.set_num_threads(settings.threads)
         _Worker(optuna, study, settings).work()
     return study
+
+
+def _open(optuna: ModuleType, settings: SweepSettings) -> optuna.Study:
+    """Create or load the study, with heartbeats and a median pruner."""
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=settings.epochs // 2)
+    return _studies.open_study(
+        optuna,
+        settings.storage,
+        settings.name,
+        settings.study_settings(),
+        heartbeat_interval=settings.heartbeat_interval,
+        grace_period=settings.grace_period,
+        pruner=pruner,
+    )
 
 
 def _log(message: str) -> None:
