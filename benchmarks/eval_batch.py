@@ -2,21 +2,14 @@
 
 Usage: python benchmarks/eval_batch.py --data ../shared/data
 
-``Trainer.evaluate`` runs after every epoch, so its batch size matters for short recipes
-such as ``fast``. For each model (random weights: speed does not depend on them) and batch
-size, the best of three passes of ``Trainer.evaluate`` in fp32 (after one warm-up) is
-recorded. Writes benchmarks/eval_batch.json and its section of benchmarks/RESULTS.md.
+Best of three ``Trainer.evaluate`` passes in fp32 per model (random weights) and batch size.
 """
-
-from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import results_md
-import torch
-from machine import describe_cpu, load_average, save_result
+from common import HERE, describe_machine, save_result
 
 from mnistlite import data, models
 from mnistlite.training import Trainer
@@ -26,7 +19,8 @@ BATCHES = (64, 128, 256, 500, 1000)
 
 
 def best_of_three(trainer: Trainer, test, batch: int) -> float:
-    trainer.evaluate(test, batch_size=batch)  # warm up
+    """The fastest of three passes of ``Trainer.evaluate`` at ``batch``, after a warm-up."""
+    trainer.evaluate(test, batch_size=batch)
     runs = []
     for _ in range(3):
         start = time.perf_counter()
@@ -38,18 +32,13 @@ def best_of_three(trainer: Trainer, test, batch: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True)
-    args = parser.parse_args()
-    test = data.load_mnist(args.data, train=False)
-    load, rows = load_average(), []
+    test = data.load_mnist(parser.parse_args().data, train=False)
+    machine, rows = describe_machine(), []
     for name in MODELS:
         trainer = Trainer(models.get_model(name), progress=False)
-        seconds = {str(batch): best_of_three(trainer, test, batch) for batch in BATCHES}
-        rows.append({"model": name, "seconds": seconds})
-        print(name, seconds, flush=True)
-    save_result(Path(__file__).resolve().parent / "eval_batch.json", {
-        "cpu": describe_cpu(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-        "load_before": load, "rows": rows,
-    })  # fmt: skip
+        rows.append({"model": name, **{f"batch_{b}": best_of_three(trainer, test, b) for b in BATCHES}})
+        print(rows[-1], flush=True)
+    save_result(HERE / "eval_batch.json", rows, {"batches": list(BATCHES)}, machine)
     print(f"wrote {results_md.write()}")
 
 

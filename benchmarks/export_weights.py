@@ -5,12 +5,9 @@ Usage::
     python benchmarks/export_weights.py --data ../shared/data MODEL=RUN_DIR [MODEL=RUN_DIR ...]
     python benchmarks/export_weights.py --data ../shared/data --refresh
 
-For each pair, RUN_DIR holds a finished run (``model.pt``: the final epoch's state, never
-an epoch picked on the test set; ``history.json``). The state dict is copied to
-``mnistlite/weights/MODEL_mnist_v1.pt``, evaluated on the 10,000 MNIST test images, and
-``mnistlite/weights/manifest.json`` gets the file's SHA-256 and metadata
-(:func:`weights_meta`). ``--refresh`` rewrites every bundled file's metadata from the file
-and the recipe and run already recorded for it. The same files give the same manifest.
+RUN_DIR's ``model.pt`` (the final epoch, never one picked on the test set) goes to
+``mnistlite/weights/MODEL_mnist_v1.pt``, evaluated on the test set, with its SHA-256 and
+metadata in ``manifest.json``; ``--refresh`` rewrites every bundled file's metadata.
 """
 
 from __future__ import annotations

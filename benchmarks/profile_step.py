@@ -2,41 +2,32 @@
 
 Usage: python benchmarks/profile_step.py [--batch-sizes 512 128] [--steps 10] [--rounds 3]
 
-For each batch size and variant (the seed's ``nn.Dropout`` against mnistlite's
-:class:`~mnistlite.blocks.FastDropout`, fp32 against bf16 autocast, NCHW against
-channels_last), times the median of ``--steps`` training steps (forward, cross-entropy,
-backward, SGD step) on random images, interleaving the variants, and keeps
-``torch.profiler``'s operators that take the most self CPU time in one step. With
-``--threads 1`` (the default) a step is timed by the CPU time of its thread, which other
-jobs on a shared machine do not inflate as they do wall time. Writes
-benchmarks/profile_step.json and its section of benchmarks/RESULTS.md.
+For each batch size and variant (the seed's ``nn.Dropout`` against ``FastDropout``, fp32
+against bf16 autocast, NCHW against channels_last): the median of ``--steps`` training steps
+on random images, variants interleaved, and ``torch.profiler``'s operators with the most self
+CPU time in one step. With ``--threads 1`` (the default) a step is timed by its thread's CPU
+time, which other jobs do not inflate. Writes benchmarks/profile_step.json; render with
+``python benchmarks/results_md.py``.
 """
-
-from __future__ import annotations
 
 import argparse
 import contextlib
 import statistics
 import time
-from pathlib import Path
 
 import results_md
 import torch
 import torch.nn.functional as F
-from machine import describe_cpu, save_result
+from common import HERE, save_result
 from torch import nn
 
 from mnistlite import models
 from mnistlite.blocks import FastDropout
 
 SEED, BF16 = "fp32, nn.Dropout (seed)", "bf16, FastDropout"
-#: name: (FastDropout, bf16, channels_last)
-VARIANTS = {
-    SEED: (False, False, False),
-    "fp32, FastDropout": (True, False, False),
-    "fp32, FastDropout, channels_last": (True, False, True),
-    BF16: (True, True, False),
-}
+VARIANTS = {SEED: (False, False, False), "fp32, FastDropout": (True, False, False),
+            "fp32, FastDropout, channels_last": (True, False, True),
+            BF16: (True, True, False)}  # fmt: skip  # (FastDropout, bf16, channels_last)
 
 
 def make_step(batch: int, fast_dropout: bool, bf16: bool, channels_last: bool):
@@ -56,8 +47,7 @@ def make_step(batch: int, fast_dropout: bool, bf16: bool, channels_last: bool):
     def step() -> None:
         cast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
         with cast:
-            logits = model(images).float()
-        loss = F.cross_entropy(logits, labels)
+            loss = F.cross_entropy(model(images).float(), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -65,18 +55,8 @@ def make_step(batch: int, fast_dropout: bool, bf16: bool, channels_last: bool):
     return step
 
 
-def profile(step, top: int) -> list[dict]:
-    """The ``top`` operators by self CPU time in one step, with their shares."""
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-        step()
-    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
-    total = sum(e.self_cpu_time_total for e in events)
-    return [{"op": e.key, "self_ms": e.self_cpu_time_total / 1000,
-             "share": e.self_cpu_time_total / total} for e in events[:top]]  # fmt: skip
-
-
-def measure(batch: int, args, clock) -> dict:
-    """One batch size: each variant's median step time, and two variants' profiles."""
+def measure(batch: int, args, clock) -> list[dict]:
+    """One batch size: each variant's median step time, and two variants' top operators."""
     steps = {name: make_step(batch, *v) for name, v in VARIANTS.items()}
     times: dict[str, list[float]] = {name: [] for name in VARIANTS}
     for step in steps.values():
@@ -88,11 +68,18 @@ def measure(batch: int, args, clock) -> dict:
                 step()
                 times[name].append(1000 * (clock() - start))
     base = statistics.median(times[SEED])
-    rows = [{"variant": name, "ms": statistics.median(v), "ratio": statistics.median(v) / base}
-            for name, v in times.items()]  # fmt: skip
-    print(f"batch {batch}:", *(f"{r['variant']}: {r['ms']:.1f} ms" for r in rows), flush=True)
-    profiles = {name: profile(steps[name], args.top) for name in (SEED, BF16)}
-    return {"batch": batch, "rows": rows, "profiles": profiles}
+    rows = [{"part": "step", "batch": batch, "variant": name, "ms": statistics.median(v),
+             "ratio": statistics.median(v) / base} for name, v in times.items()]  # fmt: skip
+    for name in (SEED, BF16):
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            steps[name]()
+        events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+        total = sum(e.self_cpu_time_total for e in events)
+        rows += [{"part": "ops", "batch": batch, "variant": name, "op": e.key,
+                  "self_ms": e.self_cpu_time_total / 1000, "share": e.self_cpu_time_total / total}
+                 for e in events[: args.top]]  # fmt: skip
+    print(f"batch {batch}:", *(f"{r['variant']}: {r['ms']:.1f} ms" for r in rows[:4]), flush=True)
+    return rows
 
 
 def main() -> None:
@@ -102,15 +89,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     parser.add_argument("--top", type=int, default=12, help="profiler rows to keep")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    parser.add_argument("--out", default=Path(__file__).resolve().parent / "profile_step.json")
+    parser.add_argument("--out", default=HERE / "profile_step.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     clock = time.thread_time if args.threads == 1 else time.perf_counter
-    save_result(args.out, {
-        "cpu": describe_cpu(), "torch": str(torch.__version__), "threads": args.threads,
-        "clock": "thread CPU time" if args.threads == 1 else "wall time",
-        "batches": [measure(batch, args, clock) for batch in args.batch_sizes],
-    })  # fmt: skip
+    rows = [row for batch in args.batch_sizes for row in measure(batch, args, clock)]
+    clock_name = "thread CPU time" if args.threads == 1 else "wall time"
+    save_result(args.out, rows, {"clock": clock_name, "steps": args.steps, "rounds": args.rounds})
     print(f"wrote {results_md.write()}")
 
 
