@@ -94,9 +94,10 @@ def render(result: dict) -> str:
     shipped, rows = shipped_models(), result["rows"]
     target = TARGETS["int8_max_loss_pp"]
     within = all(r["int8_minus_fp32_pp"] >= -target for r in rows)
-    return fill("deploy.md", machine=result["machine"], settings=result["settings"], provenance=_provenance(result), target=target,
-                rows=[{**r, "label": r["model"] + ("" if r["model"] in shipped else
-                                                   " (weights withdrawn)")} for r in rows],
+    withdrawn = {r["model"]: "" if r["model"] in shipped else " (weights withdrawn)" for r in rows}
+    return fill("deploy.md", machine=result["machine"], settings=result["settings"],
+                provenance=_provenance(result), target=target,
+                rows=[{**r, "label": r["model"] + withdrawn[r["model"]]} for r in rows],
                 missing=[{"model": n} for n in shipped if n not in {r["model"] for r in rows}],
                 worst=min(rows, key=lambda r: r["int8_minus_fp32_pp"]),
                 every="every" if within else "NOT every")  # fmt: skip

@@ -46,12 +46,13 @@ def main() -> None:
             runs[name].append((seconds, acc, load))
             print(f"round {round_}: {name}: {seconds:.1f} s, {acc:.2f}% (load {load})", flush=True)
     base = statistics.median(r[0] for r in runs["classic"])
-    rows = [{"pipeline": "classic (PIL + DataLoader)" if name == "classic"
-             else f"mnistlite train {name}",
-             **dict(zip(("seconds", "test_acc", "load_before"), map(list, zip(*measured)))),
-             "median_seconds": statistics.median(r[0] for r in measured),
-             "ratio": statistics.median(r[0] for r in measured) / base}
-            for name, measured in runs.items()]  # fmt: skip
+    rows = []
+    for name, measured in runs.items():
+        seconds, acc, load = (list(column) for column in zip(*measured, strict=True))
+        pipeline = "classic (PIL + DataLoader)" if name == "classic" else f"mnistlite train {name}"
+        rows.append({"pipeline": pipeline, "seconds": seconds, "test_acc": acc, "load_before": load,
+                     "median_seconds": statistics.median(seconds),
+                     "ratio": statistics.median(seconds) / base})  # fmt: skip
     save_result(HERE / "epoch_time.json", rows, {"rounds": args.rounds, "precision": precision})
     print(f"wrote {results_md.write()}")
 

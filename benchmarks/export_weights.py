@@ -10,14 +10,9 @@ RUN_DIR's ``model.pt`` (the final epoch, never one picked on the test set) goes 
 metadata in ``manifest.json``; ``--refresh`` rewrites every bundled file's metadata.
 """
 
-from __future__ import annotations
-
 import argparse
 import json
 from pathlib import Path
-from typing import Any
-
-from torch import nn
 
 from mnistlite import models, params
 from mnistlite.atomic import save_json, save_torch
@@ -29,21 +24,17 @@ from mnistlite.training import Trainer
 MEMBER = "MNIST_V1"
 
 
-def weights_meta(name: str, model: nn.Module, path: Path, test: MNISTTensors,
-                 recipe: dict[str, Any] | None, run: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
-    """All the metadata of one bundled file: ours, then torchvision's keys.
-
-    ``test_acc`` and ``test_loss`` are measured here on the full test set (History's
-    names); ``_metrics["MNIST"]["acc@1"]`` repeats ``test_acc`` under torchvision's name.
-    ``_ops`` is torchvision's GFLOPs (one multiply-add is one op), with 6 decimals as our
-    models need ~0.0003-0.002; ``_file_size`` is MiB with 3 decimals, as torchvision's.
-    """
+def entry(name: str, file: str, test: MNISTTensors, recipe: dict | None, run: dict) -> dict:
+    """The manifest entry of the bundled ``file``: its SHA-256, then our metadata and
+    torchvision's keys (``_ops``: GFLOPs, one multiply-add one op; ``_file_size``: MiB)."""
+    path, model = WEIGHTS_DIR / file, models.get_model(name)
+    model.load_state_dict(load_state_dict(path))
     result = Trainer(model, progress=False).evaluate(test)
     test_acc, macs = round(result["accuracy"], 2), params.summary(model).total_macs
     docs = (f"The final-epoch weights of a {run.get('epochs', '?')}-epoch run of recipe "
             f"{(recipe or {}).get('name', name)!r} (seed {run.get('seed', '?')}), not an epoch "
             "picked on the test set.")  # fmt: skip
-    return {
+    meta = {
         "num_params": params.count_parameters(model), "macs": macs, "test_acc": test_acc,
         "test_loss": round(result["loss"], 4), "dataset": f"MNIST test set, {len(test):,} images",
         "recipe": recipe, "run": run, "normalization": {"mean": MNIST_MEAN, "std": MNIST_STD},
@@ -51,22 +42,13 @@ def weights_meta(name: str, model: nn.Module, path: Path, test: MNISTTensors,
         "_metrics": {"MNIST": {"acc@1": test_acc}}, "_ops": round(macs / 1e9, 6),
         "_file_size": round(path.stat().st_size / 1024 / 1024, 3), "_docs": docs,
     }  # fmt: skip
-
-
-def entry(name: str, file: str, test: MNISTTensors, recipe: Any, run: dict) -> dict:
-    """A manifest entry of the bundled ``file``: its SHA-256 and metadata."""
-    path = WEIGHTS_DIR / file
-    model = models.get_model(name)
-    model.load_state_dict(load_state_dict(path))
-    meta = weights_meta(name, model, path, test, recipe, run)
-    print(f"{name}: {meta['test_acc']:.2f}% ({file}, {meta['_file_size']} MB)")
+    print(f"{name}: {test_acc:.2f}% ({file}, {meta['_file_size']} MB)")
     return {"file": file, "sha256": sha256_of(path), "meta": meta}
 
 
-def export(name: str, run_dir: Path, test: MNISTTensors) -> dict[str, Any]:
+def export(name: str, run_dir: Path, test: MNISTTensors) -> dict:
     """Copy a run's final weights into the package; return its manifest entry."""
-    history = json.loads((run_dir / "history.json").read_text())
-    model = models.get_model(name)
+    history, model = json.loads((run_dir / "history.json").read_text()), models.get_model(name)
     model.load_state_dict(load_state_dict(run_dir / "model.pt"))
     save_torch(WEIGHTS_DIR / f"{name}_mnist_v1.pt", model.state_dict())
     last, meta = history["epochs"][-1], history.get("meta", {})
@@ -88,8 +70,7 @@ def main() -> None:
     path = WEIGHTS_DIR / "manifest.json"
     manifest = json.loads(path.read_text()) if path.exists() else {}
     for name, entries in manifest.items() if args.refresh else []:
-        meta = entries[MEMBER]["meta"]
-        file = entries[MEMBER]["file"]
+        meta, file = entries[MEMBER]["meta"], entries[MEMBER]["file"]
         manifest[name] = {MEMBER: entry(name, file, test, meta.get("recipe"), meta.get("run", {}))}
     for pair in args.pairs:
         name, run_dir = pair.split("=", 1)

@@ -48,9 +48,11 @@ def _train(trial, train, val, epochs: int, seeds: list[int]) -> float:
     recipe, start = candidate(name).replace(epochs=epochs), time.time()
     nets, histories = recipes.train(recipe, data=(train, val), seeds=seeds, progress=False)
     shared = {"candidate": name, "epochs": epochs, "seconds": round(time.time() - start, 1),
-              "seeds_side_by_side": seeds, "spec": repr(spec_from_dict(CANDIDATES[name]["spec"])),
+              "seeds_side_by_side": seeds,
+              "spec": repr(spec_from_dict(CANDIDATES[name]["spec"])),
               "recipe": {k: v for k, v in recipe.to_dict().items() if k not in ("name", "model")},
-              "cpu": platform.processor() or platform.machine(), "torch": torch.__version__}  # fmt: skip
+              "cpu": platform.processor() or platform.machine(),
+              "torch": torch.__version__}  # fmt: skip
     records = [{**shared, "seed": seed, "params": params.count_parameters(net),
                 "val_acc_final": history.final["test_acc"],
                 "val_acc_per_epoch": history.column("test_acc"),
@@ -92,7 +94,8 @@ def main() -> None:
             print(f"{name}: already recorded or queued, skipped")
         else:
             study.enqueue_trial({"candidate": name}, user_attrs={"candidate": name})
-    train, val = data.load_mnist(args.data, train=True).split(settings["split"], seed=0)
+    train = data.load_mnist(args.data, train=True)
+    train, val = train.split(settings["split"], seed=TARGETS["split_seed"])
     while True:  # until no candidate is queued, nor trained by another worker
         sweep.fail_lost_trials(study)
         states = {t.state.name for t in study.get_trials(deepcopy=False)}

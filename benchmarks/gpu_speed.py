@@ -3,13 +3,14 @@
 Usage: python benchmarks/gpu_speed.py --data ROOT [--out benchmarks/gpu_speed.json] [--quick]
            [--parts PART ...] [--base benchmarks/gpu_speed.json]
 
-Parts (``--parts`` picks some; ``--base``'s rows of the others are kept), each a function
+Parts (``--parts`` picks some; the other parts' rows are kept from ``--base``), each a function
 below: ``check`` (graph and stacked results match eager and single ones), ``step`` (how
 ``--bf16 auto`` and ``--channels-last auto`` were decided on CUDA), ``recipes`` (step7 and
 fast through the CLI, one process per seed), ``multi_seed`` (how ``--stack-mode auto`` was
-decided), ``seeds_step`` (one step of 1 against 16 grouped seeds) and ``fast_validation``
-(fast's CUDA epochs, chosen on held-out images). ``--quick``: one seed, fewer epochs. On the
-device machine, ``bash benchmarks/gpu_run.sh speed`` runs it with MNIST from ``.gpu/``.
+decided) and ``seeds_step`` (one step of 1 against 16 grouped seeds). The finished search
+``fast_validation`` (fast's CUDA epochs) is data: its rows, and the code as of commit
+b409bfe. ``--quick``: one seed, fewer epochs. On the device machine,
+``bash benchmarks/gpu_run.sh speed`` runs it with MNIST from ``.gpu/``.
 """
 
 import argparse
@@ -19,14 +20,14 @@ import time
 
 import results_md
 import torch
-from common import HERE, TARGETS, load, save_result, train
+from common import HERE, load, save_result, train
 
 from mnistlite import models, recipes
 from mnistlite.data import Batches, StackedBatches, load_mnist
 from mnistlite.stacked import StackedModel
 from mnistlite.training import Trainer
 
-PARTS = ("check", "step", "recipes", "multi_seed", "seeds_step", "fast_validation")
+PARTS = ("check", "step", "recipes", "multi_seed", "seeds_step")
 
 
 def gpu_name() -> str:
@@ -61,13 +62,10 @@ def recipe_runs(data: str, quick: bool) -> list[dict]:
         done = [cli_runs(data, recipe, "--seed", str(s), *extra) for s in seeds]
         runs, walls = [r for _, (r,) in done], [wall for wall, _ in done]
         command = f"mnistlite train {recipe} --device cuda --seed S {' '.join(extra)}".strip()
-        rows.append({"recipe": recipe, "command": command, "seeds": seeds,
-                     "final_test_acc": [r["final_test_acc"] for r in runs],
-                     "mean_final_test_acc": statistics.mean(r["final_test_acc"] for r in runs),
-                     "training_s": [r["training_s"] for r in runs],
-                     "mean_training_s": statistics.mean(r["training_s"] for r in runs),
+        row = {k: [r[k] for r in runs] for k in ("final_test_acc", "training_s", "time_to_99_s")}
+        means = {f"mean_{k}": statistics.mean(row[k]) for k in ("final_test_acc", "training_s")}
+        rows.append({"recipe": recipe, "command": command, "seeds": seeds, **row, **means,
                      "wall_s": walls, "mean_wall_s": statistics.mean(walls),
-                     "time_to_99_s": [r["time_to_99_s"] for r in runs],
                      "cuda_graphs": runs[0]["cuda_graphs"]})  # fmt: skip
     return rows
 
@@ -85,11 +83,8 @@ def trainer_for(model: torch.nn.Module, recipe: str, **switches: object) -> Trai
 
 
 def step_ms(trainer: Trainer, batches: list, steps: int, top: int = 0) -> dict:
-    """Milliseconds per training step, then 40 steps under the profiler: the kernels' share.
-
-    With ``top`` > 0 it also lists the ``top`` kernels that take the most GPU time: name,
-    launches per step and microseconds per step.
-    """
+    """Milliseconds per step; then, over 40 profiled steps, the kernels' share of the wall
+    time and (``top`` > 0) the kernels that take the most GPU time."""
     from torch.profiler import ProfilerActivity, profile
 
     def run(count: int) -> float:
@@ -121,7 +116,8 @@ def step_ms(trainer: Trainer, batches: list, steps: int, top: int = 0) -> dict:
 def step_profile(data: str, steps: int) -> list[dict]:
     """One training step: eager vs CUDA graph, fp32 vs bf16, contiguous vs channels_last."""
     train_set, rows = load_mnist(data, device="cuda"), []
-    configs = [("step7", g, b, c) for g in (True, False) for b in (False, True) for c in (False, True)]
+    flags = (False, True)
+    configs = [("step7", g, b, c) for g in (True, False) for b in flags for c in flags]
     for name, graphs, bf16, last in configs + [("fast", True, False, c) for c in (False, True)]:
         recipe = recipes.get_recipe(name)
         batches = Batches(train_set, recipe.batch_size, augment=recipe.augment())
@@ -162,37 +158,21 @@ def multi_seed(data: str, members: int, epochs: int) -> list[dict]:
 
 
 def seeds_step(data: str, members: int, steps: int) -> list[dict]:
-    """One lite1k step of one seed against ``members`` seeds in grouped mode.
-
-    Each in one CUDA graph on real batches, so a ratio is the step's alone (no test pass,
-    warm-up or capture); the stacked step in fp32 (as ``--bf16 auto`` chooses on CUDA) and
-    with bf16 autocast, which halves the bytes its passes move.
-    """
+    """One lite1k step (one CUDA graph, real batches) of one seed against ``members`` grouped
+    seeds, fp32 and bf16 autocast: the step's own ratio (no test pass, warm-up or capture)."""
     train_set, recipe, rows = load_mnist(data, device="cuda"), recipes.get_recipe("lite1k"), []
     for size, bf16 in ((1, False), (members, False), (members, True)):
         nets = [seeded("lite1k", seed) for seed in range(1, size + 1)]
         model = nets[0] if size == 1 else StackedModel(nets, mode="grouped")
         each = [Batches(train_set, recipe.batch_size, seed=s) for s in range(1, size + 1)]
         batches = list(itertools.islice(each[0] if size == 1 else StackedBatches(each), 64))
+        timed = step_ms(trainer_for(model, "lite1k", bf16=bf16), batches, steps, top=12)
         row = {"network": "lite1k", "batch_size": recipe.batch_size, "members": size,
-               "bf16": bf16, **step_ms(trainer_for(model, "lite1k", bf16=bf16), batches, steps, 12)}  # fmt: skip
+               "bf16": bf16, **timed}  # fmt: skip
         row["images_per_ms"] = size * recipe.batch_size / row["ms_per_step"]
         row["speedup"] = size * rows[0]["ms_per_step"] / row["ms_per_step"] if rows else 1.0
         print(row, flush=True)
         rows.append(row)
-    return rows
-
-
-def fast_validation(data: str, seeds: int, epochs: list[int]) -> list[dict]:
-    """fast on CUDA for each epoch count: seeds side by side, 10,000 images held out."""
-    rows, held_out = [], str(TARGETS["validation_images"])
-    command = f"mnistlite train fast --device cuda --epochs E --val-split {held_out} --seeds 1 ... {seeds}"
-    for count in epochs:
-        _, runs = cli_runs(data, "fast", "--epochs", str(count), "--val-split", held_out,
-                           "--seeds", *map(str, range(1, seeds + 1)))  # fmt: skip
-        val = [r["final_val_acc"] for r in runs]
-        rows.append({"command": command, "epochs": count, "mean_final_val_acc": statistics.mean(val),
-                     "final_val_acc": val, "training_s": runs[0]["training_s"]})  # fmt: skip
     return rows
 
 
@@ -229,25 +209,23 @@ def main() -> None:
     parser.add_argument("--out", default=HERE / "gpu_speed.json")
     parser.add_argument("--quick", action="store_true", help="one seed each, fewer epochs")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
-    parser.add_argument("--base", help="a JSON written before: its other parts are kept")
+    parser.add_argument("--base", default=HERE / "gpu_speed.json", help="keeps other parts' rows")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("gpu_speed.py needs a CUDA GPU")
     print(gpu_name(), flush=True)
-    q, data = args.quick, args.data
-    parts = {"check": lambda: check(data), "step": lambda: step_profile(data, 50 if q else 200),
-             "recipes": lambda: recipe_runs(data, q),
-             "multi_seed": lambda: multi_seed(data, 4 if q else 16, 3),
-             "seeds_step": lambda: seeds_step(data, 4 if q else 16, 50 if q else 200),
-             "fast_validation": lambda: fast_validation(data, 2 if q else 10,
-                                                        [1, 2] if q else [6, 7, 8])}  # fmt: skip
-    base = load(args.base) if args.base else {"rows": [], "machine": {"parts": {}}}
+    data, (steps, seeds) = args.data, (50, 4) if args.quick else (200, 16)
+    parts = {"check": lambda: check(data), "step": lambda: step_profile(data, steps),
+             "recipes": lambda: recipe_runs(data, args.quick),
+             "multi_seed": lambda: multi_seed(data, seeds, 3),
+             "seeds_step": lambda: seeds_step(data, seeds, steps)}  # fmt: skip
+    base = load(args.base, {"rows": [], "machine": {"parts": {}}})
     rows, measured_on = base["rows"], base["machine"]["parts"]
     for key in args.parts:  # each part is saved as soon as it is measured
         rows = [r for r in rows if r["part"] != key] + [{"part": key, **r} for r in parts[key]()]
         measured_on[key] = gpu_name()
         machine = {"summary": "; ".join(sorted(set(measured_on.values()))), "parts": measured_on}
-        save_result(args.out, rows, machine=machine, command="python benchmarks/gpu_speed.py --data ROOT")
+        save_result(args.out, rows, {}, machine, "python benchmarks/gpu_speed.py --data ROOT")
     print(results_md.render("gpu_speed", load(args.out)))
 
 

@@ -70,8 +70,8 @@ def ingest(roots: list[Path], machine: str | None = None) -> None:
     """Take in the finished runs below ``roots`` (see the module's docstring)."""
     histories = {p: load(p) for root in roots for p in sorted(root.rglob("history.json"))}
     teachers = {hashlib.sha256((p.parent / "model.pt").read_bytes()).hexdigest(): len(h["epochs"])
-                for p, h in histories.items()
-                if h["meta"]["recipe"]["name"] == "teacher" and (p.parent / "model.pt").is_file()}  # fmt: skip
+                for p, h in histories.items() if h["meta"]["recipe"]["name"] == "teacher"
+                and (p.parent / "model.pt").is_file()}  # fmt: skip
     records = load(SEARCH, [])
     known = {json.dumps([r["model"], r["seed"], r.get("recipe")]) for r in records}
     for path, history in histories.items():
@@ -173,18 +173,15 @@ def choices(name: str, records: list[dict]) -> list[str]:
     ]  # fmt: skip
 
 
-def teacher_line(records: list[dict]) -> str:
-    """The distillation teacher's run, with its validation twin's score."""
+def teacher(records: list[dict]) -> dict:
+    """The distillation teacher's run, with its validation twin's score ({} without a run)."""
     runs = sorted((FRONTIER / "teacher").glob("history-seed*.json"))
-    if not runs:
-        return ""
-    history, meta = load(runs[0]), load(runs[0])["meta"]
+    history = load(runs[0]) if runs else None
     val = next((r for r in records if r["model"] == "teacher" and is_chosen(r)), None)
     twin = f" and {val['val_acc_final']:.2f}% on validation when trained on 50,000 images"
-    return (f"The teacher of the distilled models (`teacher`, {meta['num_params']:,} "
-            f"parameters, {len(history['epochs'])} epochs, seed {meta['seed']}) "
-            f"reached {history['epochs'][-1]['test_acc']:.2f}% on the test set"
-            f"{twin if val else ''}; its bundled weights are that run's final epoch.")  # fmt: skip
+    return {"teacher": {"meta": history["meta"], "epochs": len(history["epochs"]),
+                        "final": history["epochs"][-1]["test_acc"], "twin": twin if val else ""}
+            } if history else {}  # fmt: skip
 
 
 def frontier_page(summary: dict[str, dict], records: list[dict]) -> str:
@@ -193,11 +190,12 @@ def frontier_page(summary: dict[str, dict], records: list[dict]) -> str:
     for name, f in summary.items():
         a = f["anchor"] or {}
         cells = {k: a.get(k, "–") for k in ("name", "selected", "source")}
+        cells["accuracy"] = f"{a['accuracy']:.2f}" if a else "–"
         models_.append({"name": name, **f, "mean_std": mean_std(f["finals"]),
-                        "anchor_cells": {**cells, "accuracy": f"{a['accuracy']:.2f}" if a else "–"}})  # fmt: skip
-    return fill("frontier.md", std_note=STD_NOTE, teacher=teacher_line(records), models=models_,
-                rule=fill("frontier_rule.md").strip(),
-                choices="\n".join(line for name in summary for line in choices(name, records)))  # fmt: skip
+                        "anchor_cells": cells})  # fmt: skip
+    lines = [line for name in summary for line in choices(name, records)]
+    return fill("frontier.md", std_note=STD_NOTE, **teacher(records), models=models_,
+                rule=fill("frontier_rule.md").strip(), choices="\n".join(lines))  # fmt: skip
 
 
 def _augmentation(recipe: dict) -> str:

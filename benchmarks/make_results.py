@@ -13,7 +13,6 @@ Rendering reads the committed histories (``results/STEP/history*.json``) and
 """
 
 import argparse
-import json
 import platform
 import re
 import shutil
@@ -48,7 +47,8 @@ def copy_runs(root: Path) -> None:
         if match and len(history["epochs"]) == history["meta"]["recipe"]["epochs"]:
             step, seed = match.group(1), int(match.group(2))
             (RESULTS / step).mkdir(exist_ok=True)
-            shutil.copy(path, RESULTS / step / ("history.json" if seed == 1 else f"history-seed{seed}.json"))
+            name = "history.json" if seed == 1 else f"history-seed{seed}.json"
+            shutil.copy(path, RESULTS / step / name)
 
 
 def step_runs(step: str) -> list[dict]:
@@ -85,41 +85,29 @@ def steps_summary(reference: dict) -> dict[str, dict]:
 
 def results_readme(summary: dict, reference: dict) -> str:
     """results/README.md: the steps' table, the extra seeds, notes (benchmarks/templates)."""
-    steps = summary["steps"]
-    rows = [{"step": step, **s, "seed_best_test": seed_best_test(reference, step),
-             "gap": s["best_test"] - seed_best_test(reference, step)} for step, s in steps.items()]  # fmt: skip
-    seeds = [seeds_line(step, s["seeds"]) for step, s in steps.items() if "seeds" in s]
-    step2 = reference["runs"]["step2"][0]["test_acc"]
-    return fill(
-        "results_readme.md", std_note=STD_NOTE, machine=summary.get("machine", "unrecorded"),
-        steps=rows, step1=step1_note(step_runs("step1")[0]),
-        seeds="\nSeveral seeds (to tell luck from the recipe):\n\n" + "\n".join(seeds) + "\n"
-        if seeds else "", step2_best=max(step2), step2_epoch=step2.index(max(step2)) + 1,
-        step2_last=step2[-1],
-    )  # fmt: skip
+    steps, step2 = summary["steps"], reference["runs"]["step2"][0]["test_acc"]
+    rows = [{"step": step, **s, "gap": s["best_test"] - seed_best_test(reference, step),
+             "seed_best_test": seed_best_test(reference, step)}
+            for step, s in steps.items()]  # fmt: skip
+    seeds = [{"step": step, **s["seeds"], "best_ms": mean_std(s["seeds"]["best"]),
+              "final_ms": mean_std(s["seeds"]["final"])}
+             for step, s in steps.items() if "seeds" in s]  # fmt: skip
+    return fill("results_readme.md", std_note=STD_NOTE,
+                machine=summary.get("machine", "unrecorded"),
+                steps=rows, step1=step1_note(step_runs("step1")[0]), step2_best=max(step2),
+                step2_epoch=step2.index(max(step2)) + 1, step2_last=step2[-1],
+                **({"seeds": seeds} if seeds else {}))  # fmt: skip
 
 
-def seeds_line(step: str, seeds: dict) -> str:
-    """One step's seeds: best and final test accuracy, mean ± std and each."""
-    best, final = (", ".join(f"{v:.2f}" for v in seeds[k]) for k in ("best", "final"))
-    return (f"- {step}, seeds {', '.join(map(str, seeds['seeds']))}: best test "
-            f"{mean_std(seeds['best'])} (each: {best}), final test {mean_std(seeds['final'])} "
-            f"(each: {final}); histories in `results/{step}/history*.json`")  # fmt: skip
-
-
-def step1_note(run: dict) -> str:
-    """The results page's note on step 1 (6.4M parameters), from its history."""
+def step1_note(run: dict) -> dict:
+    """Step 1's minutes in all, median minutes per epoch, and the slow epochs' note."""
     seconds = [e["seconds"] for e in run["epochs"]]
     typical = statistics.median(seconds)
     slow = [i + 1 for i, s in enumerate(seconds) if s > 1.5 * typical]
-    text = ("- step1 (6.4M parameters) trained alone on both cores of the CPU: "
-            f"{sum(seconds) / 60:.0f} min in all, a median of {typical / 60:.1f} min per epoch")  # fmt: skip
-    if slow:
-        text += (f" (epoch{'s' if len(slow) > 1 else ''} {', '.join(map(str, slow))} took "
-                 "longer: the CPU was shared then; the run was stopped and resumed from its "
-                 "per-epoch checkpoint, as `mnistlite train step1 --resume` does)")  # fmt: skip
-    return text + (". Its 25 MB weights are not bundled with the package; its history is "
-                   "`results/step1/history.json`.")  # fmt: skip
+    note = (f" (epoch{'s' if len(slow) > 1 else ''} {', '.join(map(str, slow))} took longer: the "
+            "CPU was shared then; the run was stopped and resumed from its per-epoch checkpoint, "
+            "as `mnistlite train step1 --resume` does)")  # fmt: skip
+    return {"minutes": sum(seconds) / 60, "median": typical / 60, "slow": note if slow else ""}
 
 
 def _span(seeds: list[int]) -> str:

@@ -23,7 +23,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--out", default=HERE / "seeds_speed.json")
     args = parser.parse_args()
-    flags = ["--epochs", str(args.epochs), "--limit-train", str(args.limit_train), "--device", "cpu"]
+    flags = ["--epochs", str(args.epochs), "--limit-train", str(args.limit_train)]
+    flags += ["--device", "cpu"]
     stacked, sequential = [], []
     for r in range(args.rounds):
         stacked.append(train(args.data, args.recipe, *flags, "--seeds", *args.seeds)[0])
@@ -32,7 +33,8 @@ def main() -> None:
         print(f"round {r + 1}: stacked {stacked[-1]:.1f} s, one by one {sequential[-1]:.1f} s")
     command = f"mnistlite train {args.recipe} {' '.join(flags)}"
     one_by_one = statistics.median(sequential)
-    rows = [{"run": "side by side, one process", "command": f"{command} --seeds {' '.join(args.seeds)}",
+    rows = [{"run": "side by side, one process",
+             "command": f"{command} --seeds {' '.join(args.seeds)}",
              "seconds": statistics.median(stacked), "runs_s": stacked,
              "ratio": statistics.median(stacked) / one_by_one},
             {"run": "one process per seed, one after another", "command": f"{command} --seed S",
