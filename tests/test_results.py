@@ -107,6 +107,25 @@ def test_a_section_without_its_measured_part_leaves_out_its_paragraph():
     assert "| stack mode |" not in text and "| network | step |" in text
 
 
+def test_only_paragraphs_of_parts_not_measured_are_left_out():
+    """A template paragraph goes missing only when it names a part that has no rows (so a
+    misspelt field in templates/RESULTS.md fails here rather than dropping its paragraph)."""
+    import re
+
+    results_md, common = load_script("results_md"), load_script("common")
+    for key, template in results_md.sections().items():
+        data = json.loads((ROOT / "benchmarks" / f"{key}.json").read_text())
+        parts = {row["part"]: [] for row in data["rows"] if "part" in row}
+        for row in data["rows"]:
+            parts.get(row.get("part"), []).append(row)
+        declared = set(re.findall(r"^@(\w+) ", template, re.M)) - {"rows"}  # its tables' parts
+        for paragraph in template.split("\n\n")[1:]:
+            if common.fill(paragraph + "\n", **data, **parts) == "":
+                named = set(re.findall(r"^@(\w+) |\{(\w+)\[", paragraph, re.M))
+                named = {a or b for a, b in named} & declared
+                assert named - set(parts), (key, paragraph[:80])
+
+
 @pytest.fixture(scope="module")
 def deploy():
     pytest.importorskip("onnxruntime", reason="benchmarks/deploy.py needs the export extra")
