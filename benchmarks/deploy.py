@@ -2,22 +2,13 @@
 
 Usage::
 
-    python benchmarks/deploy.py --data ../shared/data --out results
-    python benchmarks/deploy.py --render results/deploy.json --out results   # table only
-    python benchmarks/deploy.py --data ../shared/data --out /tmp/a --models lite10k
-    python benchmarks/deploy.py --render results/deploy.json /tmp/a/deploy.json --out results
+    python benchmarks/deploy.py --data ../shared/data --out results [--models lite10k]
+    python benchmarks/deploy.py --render results/deploy.json [OTHER.json] --out results
 
-For each model with bundled weights: export it to ONNX with
-:func:`mnistlite.export.export_model` (checked against PyTorch on the 10,000 test images),
-quantize it to int8 with :func:`mnistlite.export.quantize_onnx` (calibrated on 2,000
-training images), and measure with ONNX Runtime on the CPU: accuracy on the full test set,
-bytes of weights and of the file, and the latency per image at batch 1 and at batch 1,000
-(one thread, fastest call, CPU time). Writes ``OUT/deploy.json`` and ``OUT/deploy.md``.
-The third and fourth lines measure one new model and join its row into the table. A row
-whose model no longer has bundled weights is marked "weights withdrawn".
+Exports (checked against PyTorch on the test set), quantizes (calibrated on 2,000 training
+images) and measures with ONNX Runtime on the CPU; writes ``OUT/deploy.json`` and
+``OUT/deploy.md``. ``--render`` joins the rows of several files (a later row wins).
 """
-
-from __future__ import annotations
 
 import argparse
 import json
@@ -26,16 +17,14 @@ import time
 from pathlib import Path
 
 import torch
-from machine import cpu_flags
-from tables import fill, markdown_table
+from common import TARGETS, cpu_flags, fill, load, save_result
 
 from mnistlite import export, models, params
-from mnistlite.atomic import atomic_write, save_json
+from mnistlite.atomic import atomic_write
 from mnistlite.data import load_mnist
 from mnistlite.export import onnx_latency
 
 COMMAND = "python benchmarks/deploy.py --data ../shared/data --out results"
-TARGET_PP = 0.3
 FLAGS = ["avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8"]
 
 
@@ -72,12 +61,12 @@ def _onnx_row(path: Path, test, threads: int) -> tuple[dict, torch.Tensor]:
 
 
 def measure(name: str, folder: Path, train, test, threads: int) -> dict:
+    """Export ``name`` to fp32 and int8 ONNX in ``folder``; both files' measurements."""
     model = models.get_model(name, weights="DEFAULT").eval()
     fp32, int8 = folder / f"{name}.onnx", folder / f"{name}-int8.onnx"
     started = time.perf_counter()
-    report = export.export_model(
-        model, fp32, "onnx", check_images=test.images, check_labels=test.labels
-    )
+    report = export.export_model(model, fp32, "onnx", check_images=test.images,
+                                 check_labels=test.labels)  # fmt: skip
     export.quantize_onnx(fp32, int8, export.calibration_images(train.images))
     row = {"model": name, "params": params.count_parameters(model),
            "pytorch_accuracy": report.check.accuracy_torch,
@@ -93,7 +82,7 @@ def measure(name: str, folder: Path, train, test, threads: int) -> dict:
 def _provenance(result: dict) -> str:
     """Each command that measured rows of the table, with the rows it measured."""
     by_command: dict[str, list[str]] = {}
-    for row in result["models"]:
+    for row in result["rows"]:
         by_command.setdefault(row.get("command", result["command"]), []).append(row["model"])
     if len(by_command) == 1:
         return f"`{next(iter(by_command))}`"
@@ -102,66 +91,48 @@ def _provenance(result: dict) -> str:
 
 def render(result: dict) -> str:
     """results/deploy.md from deploy.json (the prose is benchmarks/templates/deploy.md)."""
-    shipped, rows = shipped_models(), []
-    for row in result["models"]:
-        f, q = row["fp32"], row["int8"]
-        name = row["model"] if row["model"] in shipped else f"{row['model']} (weights withdrawn)"
-        rows.append(
-            [name, f"{row['params']:,}", f"{row['pytorch_accuracy']:.2f}",
-             f"{f['accuracy']:.2f}", f"{q['accuracy']:.2f}", f"{row['int8_minus_fp32_pp']:+.2f}",
-             f"{f['weight_bytes']:,} → {q['weight_bytes']:,}",
-             f"{f['file_bytes']:,} → {q['file_bytes']:,}",
-             f"{f['latency_us_batch1']:.1f} / {q['latency_us_batch1']:.1f}",
-             f"{f['latency_us_batch1000']:.2f} / {q['latency_us_batch1000']:.2f}"]
-        )  # fmt: skip
-    measured = {row["model"] for row in result["models"]}
-    rows += [[name, "not measured yet", *[""] * 8] for name in shipped if name not in measured]
-    columns = ["model", "params", "PyTorch", "ONNX fp32", "ONNX int8", "int8 − fp32 (pp)",
-               "weight bytes fp32 → int8", "file bytes fp32 → int8",
-               "µs/image batch 1 fp32 / int8", "µs/image batch 1,000 fp32 / int8"]  # fmt: skip
-    worst = min(result["models"], key=lambda r: r["int8_minus_fp32_pp"])
-    within = all(r["int8_minus_fp32_pp"] >= -TARGET_PP for r in result["models"])
-    verdict = (f"Largest int8 loss: {worst['model']}, {worst['int8_minus_fp32_pp']:+.2f} pp; "
-               + ("every" if within else "NOT every")
-               + f" measured model is within the {TARGET_PP} pp target.")  # fmt: skip
-    table = "\n".join(markdown_table(columns, rows, "lrrrrrrrrr"))
-    keys = ("calibration_images", "onnxruntime", "threads", "cpu")
-    return fill("deploy.md", provenance=_provenance(result), table=table, verdict=verdict,
-                **{k: result[k] for k in keys})  # fmt: skip
+    shipped, rows = shipped_models(), result["rows"]
+    target = TARGETS["int8_max_loss_pp"]
+    within = all(r["int8_minus_fp32_pp"] >= -target for r in rows)
+    withdrawn = {r["model"]: "" if r["model"] in shipped else " (weights withdrawn)" for r in rows}
+    return fill("deploy.md", machine=result["machine"], settings=result["settings"],
+                provenance=_provenance(result), target=target,
+                rows=[{**r, "label": r["model"] + withdrawn[r["model"]]} for r in rows],
+                missing=[{"model": n} for n in shipped if n not in {r["model"] for r in rows}],
+                worst=min(rows, key=lambda r: r["int8_minus_fp32_pp"]),
+                every="every" if within else "NOT every")  # fmt: skip
 
 
 def join(paths: list[Path]) -> dict:
     """The results in ``paths`` as one: a later file's row replaces an earlier one's."""
-    parts = [json.loads(path.read_text()) for path in paths]
+    parts = [load(path) for path in paths]
     rows = {row["model"]: {**row, "command": row.get("command", part["command"])}
-            for part in parts for row in part["models"]}  # fmt: skip
+            for part in parts for row in part["rows"]}  # fmt: skip
     order = models.list_models()
-    return {**parts[0], "models": sorted(rows.values(), key=lambda r: order.index(r["model"]))}
+    return {**parts[0], "rows": sorted(rows.values(), key=lambda r: order.index(r["model"]))}
 
 
-def run(args) -> dict:
+def run(args: argparse.Namespace) -> dict:
     """Measure ``args.models`` (default: every shipped model), saving after each model."""
     import onnxruntime
 
     torch.set_num_threads(args.threads)
     train, test = load_mnist(args.data, train=True), load_mnist(args.data, train=False)
     command = COMMAND + (" --models " + " ".join(args.models) if args.models else "")
-    result = {"command": command, "cpu": cpu_description(), "threads": args.threads,
-              "onnxruntime": onnxruntime.__version__, "torch": torch.__version__,
-              "calibration_images": export.CALIBRATION_IMAGES, "models": []}  # fmt: skip
-    done = {}
-    if args.resume and (args.out / "deploy.json").is_file():
-        done = {r["model"]: r for r in json.loads((args.out / "deploy.json").read_text())["models"]}
+    machine = {"summary": cpu_description(), "threads": args.threads,
+               "torch": torch.__version__, "onnxruntime": onnxruntime.__version__}  # fmt: skip
+    settings = {"calibration_images": export.CALIBRATION_IMAGES}
+    path, rows = args.out / "deploy.json", []
+    done = {r["model"]: r for r in load(path)["rows"]} if args.resume and path.is_file() else {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         for name in args.models or shipped_models():
-            row = done.get(name) or measure(name, folder, train, test, args.threads)
-            row.setdefault("command", command)
-            print(json.dumps(row), flush=True)
-            result["models"].append(row)
-            save_json(args.out / "deploy.json", result)  # after each model: resumable
-    return result
+            rows.append(done.get(name) or measure(name, folder, train, test, args.threads))
+            rows[-1].setdefault("command", command)
+            print(json.dumps(rows[-1]), flush=True)
+            save_result(path, rows, settings, machine, command)  # after each model: resumable
+    return load(path)
 
 
 def main() -> None:
@@ -171,9 +142,8 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", help="default: every shipped model")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads")
     parser.add_argument("--keep", type=Path, help="keep the .onnx files in this folder")
-    parser.add_argument(
-        "--render", type=Path, nargs="+", metavar="JSON", help="only render these (rows joined)"
-    )
+    parser.add_argument("--render", type=Path, nargs="+", metavar="JSON",
+                        help="only render these (rows joined)")  # fmt: skip
     parser.add_argument("--resume", action="store_true", help="keep the rows in OUT/deploy.json")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -181,7 +151,8 @@ def main() -> None:
         parser.error("--data is required unless --render is given")
     result = join(args.render) if args.render else run(args)
     if args.render:
-        save_json(args.out / "deploy.json", result)
+        save_result(args.out / "deploy.json", result["rows"], result["settings"],
+                    result["machine"], result["command"])  # fmt: skip
     text = render(result).encode()
     atomic_write(args.out / "deploy.md", lambda handle: handle.write(text))
     print(text.decode())

@@ -2,28 +2,18 @@
 
 Usage: python benchmarks/epoch_time.py --data ../shared/data [--rounds 3] [--variants defaults]
 
-Each measurement is a whole process (imports, loading the dataset, one training epoch of
-the step-7 recipe from a fresh seed-1 network, the test pass): ``benchmarks/classic.py
---epochs 1`` (the seed's notebook code path) and ``mnistlite train step7 --epochs 1`` with
-the command line's defaults, plus each variant (extra CLI switches). The pipelines are
-interleaved for ``--rounds`` rounds and their medians compared, so a load that comes and
-goes on a shared machine hits all of them alike. Writes benchmarks/epoch_time.json and
-its section of benchmarks/RESULTS.md.
+Whole processes (``classic.py --epochs 1``; ``mnistlite train step7 --epochs 1`` with the
+CLI's defaults and each variant), interleaved over ``--rounds``; medians compared.
 """
 
-from __future__ import annotations
-
 import argparse
-import os
 import statistics
 import sys
-from pathlib import Path
 
 import results_md
-import torch
-from machine import describe_cpu, load_average, save_result, timed, train
+from classic import last_epoch
+from common import HERE, load_average, save_result, timed, train
 
-HERE = Path(__file__).resolve().parent
 VARIANTS = {"defaults": [], "--no-bf16": ["--no-bf16"]}
 
 
@@ -32,9 +22,8 @@ def run(name: str, root: str, workers: int) -> tuple[float, float, str]:
     if name == "classic":
         command = [sys.executable, str(HERE / "classic.py"), "--data", root, "--epochs", "1"]
         seconds, stdout = timed([*command, "--workers", str(workers)])
-        last = stdout.strip().splitlines()[-1]  # "classic epoch 1: test 97.72% at 38.1 s"
-        return seconds, float(last.split("test ")[1].split("%")[0]), ""
-    seconds, history, stdout = train(root, "step7", "--epochs", "1", *VARIANTS[name])
+        return seconds, last_epoch(stdout)[1], ""
+    seconds, (history,), stdout = train(root, "step7", "--epochs", "1", *VARIANTS[name])
     precision = next((line for line in stdout.splitlines() if "precision:" in line), "")
     return seconds, history["epochs"][-1]["test_acc"], precision
 
@@ -47,30 +36,24 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated")
     args = parser.parse_args()
     names = ["classic", *args.variants.split(",")]
-    runs: dict[str, list[dict]] = {name: [] for name in names}
+    runs: dict[str, list[tuple]] = {name: [] for name in names}
     precision = ""
     for round_ in range(1, args.rounds + 1):
         for name in names:
             load = load_average()
             seconds, acc, line = run(name, args.data, args.workers)
-            precision = line if name == "defaults" else precision
-            runs[name].append({"seconds": seconds, "test_acc": acc, "load_before": load})
+            precision = line or precision
+            runs[name].append((seconds, acc, load))
             print(f"round {round_}: {name}: {seconds:.1f} s, {acc:.2f}% (load {load})", flush=True)
-    base = statistics.median(r["seconds"] for r in runs["classic"])
+    base = statistics.median(r[0] for r in runs["classic"])
     rows = []
     for name, measured in runs.items():
-        median = statistics.median(r["seconds"] for r in measured)
-        rows.append({
-            "pipeline": "classic (PIL + DataLoader)" if name == "classic"
-            else f"mnistlite train {name}",
-            **{key: [r[key] for r in measured] for key in ("seconds", "test_acc", "load_before")},
-            "median_seconds": median, "ratio": median / base,
-        })  # fmt: skip
-    save_result(HERE / "epoch_time.json", {
-        "cpu": describe_cpu(), "torch": str(torch.__version__),
-        "threads": torch.get_num_threads(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "rounds": args.rounds, "precision": precision, "rows": rows,
-    })  # fmt: skip
+        seconds, acc, load = (list(column) for column in zip(*measured, strict=True))
+        pipeline = "classic (PIL + DataLoader)" if name == "classic" else f"mnistlite train {name}"
+        rows.append({"pipeline": pipeline, "seconds": seconds, "test_acc": acc, "load_before": load,
+                     "median_seconds": statistics.median(seconds),
+                     "ratio": statistics.median(seconds) / base})  # fmt: skip
+    save_result(HERE / "epoch_time.json", rows, {"rounds": args.rounds, "precision": precision})
     print(f"wrote {results_md.write()}")
 
 

@@ -4,29 +4,15 @@ Usage::
 
     python benchmarks/export_weights.py --data ../shared/data MODEL=RUN_DIR [MODEL=RUN_DIR ...]
     python benchmarks/export_weights.py --data ../shared/data --refresh
-    python benchmarks/export_weights.py --convert
 
-For each pair, RUN_DIR holds a finished run (``model.pt``: the final epoch's state, never
-an epoch picked on the test set; ``history.json``). The state dict is written to
-``mnistlite/weights/MODEL_mnist_v1.safetensors`` (:func:`mnistlite.models.save_weights`),
-evaluated on the 10,000 MNIST test images, and ``mnistlite/weights/manifest.json`` gets the
-file's SHA-256 and metadata (:func:`weights_meta`). ``--refresh`` rewrites every bundled
-file's metadata from the file and the recipe and run already recorded for it. The same
-files give the same manifest. ``--convert`` rewrites every bundled ``.pt`` file as a
-``.safetensors`` file holding exactly the same tensors (checked: names, dtypes, shapes and
-values), deletes the ``.pt`` file, and updates the entry's file name, SHA-256 and
-``_file_size``; it needs no data, as the tensors, hence the accuracy, do not change.
+RUN_DIR's ``model.pt`` (the final epoch, never one picked on the test set) goes to
+``mnistlite/weights/MODEL_mnist_v1.safetensors``, evaluated on the test set, with its SHA-256 and
+metadata in ``manifest.json``; ``--refresh`` rewrites every bundled file's metadata.
 """
-
-from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
-from typing import Any
-
-import torch
-from torch import nn
 
 from mnistlite import models, params
 from mnistlite.atomic import save_json
@@ -38,21 +24,17 @@ from mnistlite.training import Trainer
 MEMBER = "MNIST_V1"
 
 
-def weights_meta(name: str, model: nn.Module, path: Path, test: MNISTTensors,
-                 recipe: dict[str, Any] | None, run: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
-    """All the metadata of one bundled file: ours, then torchvision's keys.
-
-    ``test_acc`` and ``test_loss`` are measured here on the full test set (History's
-    names); ``_metrics["MNIST"]["acc@1"]`` repeats ``test_acc`` under torchvision's name.
-    ``_ops`` is torchvision's GFLOPs (one multiply-add is one op), with 6 decimals as our
-    models need ~0.0003-0.002; ``_file_size`` is MiB with 3 decimals, as torchvision's.
-    """
+def entry(name: str, file: str, test: MNISTTensors, recipe: dict | None, run: dict) -> dict:
+    """The manifest entry of the bundled ``file``: its SHA-256, then our metadata and
+    torchvision's keys (``_ops``: GFLOPs, one multiply-add one op; ``_file_size``: MiB)."""
+    path, model = WEIGHTS_DIR / file, models.get_model(name)
+    model.load_state_dict(load_state_dict(path))
     result = Trainer(model, progress=False).evaluate(test)
     test_acc, macs = round(result["accuracy"], 2), params.summary(model).total_macs
     docs = (f"The final-epoch weights of a {run.get('epochs', '?')}-epoch run of recipe "
             f"{(recipe or {}).get('name', name)!r} (seed {run.get('seed', '?')}), not an epoch "
             "picked on the test set.")  # fmt: skip
-    return {
+    meta = {
         "num_params": params.count_parameters(model), "macs": macs, "test_acc": test_acc,
         "test_loss": round(result["loss"], 4), "dataset": f"MNIST test set, {len(test):,} images",
         "recipe": recipe, "run": run, "normalization": {"mean": MNIST_MEAN, "std": MNIST_STD},
@@ -60,22 +42,13 @@ def weights_meta(name: str, model: nn.Module, path: Path, test: MNISTTensors,
         "_metrics": {"MNIST": {"acc@1": test_acc}}, "_ops": round(macs / 1e9, 6),
         "_file_size": round(path.stat().st_size / 1024 / 1024, 3), "_docs": docs,
     }  # fmt: skip
-
-
-def entry(name: str, file: str, test: MNISTTensors, recipe: Any, run: dict) -> dict:
-    """A manifest entry of the bundled ``file``: its SHA-256 and metadata."""
-    path = WEIGHTS_DIR / file
-    model = models.get_model(name)
-    model.load_state_dict(load_state_dict(path))
-    meta = weights_meta(name, model, path, test, recipe, run)
-    print(f"{name}: {meta['test_acc']:.2f}% ({file}, {meta['_file_size']} MB)")
+    print(f"{name}: {test_acc:.2f}% ({file}, {meta['_file_size']} MB)")
     return {"file": file, "sha256": sha256_of(path), "meta": meta}
 
 
-def export(name: str, run_dir: Path, test: MNISTTensors) -> dict[str, Any]:
+def export(name: str, run_dir: Path, test: MNISTTensors) -> dict:
     """Copy a run's final weights into the package; return its manifest entry."""
-    history = json.loads((run_dir / "history.json").read_text())
-    model = models.get_model(name)
+    history, model = json.loads((run_dir / "history.json").read_text()), models.get_model(name)
     model.load_state_dict(load_state_dict(run_dir / "model.pt"))
     save_weights(model, WEIGHTS_DIR / f"{name}_mnist_v1.safetensors")
     last, meta = history["epochs"][-1], history.get("meta", {})
@@ -85,53 +58,19 @@ def export(name: str, run_dir: Path, test: MNISTTensors) -> dict[str, Any]:
     return entry(name, f"{name}_mnist_v1.safetensors", test, meta.get("recipe"), run)
 
 
-def same_tensors(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
-    """Whether two state dicts hold the same names, dtypes, shapes and values."""
-    return a.keys() == b.keys() and all(
-        a[k].dtype == b[k].dtype and a[k].shape == b[k].shape and torch.equal(a[k], b[k]) for k in a
-    )
-
-
-def convert(name: str, item: dict[str, Any]) -> dict[str, Any]:
-    """Write one bundled ``.pt`` entry as ``.safetensors``; return the updated entry.
-
-    The ``.pt`` file is left in place: ``main`` deletes it once the manifest is saved.
-    """
-    old = WEIGHTS_DIR / item["file"]
-    if old.suffix != ".pt":
-        return item
-    state = load_state_dict(old, item["sha256"])
-    new = save_weights(state, old.with_suffix(".safetensors"))
-    if not same_tensors(state, load_state_dict(new)):
-        new.unlink()
-        raise SystemExit(f"{name}: {new.name} does not hold the tensors of {old.name}")
-    size = round(new.stat().st_size / 1024 / 1024, 3)
-    print(f"{name}: {old.name} -> {new.name}, {len(state)} tensors equal, {size} MB")
-    meta = {**item["meta"], "_file_size": size}
-    return {**item, "file": new.name, "sha256": sha256_of(new), "meta": meta}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", help="MNIST root (needed for pairs and --refresh)")
+    parser.add_argument("--data", required=True)
     parser.add_argument("--refresh", action="store_true", help="rewrite every file's metadata")
-    parser.add_argument("--convert", action="store_true", help="bundled .pt -> .safetensors")
     parser.add_argument("pairs", nargs="*", metavar="MODEL=RUN_DIR")
     args = parser.parse_args()
-    if not args.pairs and not args.refresh and not args.convert:
-        parser.error("give MODEL=RUN_DIR pairs, --refresh or --convert")
-    if (args.pairs or args.refresh) and not args.data:
-        parser.error("--data is needed to evaluate the weights")
+    if not args.pairs and not args.refresh:
+        parser.error("give MODEL=RUN_DIR pairs, or --refresh")
+    test = load_mnist(args.data, train=False)
     path = WEIGHTS_DIR / "manifest.json"
     manifest = json.loads(path.read_text()) if path.exists() else {}
-    converted = [WEIGHTS_DIR / item["file"] for entries in manifest.values() for item in
-                 entries.values() if args.convert and item["file"].endswith(".pt")]  # fmt: skip
-    for name, entries in manifest.items() if args.convert else []:
-        manifest[name] = {member: convert(name, item) for member, item in entries.items()}
-    test = load_mnist(args.data, train=False) if args.data else None
     for name, entries in manifest.items() if args.refresh else []:
-        meta = entries[MEMBER]["meta"]
-        file = entries[MEMBER]["file"]
+        meta, file = entries[MEMBER]["meta"], entries[MEMBER]["file"]
         manifest[name] = {MEMBER: entry(name, file, test, meta.get("recipe"), meta.get("run", {}))}
     for pair in args.pairs:
         name, run_dir = pair.split("=", 1)
@@ -139,8 +78,6 @@ def main() -> None:
     names = models.list_models()
     order = {name: names.index(name) if name in names else len(names) for name in manifest}
     save_json(path, dict(sorted(manifest.items(), key=lambda kv: order[kv[0]])))
-    for old in converted:  # only once the manifest names the new files
-        old.unlink()
 
 
 if __name__ == "__main__":

@@ -4,40 +4,34 @@ Usage: python benchmarks/frontier_search.py CANDIDATE... --data ../shared/data [
            [--seeds 1 2 3] [--storage URL] [--study-name NAME]
        python benchmarks/frontier_search.py --list
 
-The candidates are data: ``results/frontier/candidates.json`` gives each a network spec
-(``mnistlite.models.spec_from_dict``) and its changes to a registered recipe (``base``,
-lite8k unless named). Each trains on 50,000 training images and is scored on the other
-10,000 (split seed 0); the test set is never loaded. A candidate trains with ``--seeds``
-(default 1, 2 and 3) side by side in one process (``recipes.train(seeds=...)``) and scores
-the mean of their final validation accuracies. Candidates run as queued trials of an
-Optuna study (``mnistlite.sweep.open_study``: any storage, heartbeats, lost trials retried),
-so the same command started on several machines with one --storage shares the queue.
-Records are appended to results/frontier/search.json (one per candidate, epochs and seed;
-a candidate with a record for every seed is skipped), rendered by
-``python benchmarks/make_frontier.py``.
+The candidates are data, ``results/frontier/candidates.json``: a network spec and changes to
+a registered recipe (``base``, lite8k unless named). Each trains on 50,000 training images
+with ``--seeds`` side by side and scores the mean final accuracy on the other 10,000. They
+run as queued trials of an Optuna study (``sweep.open_study``), so the same command on
+several machines with one ``--storage`` shares the queue. Records (one per candidate,
+epochs and seed) are appended to ``results/frontier/search.json``; a candidate with a record
+for every seed is skipped. Render with ``python benchmarks/make_frontier.py``.
 """
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
 
 import torch
+from common import REPO, TARGETS, load
 
 from mnistlite import data, models, params, recipes, sweep
 from mnistlite.atomic import save_json
 from mnistlite.models.spec import spec_from_dict
 
-FRONTIER = Path(__file__).resolve().parents[1] / "results" / "frontier"
-CANDIDATES = json.loads((FRONTIER / "candidates.json").read_text())
-SPLIT = 10_000  # validation images held out of the 60,000 training images
+FRONTIER = REPO / "results" / "frontier"
+CANDIDATES = load(FRONTIER / "candidates.json")
 
 
 def candidate(name: str) -> recipes.Recipe:
     """The recipe of candidate ``name``, its network registered as ``search-NAME``."""
-    entry = CANDIDATES[name]
-    spec, overrides = spec_from_dict(entry["spec"]), dict(entry["recipe"])
+    spec, overrides = spec_from_dict(CANDIDATES[name]["spec"]), dict(CANDIDATES[name]["recipe"])
     if f"search-{name}" not in models.list_models():
         models.register_model(f"search-{name}")(lambda **_: models.SpecNet(spec))
     base = recipes.get_recipe(overrides.pop("base", "lite8k"))
@@ -51,40 +45,23 @@ def _train(trial, train, val, epochs: int, seeds: list[int]) -> float:
     if "candidate" not in trial.user_attrs:  # not a queued one: another worker took the last
         raise optuna.TrialPruned("no queued candidate left")
     name = trial.suggest_categorical("candidate", sorted(CANDIDATES))
-    recipe = candidate(name).replace(epochs=epochs)
-    start = time.time()
+    recipe, start = candidate(name).replace(epochs=epochs), time.time()
     nets, histories = recipes.train(recipe, data=(train, val), seeds=seeds, progress=False)
-    seconds = round(time.time() - start, 1)
-    records = [
-        {
-            "candidate": name, "epochs": epochs, "seed": seed,
-            "params": params.count_parameters(net), "val_acc_final": history.final["test_acc"],
-            "val_acc_per_epoch": history.column("test_acc"),
-            "train_acc_final": history.final["train_acc"], "seconds": seconds,
-            "seeds_side_by_side": seeds, "device": history.meta["device"],
-            "recipe": {k: v for k, v in recipe.to_dict().items() if k not in ("name", "model")},
-            "spec": repr(spec_from_dict(CANDIDATES[name]["spec"])),
-            "cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
-        }
-        for seed, net, history in zip(seeds, nets, histories, strict=True)
-    ]  # fmt: skip
+    shared = {"candidate": name, "epochs": epochs, "seconds": round(time.time() - start, 1),
+              "seeds_side_by_side": seeds,
+              "spec": repr(spec_from_dict(CANDIDATES[name]["spec"])),
+              "recipe": {k: v for k, v in recipe.to_dict().items() if k not in ("name", "model")},
+              "cpu": platform.processor() or platform.machine(),
+              "torch": torch.__version__}  # fmt: skip
+    records = [{**shared, "seed": seed, "params": params.count_parameters(net),
+                "val_acc_final": history.final["test_acc"],
+                "val_acc_per_epoch": history.column("test_acc"),
+                "train_acc_final": history.final["train_acc"], "device": history.meta["device"]}
+               for seed, net, history in zip(seeds, nets, histories, strict=True)]  # fmt: skip
     trial.set_user_attr("records", records)
-    mean = sum(r["val_acc_final"] for r in records) / len(records)
-    per_seed = ", ".join(f"{r['val_acc_final']:.2f}" for r in records)
-    print(f"{name}: {records[0]['params']:,} params, val {mean:.2f} ({per_seed})", flush=True)
-    return mean
-
-
-def enqueue(study, names: list[str], done: set, epochs: int, seeds: list[int]) -> None:
-    """Queue the candidates that have no record and are not queued yet."""
-    live = ("WAITING", "RUNNING", "COMPLETE")
-    trials = study.get_trials(deepcopy=False)
-    queued = {t.user_attrs.get("candidate") for t in trials if t.state.name in live}
-    for name in names:
-        if all((name, epochs, seed) in done for seed in seeds) or name in queued:
-            print(f"{name}: already recorded or queued, skipped")
-        else:
-            study.enqueue_trial({"candidate": name}, user_attrs={"candidate": name})
+    scores = [r["val_acc_final"] for r in records]
+    print(f"{name}: {records[0]['params']:,} params, val {sum(scores) / len(scores):.2f} {scores}")
+    return sum(scores) / len(scores)
 
 
 def main() -> None:
@@ -102,16 +79,23 @@ def main() -> None:
         for name in CANDIDATES:
             print(name, params.count_parameters(models.get_model(candidate(name).model)))
         return
-    unknown = [name for name in args.candidates if name not in CANDIDATES]
-    if unknown:
+    if unknown := [n for n in args.candidates if n not in CANDIDATES]:
         parser.error(f"unknown candidates {unknown}; --list shows them")
-    records = json.loads(args.out.read_text()) if args.out.exists() else []
+    records = load(args.out, [])
     done = {(r["candidate"], r["epochs"], r["seed"]) for r in records}
-    settings = {"epochs": args.epochs, "seeds": args.seeds, "split": SPLIT}
+    settings = {"epochs": args.epochs, "seeds": args.seeds, "split": TARGETS["validation_images"]}
     name = args.study_name or f"frontier-e{args.epochs}-s{'-'.join(map(str, args.seeds))}"
     study = sweep.open_study(args.storage, name, settings)
-    enqueue(study, args.candidates, done, args.epochs, args.seeds)
-    train, val = data.load_mnist(args.data, train=True).split(SPLIT, seed=0)
+    trials = study.get_trials(deepcopy=False)
+    live = ("WAITING", "RUNNING", "COMPLETE")
+    queued = {t.user_attrs.get("candidate") for t in trials if t.state.name in live}
+    for name in args.candidates:  # queue those with neither a record nor a live trial
+        if name in queued or all((name, args.epochs, s) in done for s in args.seeds):
+            print(f"{name}: already recorded or queued, skipped")
+        else:
+            study.enqueue_trial({"candidate": name}, user_attrs={"candidate": name})
+    train = data.load_mnist(args.data, train=True)
+    train, val = train.split(settings["split"], seed=TARGETS["split_seed"])
     while True:  # until no candidate is queued, nor trained by another worker
         sweep.fail_lost_trials(study)
         states = {t.state.name for t in study.get_trials(deepcopy=False)}
@@ -123,8 +107,7 @@ def main() -> None:
             time.sleep(10)
     for trial in study.get_trials(deepcopy=False):
         for record in trial.user_attrs.get("records", []) if trial.state.name == "COMPLETE" else []:
-            key = (record["candidate"], record["epochs"], record["seed"])
-            if key not in done:
+            if (key := (record["candidate"], record["epochs"], record["seed"])) not in done:
                 records.append(record)
                 done.add(key)
     save_json(args.out, records)

@@ -5,7 +5,7 @@
 #   for f in ../shared/data/MNIST/raw/*-ubyte; do gzip -c $f > .gpu/$(basename $f).gz; done
 # On the device (carry [".gpu"]):
 #   bash benchmarks/gpu_run.sh speed [ARGS]  # benchmarks/gpu_speed.py ARGS -> $OUT/gpu_speed.json
-#     (e.g. --parts multi_seed --base benchmarks/gpu_speed.json: one part again)
+#     (e.g. --parts multi_seed: one part again, the others' rows kept from benchmarks/)
 #   bash benchmarks/gpu_run.sh frontier   # every lite recipe, seeds 1-5, one process each
 #                                         # -> $OUT/frontier_runs.tar.gz (no checkpoints)
 SECONDS=0

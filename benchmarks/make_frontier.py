@@ -5,51 +5,28 @@ Usage::
     python benchmarks/make_frontier.py                      # render from the committed JSON
     python benchmarks/make_frontier.py --runs DIR... [--machine "NVIDIA H100"]
 
-``--runs`` first takes in every finished ``history.json`` below the folders given, at any
-depth (``OUT/seed-S/``, ``OUT/MODEL-seedS/`` or ``OUT/JOB/``): a full run of a lite model's
-registered network and recipe is copied, without its per-batch losses, to
-``results/frontier/MODEL/history-seedS.json`` (a seed already there is replaced); any other
-run of a lite model or the teacher (a validation run, or another recipe) becomes a record
-of ``results/frontier/search.json``. ``--machine`` names the device in the copied
-histories that do not name it. Rendering reads committed JSON only: the histories,
-``search.json`` and ``results/frontier/anchors.json`` (published results and parameter
-budgets). Every accuracy is the final epoch's (no epoch is picked on the test set).
+Taking in (:func:`ingest`) is apart from rendering, which reads committed JSON only: the
+histories, ``results/frontier/search.json`` and ``anchors.json``. Every accuracy is the
+final epoch's (none is picked on the test set).
 """
-
-from __future__ import annotations
 
 import argparse
 import datetime
 import hashlib
 import json
 import statistics
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from tables import STD_NOTE, fill, markdown_table, mean_std
+from common import REPO, STD_NOTE, TARGETS, fill, load, mean_std
 
 from mnistlite import models, params, plots, recipes
 from mnistlite.atomic import save_json
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
+RESULTS = REPO / "results"
 FRONTIER = RESULTS / "frontier"
 SEARCH = FRONTIER / "search.json"
 MODELS = ["lite10k", "lite8k", "lite5k", "lite2k", "lite1k", "lite600"]
-VALIDATION_IMAGES = 10_000  # held out of the 60,000 training images (split seed 0)
-RULE = (
-    "Rule, fixed before the runs: each candidate trains once (seed 1) on 50,000 training "
-    "images and is scored on the other 10,000 (split seed 0; a distilling candidate's "
-    "teacher trained on the same 50,000); the registered network and recipe is the "
-    "candidate with the highest final validation accuracy. The test set chose nothing. "
-    "Since 2026-11-26, candidates train with seeds 1-3 side by side and are scored by "
-    "their mean (`benchmarks/frontier_search.py --seeds`), since below 1,000 parameters one "
-    "seed's score spreads widely."
-)
-
-
-def _load(path: Path, default: object) -> Any:
-    return json.loads(path.read_text()) if path.exists() else default
+VALIDATION_TRAIN_IMAGES = 60_000 - TARGETS["validation_images"]
 
 
 def count(name: str) -> int:
@@ -70,20 +47,10 @@ def differences(recipe: dict, teacher_epochs: int | None = None) -> dict:
     return found
 
 
-def _teacher_epochs(paths: list[Path]) -> dict[str, int]:
-    """Epochs of each teacher run among ``paths``, by the sha256 of its model.pt."""
-    found = {}
-    for path in paths:
-        history, model = json.loads(path.read_text()), path.parent / "model.pt"
-        if history["meta"]["recipe"]["name"] == "teacher" and model.is_file():
-            found[hashlib.sha256(model.read_bytes()).hexdigest()] = len(history["epochs"])
-    return found
-
-
 def _record(path: Path, history: dict, teacher_epochs: int | None) -> dict:
     """A search.json record of a run that is not a full run of a registered recipe."""
     meta, final = history["meta"], history["epochs"][-1]
-    validation = meta.get("train_images") == 60_000 - VALIDATION_IMAGES
+    validation = meta.get("train_images") == VALIDATION_TRAIN_IMAGES
     record = {
         "candidate": path.parent.name, "model": meta["recipe"]["name"],
         "split": "validation" if validation else "test", "params": meta["num_params"],
@@ -101,18 +68,19 @@ def _record(path: Path, history: dict, teacher_epochs: int | None) -> dict:
 
 def ingest(roots: list[Path], machine: str | None = None) -> None:
     """Take in the finished runs below ``roots`` (see the module's docstring)."""
-    paths = sorted(p for root in roots for p in root.rglob("history.json"))
-    teachers = _teacher_epochs(paths)
-    records = _load(SEARCH, [])
+    histories = {p: load(p) for root in roots for p in sorted(root.rglob("history.json"))}
+    teachers = {hashlib.sha256((p.parent / "model.pt").read_bytes()).hexdigest(): len(h["epochs"])
+                for p, h in histories.items() if h["meta"]["recipe"]["name"] == "teacher"
+                and (p.parent / "model.pt").is_file()}  # fmt: skip
+    records = load(SEARCH, [])
     known = {json.dumps([r["model"], r["seed"], r.get("recipe")]) for r in records}
-    for path in paths:
-        history = json.loads(path.read_text())
+    for path, history in histories.items():
         meta = history["meta"]
         name = meta["recipe"]["name"]
         if name not in (*MODELS, "teacher") or len(history["epochs"]) != meta["recipe"]["epochs"]:
             continue  # not a frontier run, or unfinished
         epochs = teachers.get((meta.get("teacher") or {}).get("sha256"))
-        full = meta.get("train_images") != 60_000 - VALIDATION_IMAGES
+        full = meta.get("train_images") != VALIDATION_TRAIN_IMAGES
         if full and not differences(meta["recipe"], epochs) and meta["num_params"] == count(name):
             if machine and not meta.get("machine"):
                 meta["machine"] = machine
@@ -127,7 +95,7 @@ def ingest(roots: list[Path], machine: str | None = None) -> None:
 def current_runs(name: str) -> list[dict]:
     """The committed histories of ``name`` that trained its current network and recipe."""
     wanted = (count(name), recipes.get_recipe(name).to_dict())
-    histories = (json.loads(p.read_text()) for p in (FRONTIER / name).glob("history-seed*.json"))
+    histories = (load(p) for p in (FRONTIER / name).glob("history-seed*.json"))
     runs = [h for h in histories if (h["meta"]["num_params"], h["meta"]["recipe"]) == wanted]
     return sorted(runs, key=lambda h: h["meta"]["seed"])
 
@@ -141,14 +109,12 @@ def best_anchor(name: str, anchors: dict) -> dict | None:
 def frontier_summary(anchors: dict) -> dict[str, dict]:
     """summary.json's "frontier" entry: each model's seeds, mean ± std, time, device, anchor."""
     found = {}
-    for name in MODELS:
-        runs = current_runs(name)
+    for name, runs in ((n, current_runs(n)) for n in MODELS):
         if not runs:
             continue
-        stats = params.summary(models.get_model(name))
+        stats, meta = params.summary(models.get_model(name)), runs[0]["meta"]
         finals = [h["epochs"][-1]["test_acc"] for h in runs]
         minutes = statistics.mean(sum(e["seconds"] for e in h["epochs"]) for h in runs) / 60
-        meta = runs[0]["meta"]
         found[name] = {
             "params": stats.total_params, "macs": stats.total_macs,
             "epochs": len(runs[0]["epochs"]), "seeds": [h["meta"]["seed"] for h in runs],
@@ -163,8 +129,8 @@ def frontier_summary(anchors: dict) -> dict[str, dict]:
 
 def record_differences(record: dict) -> dict:
     """How a search.json record's recipe differs from its model's registered recipe."""
-    recipe = {**record.get("recipe", {}), "name": record["model"]}
-    return differences(recipe, record.get("teacher_epochs"))
+    return differences({**record.get("recipe", {}), "name": record["model"]},
+                       record.get("teacher_epochs"))  # fmt: skip
 
 
 def label(record: dict) -> str:
@@ -179,12 +145,9 @@ def label(record: dict) -> str:
 
 def is_chosen(record: dict) -> bool:
     """Whether ``record`` is the registered network and recipe's deciding validation run."""
-    return (
-        record["split"] == "validation"
-        and record["seed"] == 1
-        and record["epochs"] == recipes.get_recipe(record["model"]).epochs
-        and label(record) == "the recipe"
-    )
+    return (record["split"] == "validation" and record["seed"] == 1
+            and record["epochs"] == recipes.get_recipe(record["model"]).epochs
+            and label(record) == "the recipe")  # fmt: skip
 
 
 def choices(name: str, records: list[dict]) -> list[str]:
@@ -198,54 +161,41 @@ def choices(name: str, records: list[dict]) -> list[str]:
     dates = sorted({r["date"] for r in runs if "date" in r}) or ["undated"]
     span = " to ".join(dict.fromkeys([dates[0], dates[-1]]))
     fields = sorted({k for r in deciding for k in record_differences(r)} - {"model"})
-    networks = len({r["params"] for r in deciding})
-    proxies = len(runs) - len(deciding)
+    networks, proxies = len({r["params"] for r in deciding}), len(runs) - len(deciding)
     return [
         f"- **{name}** ({span}): {len(deciding)} candidates at "
         f"{chosen['epochs']} epochs, {networks} network{'s' if networks > 1 else ''}, varied: "
         f"{', '.join(fields) or '—'}"
         + (f"; {proxies} more validation runs (other seeds, 4-epoch proxies)." if proxies else "."),
         f"  Chosen: its registered network and recipe, {chosen['val_acc_final']:.2f}% on "
-        f"validation. Runners-up: "
-        + ", ".join(f"{r['val_acc_final']:.2f}% ({label(r)})" for r in others[:3])
-        + ".",
-    ]
+        "validation. Runners-up: "
+        + ", ".join(f"{r['val_acc_final']:.2f}% ({label(r)})" for r in others[:3]) + ".",
+    ]  # fmt: skip
 
 
-def teacher_line(records: list[dict]) -> str:
-    """The distillation teacher's run, with its validation twin's score."""
+def teacher(records: list[dict]) -> dict:
+    """The distillation teacher's run, with its validation twin's score ({} without a run)."""
     runs = sorted((FRONTIER / "teacher").glob("history-seed*.json"))
-    if not runs:
-        return ""
-    history = json.loads(runs[0].read_text())
+    history = load(runs[0]) if runs else None
     val = next((r for r in records if r["model"] == "teacher" and is_chosen(r)), None)
     twin = f" and {val['val_acc_final']:.2f}% on validation when trained on 50,000 images"
-    return (f"The teacher of the distilled models (`teacher`, {history['meta']['num_params']:,} "
-            f"parameters, {len(history['epochs'])} epochs, seed {history['meta']['seed']}) "
-            f"reached {history['epochs'][-1]['test_acc']:.2f}% on the test set"
-            f"{twin if val else ''}; its bundled weights are that run's final epoch.")  # fmt: skip
+    return {"teacher": {"meta": history["meta"], "epochs": len(history["epochs"]),
+                        "final": history["epochs"][-1]["test_acc"], "twin": twin if val else ""}
+            } if history else {}  # fmt: skip
 
 
 def frontier_page(summary: dict[str, dict], records: list[dict]) -> str:
     """results/frontier.md: our models beside the published ones, the plot, the choices."""
-    rows = []
+    models_ = []
     for name, f in summary.items():
         a = f["anchor"] or {}
-        rows.append([
-            f"**{name}**", f"{f['params']:,}", f"{f['macs']:,}", f"**{mean_std(f['finals'])}**",
-            ", ".join(f"{v:.2f}" for v in f["finals"]), f["epochs"], f"{f['minutes']:.1f} min",
-            f["device"], a.get("name", "–"), f"{a['accuracy']:.2f}" if a else "–",
-            a.get("selected", "–"), a.get("source", "–"),
-        ])  # fmt: skip
-    columns = [
-        "model", "parameters", "MACs", "test accuracy, mean ± std", "per seed", "epochs",
-        "wall time per run", "trained on", "best published ≤ budget (parameters)",
-        "its accuracy", "how it was selected", "source",
-    ]  # fmt: skip
-    table = "\n".join(markdown_table(columns, rows, "lrrllrrlrrll"))
-    choices_ = "\n".join(line for name in summary for line in choices(name, records))
-    return fill("frontier.md", std_note=STD_NOTE, table=table, teacher=teacher_line(records),
-                rule=RULE, choices=choices_)  # fmt: skip
+        cells = {k: a.get(k, "–") for k in ("name", "selected", "source")}
+        cells["accuracy"] = f"{a['accuracy']:.2f}" if a else "–"
+        models_.append({"name": name, **f, "mean_std": mean_std(f["finals"]),
+                        "anchor_cells": cells})  # fmt: skip
+    lines = [line for name in summary for line in choices(name, records)]
+    return fill("frontier.md", std_note=STD_NOTE, **teacher(records), models=models_,
+                rule=fill("frontier_rule.md").strip(), choices="\n".join(lines))  # fmt: skip
 
 
 def _augmentation(recipe: dict) -> str:
@@ -255,56 +205,24 @@ def _augmentation(recipe: dict) -> str:
     return f"rot {recipe['rotation']:g}°, shift {recipe['translate']:g}, scale {scale:g}"
 
 
-Column = tuple[str, Callable[[dict], object]]
-VALIDATION_COLUMNS: list[Column] = [
-    ("model", lambda r: r["model"]),
-    ("candidate (differs from the recipe in)", label),
-    ("seed", lambda r: r["seed"]),
-    ("parameters", lambda r: f"{r['params']:,}"),
-    ("teacher", lambda r: r.get("teacher") or "–"),
-    ("validation accuracy", lambda r: f"{r['val_acc_final']:.2f}"),
-    ("train accuracy", lambda r: f"{r['train_acc_final']:.2f}"),
-    ("chosen", lambda r: "yes" if is_chosen(r) else ""),
-    ("date", lambda r: r.get("date", "–")),
-    ("trained on", lambda r: r.get("device", "–")),
-]
-TEST_COLUMNS: list[Column] = [
-    *VALIDATION_COLUMNS[:3],
-    ("test accuracy", lambda r: f"{r['test_acc_final']:.2f}"),
-    VALIDATION_COLUMNS[8],
-]
-PROXY_COLUMNS: list[Column] = [
-    ("candidate", lambda r: r["candidate"]),
-    VALIDATION_COLUMNS[3],
-    ("epochs", lambda r: r["epochs"]),
-    *VALIDATION_COLUMNS[5:7],
-    ("batch", lambda r: r["recipe"]["batch_size"]),
-    ("peak lr", lambda r: f"{r['recipe']['lr']:g}"),
-    ("augmentation", lambda r: _augmentation(r["recipe"])),
-    ("teacher", lambda r: r["recipe"].get("teacher") or "–"),
-    ("seconds", lambda r: f"{r['seconds']:.0f}"),
-    VALIDATION_COLUMNS[8],
-]
-
-
-def _table(columns: list[Column], records: list[dict]) -> str:
-    rows = [[f(r) for _, f in columns] for r in records]
-    return "\n".join(markdown_table([c for c, _ in columns], rows))
+def _cells(record: dict) -> dict:
+    """A search.json record with what the search page's tables show of it."""
+    return {**record, "label": label(record), "chosen": "yes" if is_chosen(record) else "",
+            "teacher_or": record.get("teacher") or "–", "date_or": record.get("date", "–"),
+            "device_or": record.get("device", "–"), "augmentation": _augmentation(record["recipe"]),
+            "recipe_teacher": record["recipe"].get("teacher") or "–"}  # fmt: skip
 
 
 def search_page(records: list[dict]) -> str:
     """results/frontier_search.md: every candidate of search.json, in three tables."""
     order = {name: i for i, name in enumerate([*MODELS, "teacher"])}
-    val = sorted(
-        (r for r in records if r["split"] == "validation" and r["epochs"] >= 20),
-        key=lambda r: (order[r["model"]], -r["val_acc_final"]),
-    )
-    test = sorted(
-        (r for r in records if r["split"] == "test"), key=lambda r: (order[r["model"]], label(r))
-    )
-    proxies = _table(PROXY_COLUMNS, [r for r in records if "spec" in r])
-    return fill("frontier_search.md", rule=RULE, validation=_table(VALIDATION_COLUMNS, val),
-                test=_table(TEST_COLUMNS, test), proxies=proxies)  # fmt: skip
+    val = sorted((r for r in records if r["split"] == "validation" and r["epochs"] >= 20),
+                 key=lambda r: (order[r["model"]], -r["val_acc_final"]))  # fmt: skip
+    test = sorted((r for r in records if r["split"] == "test"),
+                  key=lambda r: (order[r["model"]], label(r)))  # fmt: skip
+    return fill("frontier_search.md", rule=fill("frontier_rule.md").strip(),
+                validation=[_cells(r) for r in val], test=[_cells(r) for r in test],
+                proxies=[_cells(r) for r in records if "spec" in r])  # fmt: skip
 
 
 def main() -> None:
@@ -315,18 +233,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.runs:
         ingest(args.runs, args.machine)
-    anchors = json.loads((FRONTIER / "anchors.json").read_text())
-    records = _load(SEARCH, [])
-    summary_path = RESULTS / "summary.json"
-    summary = _load(summary_path, {})
+    anchors, records = load(FRONTIER / "anchors.json"), load(SEARCH, [])
+    summary = load(RESULTS / "summary.json", {})
     summary["frontier"] = frontier_summary(anchors)
-    save_json(summary_path, summary)
+    save_json(RESULTS / "summary.json", summary)
     (RESULTS / "frontier.md").write_text(frontier_page(summary["frontier"], records))
     (RESULTS / "frontier_search.md").write_text(search_page(records))
-    points = [
-        {"name": n, "params": f["params"], "accuracy": f["mean"], "group": "mnistlite"}
-        for n, f in summary["frontier"].items()
-    ]
+    points = [{"name": n, "params": f["params"], "accuracy": f["mean"], "group": "mnistlite"}
+              for n, f in summary["frontier"].items()]  # fmt: skip
     if points:
         drawn = [{k: a[k] for k in ("name", "params", "accuracy")} for a in anchors["anchors"]]
         plots.save_figure(plots.plot_frontier(points, anchors=drawn), RESULTS / "frontier.png")

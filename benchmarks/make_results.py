@@ -4,57 +4,46 @@ Usage::
 
     mnistlite train STEP --seed S --no-bf16 --device cpu --data ../shared/data \\
         --out runs/reproduce/STEP-seedS          # each step, seed 1; step 2 also seeds 2, 3
-    python benchmarks/make_results.py --runs runs/reproduce
+    python benchmarks/make_results.py --runs runs/reproduce   # take the runs in, then render
     python benchmarks/make_results.py [--readme-only]   # render from the committed JSON
 
-Finished runs under ``--runs`` (``STEP-seedS/history.json``) are copied to
-``results/STEP/history.json`` (seed 1) and ``results/STEP/history-seedS.json`` (other
-seeds); everything is then built from the committed copies alone. The seed's reference
-numbers are read from ``results/seed_reference.json``, their one copy. The block of
-README.md between the ``results-table`` markers is rewritten from ``results/summary.json``
-(its "steps" entry written here, its "frontier" entry by ``benchmarks/make_frontier.py``);
-``--readme-only`` rewrites just that block, and ``tests/test_results.py`` fails when
-README and summary.json disagree.
+Rendering reads the committed histories (``results/STEP/history*.json``) and
+``results/seed_reference.json`` alone; README's ``results-table`` block comes from
+``results/summary.json``.
 """
 
-from __future__ import annotations
-
 import argparse
-import json
 import platform
 import re
 import shutil
 import statistics
 from pathlib import Path
-from typing import Any
 
-from tables import STD_NOTE, fill, markdown_table, mean_std
+from common import REPO, STD_NOTE, fill, load, mean_std
 
 from mnistlite.atomic import save_json
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "results"
-README = ROOT / "README.md"
+RESULTS = REPO / "results"
+README = REPO / "README.md"
 STEPS = [f"step{i}" for i in range(1, 8)]
 BEGIN = "<!-- results-table: begin (written by `python benchmarks/make_results.py`) -->"
 END = "<!-- results-table: end -->"
 
 
-def seed_reference() -> dict[str, Any]:
+def seed_reference() -> dict:
     """``results/seed_reference.json``: the seed's logs (``runs``) and stated numbers."""
-    return json.loads((RESULTS / "seed_reference.json").read_text())
+    return load(RESULTS / "seed_reference.json")
 
 
-def seed_best_test(reference: dict[str, Any], step: str) -> float:
+def seed_best_test(reference: dict, step: str) -> float:
     """The seed's best test accuracy of ``step``: the maximum of its reference run's log."""
     return max(reference["runs"][step][0]["test_acc"])
 
 
 def copy_runs(root: Path) -> None:
-    """Copy the finished step runs under ``root`` into ``results/STEP/``."""
+    """Take in the finished step runs under ``root``: copies in ``results/STEP/``."""
     for path in sorted(root.glob("step*-seed*/history.json")):
-        match = re.fullmatch(r"(step\d)-seed(\d+)", path.parent.name)
-        history = json.loads(path.read_text())
+        match, history = re.fullmatch(r"(step\d)-seed(\d+)", path.parent.name), load(path)
         if match and len(history["epochs"]) == history["meta"]["recipe"]["epochs"]:
             step, seed = match.group(1), int(match.group(2))
             (RESULTS / step).mkdir(exist_ok=True)
@@ -62,21 +51,19 @@ def copy_runs(root: Path) -> None:
             shutil.copy(path, RESULTS / step / name)
 
 
-def step_runs(step: str) -> list[dict[str, Any]]:
-    """The committed histories of ``step``, seed 1 (``history.json``) first."""
-    folder = RESULTS / step
-    paths = [folder / "history.json", *sorted(folder.glob("history-seed*.json"))]
-    runs = [json.loads(p.read_text()) for p in paths if p.is_file()]
-    return sorted(runs, key=lambda r: r["meta"]["seed"])
+def step_runs(step: str) -> list[dict]:
+    """The committed histories of ``step``, by seed."""
+    paths = [RESULTS / step / "history.json", *sorted((RESULTS / step).glob("history-seed*.json"))]
+    return sorted((load(p) for p in paths if p.is_file()), key=lambda r: r["meta"]["seed"])
 
 
-def steps_summary(reference: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def steps_summary(reference: dict) -> dict[str, dict]:
     """summary.json's "steps" entry, computed from the committed histories."""
-    steps: dict[str, dict[str, Any]] = {}
-    for step in (s for s in STEPS if step_runs(s)):
-        runs = step_runs(step)
-        epochs = runs[0]["epochs"]
-        tests = [e["test_acc"] for e in epochs]
+    steps = {}
+    for step, runs in ((s, step_runs(s)) for s in STEPS):
+        if not runs:
+            continue
+        epochs, tests = runs[0]["epochs"], [e["test_acc"] for e in runs[0]["epochs"]]
         steps[step] = {
             "params": runs[0]["meta"]["num_params"], "epochs": len(tests),
             "seed": runs[0]["meta"]["seed"], "best_test": max(tests), "final_test": tests[-1],
@@ -96,55 +83,31 @@ def steps_summary(reference: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return steps
 
 
-def results_readme(summary: dict[str, Any], reference: dict[str, Any]) -> str:
+def results_readme(summary: dict, reference: dict) -> str:
     """results/README.md: the steps' table, the extra seeds, notes (benchmarks/templates)."""
-    steps, rows = summary["steps"], []
-    for step, s in steps.items():
-        best = seed_best_test(reference, step)
-        rows.append([step, f"{s['params']:,}", s["epochs"], f"{s['best_test']:.2f}",
-                     f"{s['final_test']:.2f}", f"{s['best_train']:.2f}", f"{best:.2f}",
-                     f"{s['best_test'] - best:+.2f}", f"{s['minutes']:.1f} min"])  # fmt: skip
-    columns = ["step", "parameters", "epochs", "best test", "final test", "best train",
-               "seed's best test", "gap (best − seed)", "wall time"]  # fmt: skip
-    seeds = [seeds_line(step, s["seeds"]) for step, s in steps.items() if "seeds" in s]
-    step2 = reference["runs"]["step2"][0]["test_acc"]
-    return fill(
-        "results_readme.md", std_note=STD_NOTE, machine=summary.get("machine", "unrecorded"),
-        table="\n".join(markdown_table(columns, rows)),
-        seeds="\nSeveral seeds (to tell luck from the recipe):\n\n" + "\n".join(seeds) + "\n"
-        if seeds else "",
-        step1=step1_note(step_runs("step1")[0]), step2_best=max(step2),
-        step2_epoch=step2.index(max(step2)) + 1, step2_last=step2[-1],
-    )  # fmt: skip
+    steps, step2 = summary["steps"], reference["runs"]["step2"][0]["test_acc"]
+    rows = [{"step": step, **s, "gap": s["best_test"] - seed_best_test(reference, step),
+             "seed_best_test": seed_best_test(reference, step)}
+            for step, s in steps.items()]  # fmt: skip
+    seeds = [{"step": step, **s["seeds"], "best_ms": mean_std(s["seeds"]["best"]),
+              "final_ms": mean_std(s["seeds"]["final"])}
+             for step, s in steps.items() if "seeds" in s]  # fmt: skip
+    return fill("results_readme.md", std_note=STD_NOTE,
+                machine=summary.get("machine", "unrecorded"),
+                steps=rows, step1=step1_note(step_runs("step1")[0]), step2_best=max(step2),
+                step2_epoch=step2.index(max(step2)) + 1, step2_last=step2[-1],
+                **({"seeds": seeds} if seeds else {}))  # fmt: skip
 
 
-def seeds_line(step: str, seeds: dict[str, Any]) -> str:
-    """One step's seeds: best and final test accuracy, mean ± std and each."""
-    best, final = (", ".join(f"{v:.2f}" for v in seeds[k]) for k in ("best", "final"))
-    return (f"- {step}, seeds {', '.join(map(str, seeds['seeds']))}: best test "
-            f"{mean_std(seeds['best'])} (each: {best}), final test {mean_std(seeds['final'])} "
-            f"(each: {final}); histories in `results/{step}/history*.json`")  # fmt: skip
-
-
-def step1_note(run: dict[str, Any]) -> str:
-    """The results page's note on step 1 (6.4M parameters), from its history."""
+def step1_note(run: dict) -> dict:
+    """Step 1's minutes in all, median minutes per epoch, and the slow epochs' note."""
     seconds = [e["seconds"] for e in run["epochs"]]
     typical = statistics.median(seconds)
     slow = [i + 1 for i, s in enumerate(seconds) if s > 1.5 * typical]
-    text = (
-        "- step1 (6.4M parameters) trained alone on both cores of the CPU: "
-        f"{sum(seconds) / 60:.0f} min in all, a median of {typical / 60:.1f} min per epoch"
-    )
-    if slow:
-        text += (
-            f" (epoch{'s' if len(slow) > 1 else ''} {', '.join(map(str, slow))} took longer: "
-            "the CPU was shared then; the run was stopped and resumed from its per-epoch "
-            "checkpoint, as `mnistlite train step1 --resume` does)"
-        )
-    return text + (
-        ". Its 25 MB weights are not bundled with the package; its history is "
-        "`results/step1/history.json`."
-    )
+    note = (f" (epoch{'s' if len(slow) > 1 else ''} {', '.join(map(str, slow))} took longer: the "
+            "CPU was shared then; the run was stopped and resumed from its per-epoch checkpoint, "
+            "as `mnistlite train step1 --resume` does)")  # fmt: skip
+    return {"minutes": sum(seconds) / 60, "median": typical / 60, "slow": note if slow else ""}
 
 
 def _span(seeds: list[int]) -> str:
@@ -154,40 +117,32 @@ def _span(seeds: list[int]) -> str:
     return ", ".join(map(str, seeds))
 
 
-def readme_table(summary: dict[str, Any], reference: dict[str, Any]) -> str:
+def readme_table(summary: dict, reference: dict) -> str:
     """README.md's results block (markers included), from summary.json alone."""
-    rows, machine = [], summary.get("machine", "CPU")
-    for step, s in summary["steps"].items():
-        seed_best = f"{seed_best_test(reference, step):.2f}"
-        text = f"best {s['best_test']:.2f} / final {s['final_test']:.2f}"
-        if "seeds" in s:
-            text += f" (seeds {_span(s['seeds']['seeds'])}: best {mean_std(s['seeds']['best'])})"
-        rows.append([step, f"{s['params']:,}", s["epochs"], text, seed_best, f"{machine} (CPU)"])
-    frontier = summary.get("frontier", {})
-    for name in sorted(frontier, key=lambda n: frontier[n]["params"]):
-        f, n = frontier[name], len(frontier[name]["finals"])
-        text = f"final {mean_std(f['finals'])} ({n} seed{'s' if n > 1 else ''})"
-        rows.append([name, f"{f['params']:,}", f["epochs"], text, "–", f["device"]])
-    columns = ["model", "parameters", "epochs", "test accuracy (ours)", "seed's best test",
-               "trained on"]  # fmt: skip
-    intro = ("Test accuracy (%) on the 10,000 MNIST test images: the seed's steps as seed-1 "
-             "runs (best and final epoch), the frontier models as the final epoch's mean ± std "
-             f"over their seeds; {STD_NOTE}")  # fmt: skip
-    return "\n".join([BEGIN, intro, "", *markdown_table(columns, rows), END])
+    steps = [{"step": step, **s, "seed_best_test": seed_best_test(reference, step),
+              "text": f"best {s['best_test']:.2f} / final {s['final_test']:.2f}" + (
+                  f" (seeds {_span(s['seeds']['seeds'])}: best {mean_std(s['seeds']['best'])})"
+                  if "seeds" in s else "")} for step, s in summary["steps"].items()]  # fmt: skip
+    frontier = sorted(({"name": name, **f} for name, f in summary.get("frontier", {}).items()),
+                      key=lambda f: f["params"])  # fmt: skip
+    for f in frontier:
+        n = len(f["finals"])
+        f["text"] = f"final {mean_std(f['finals'])} ({n} seed{'s' if n > 1 else ''})"
+    return fill("readme_results.md", begin=BEGIN, end=END, std_note=STD_NOTE, steps=steps,
+                frontier=frontier, machine=summary.get("machine", "CPU"))  # fmt: skip
 
 
 def write_readme() -> None:
     """Rewrite README.md's results block from results/summary.json."""
-    summary = json.loads((RESULTS / "summary.json").read_text())
     text = README.read_text()
     start, end = text.find(BEGIN), text.find(END)
     if start < 0 or end < start:
         raise SystemExit(f"README.md lacks the markers {BEGIN!r} ... {END!r}")
-    block = readme_table(summary, seed_reference())
+    block = readme_table(load(RESULTS / "summary.json"), seed_reference())
     README.write_text(text[:start] + block + text[end + len(END) :])
 
 
-def figures(summary: dict[str, Any], reference: dict[str, Any]) -> None:
+def figures(summary: dict, reference: dict) -> None:
     """Each step's history against the seed's log, and every step's test accuracy."""
     from mnistlite import plots
 
@@ -202,16 +157,15 @@ def figures(summary: dict[str, Any], reference: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=Path, help="run folders (STEP-seedS/) to copy in first")
+    parser.add_argument("--runs", type=Path, help="run folders (STEP-seedS/) to take in first")
     parser.add_argument("--no-figures", action="store_true", help="leave the figures as they are")
     parser.add_argument("--readme-only", action="store_true", help="only README's table")
     args = parser.parse_args()
+    if args.runs is not None:
+        copy_runs(args.runs)
     if not args.readme_only:
-        if args.runs is not None:
-            copy_runs(args.runs)
-        reference = seed_reference()
-        path = RESULTS / "summary.json"
-        summary = json.loads(path.read_text()) if path.exists() else {}
+        reference, path = seed_reference(), RESULTS / "summary.json"
+        summary = load(path, {})
         summary["machine"] = summary.get("machine") or platform.processor() or platform.machine()
         summary["std"] = "sample standard deviation (n - 1) over seeds"
         summary["steps"] = steps_summary(reference)

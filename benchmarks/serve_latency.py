@@ -2,35 +2,26 @@
 
 Usage: python benchmarks/serve_latency.py [--requests 400] [--threads 8]
 
-Starts ``python -m mnistlite serve --port 0`` on 127.0.0.1, sends the picture the page
-sends (a 280x280 PNG of a digit drawn from tests/data/strokes.json) to
-``POST /api/predict?model=NAME`` from several threads, each with its own connection, and
-records every request's latency. Writes benchmarks/serve_latency.json and its section of
-benchmarks/RESULTS.md.
+Posts the PNG the page sends (the digit 3 of tests/data/strokes.json) to a local server
+from several threads, each with its own connection.
 """
-
-from __future__ import annotations
 
 import argparse
 import io
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import numpy as np
 import results_md
-import torch
-from machine import describe_cpu, load_average, save_result
+from common import HERE, REPO, describe_machine, save_result
 
-REPO = Path(__file__).resolve().parents[1]
 MODELS = ("step7", "lite1k")
 
 
@@ -46,14 +37,11 @@ def picture() -> bytes:
 
 
 def start_server() -> tuple[subprocess.Popen, str]:
+    """``mnistlite serve`` on a free port of 127.0.0.1, once it answers; the process, its URL."""
     path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mnistlite", "serve", "--port", "0"],
-        env={**os.environ, "PYTHONPATH": path},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    process = subprocess.Popen([sys.executable, "-m", "mnistlite", "serve", "--port", "0"],
+                               env={**os.environ, "PYTHONPATH": path}, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)  # fmt: skip
     url = process.stdout.readline().split()[2].rstrip("/")
     for _ in range(300):
         try:
@@ -65,6 +53,7 @@ def start_server() -> tuple[subprocess.Popen, str]:
 
 
 def measure(url: str, model: str, body: bytes, requests: int, threads: int) -> dict:
+    """Post ``body`` ``requests`` times from ``threads`` threads: requests/s, p50 and p95."""
     local, clients = threading.local(), []
 
     def one(_: int) -> float:
@@ -96,18 +85,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
-    body, load = picture(), load_average()
+    body, machine = picture(), describe_machine(threads=False)
     process, url = start_server()
     try:
         rows = [measure(url, m, body, args.requests, args.threads) for m in MODELS]
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
-    save_result(REPO / "benchmarks" / "serve_latency.json", {
-        "machine": describe_cpu()["summary"], "torch": torch.__version__,
-        "python": platform.python_version(), "load_before": load,
-        "picture_bytes": len(body), "rows": rows,
-    })  # fmt: skip
+    settings = {"picture_bytes": len(body), "threads": args.threads, "requests": args.requests}
+    save_result(HERE / "serve_latency.json", rows, settings, machine)
     print(f"wrote {results_md.write()}")
 
 

@@ -2,15 +2,10 @@
 
 Usage: python benchmarks/sweep_scaling.py --data ../shared/data [--postgres URL]
 
-Each configuration runs ``mnistlite.sweep.run_sweep(workers=N, threads=1)`` on a fresh study
-of 1-epoch trials on a slice of the training images, on PostgreSQL (a throwaway cluster on
-a unix socket unless ``--postgres`` names a database) and on Optuna's journal file. Trials
-per minute are counted in the steady state: from the moment the last worker began its
-first trial to the last completion (each worker first spends seconds loading MNIST).
-Writes benchmarks/sweep_scaling.json and its section of benchmarks/RESULTS.md.
+``sweep.run_sweep(workers=N, threads=1)`` on PostgreSQL (a throwaway cluster unless
+``--postgres`` names one) and on a journal file; trials per minute in the steady state (from
+the last worker's first trial to the last completion).
 """
-
-from __future__ import annotations
 
 import argparse
 import os
@@ -22,8 +17,7 @@ import uuid
 from pathlib import Path
 
 import results_md
-import torch
-from machine import describe_cpu, load_average, save_result
+from common import HERE, describe_machine, load_average, save_result
 
 from mnistlite import sweep
 
@@ -44,10 +38,9 @@ def _postgres(base: Path) -> tuple[str, list[str]]:
     """Start a throwaway cluster in ``base``; return its URL and the command that stops it."""
     initdb, pg_ctl = (shutil.which(n) or f"/usr/lib/postgresql/15/bin/{n}"
                       for n in ("initdb", "pg_ctl"))  # fmt: skip
-    user = _as_postgres()
+    user, data = _as_postgres(), str(base / "data")
     if user:
         os.chown(base, user["user"], user["group"])
-    data = str(base / "data")
     run = [initdb, "-D", data, "-U", "postgres", "-A", "trust", "--no-sync"]
     subprocess.run(run, check=True, capture_output=True, **user)
     options = f"-k {base} -c listen_addresses='' -c fsync=off"
@@ -58,11 +51,11 @@ def _postgres(base: Path) -> tuple[str, list[str]]:
 
 
 def _measure(storage: str, workers: int, trials: int, root: str) -> dict:
+    """One sweep of ``trials`` trials with ``workers`` workers: its steady trials per minute."""
     start = time.perf_counter()
-    study = sweep.run_sweep(
-        **SETTINGS, trials=trials, root=root, storage=storage, workers=workers,
-        study_name=f"scaling-{uuid.uuid4().hex[:8]}", progress=False,
-    )  # fmt: skip
+    study = sweep.run_sweep(**SETTINGS, trials=trials, root=root, storage=storage,
+                            workers=workers, study_name=f"scaling-{uuid.uuid4().hex[:8]}",
+                            progress=False)  # fmt: skip
     wall = time.perf_counter() - start
     trials_ = study.get_trials(deepcopy=False)
     done = [t for t in trials_ if t.state.name == "COMPLETE"]
@@ -85,7 +78,7 @@ def main() -> None:
     parser.add_argument("--postgres", metavar="URL", help="a database to use (default: start one)")
     parser.add_argument("--per-worker", type=int, default=6, help="trials per worker")
     args = parser.parse_args()
-    load_before, rows = load_average(), {}
+    machine, rows = describe_machine(threads=False), []
     base, stop = Path(tempfile.mkdtemp(prefix="mnl-scale-")), None
     try:
         url = args.postgres
@@ -95,16 +88,15 @@ def main() -> None:
         for label, storage in storages.items():
             for workers in (1, 2, 4):
                 row = _measure(storage, workers, args.per_worker * workers, args.data)
-                print(label, row, flush=True)
-                rows.setdefault(label, []).append(row)
+                first = next((r for r in rows if r["storage"] == label), row)["trials_per_minute"]
+                rows.append({"storage": label, **row, "vs_one": row["trials_per_minute"] / first})
+                print(rows[-1], flush=True)
     finally:
         if stop:
             subprocess.run(stop, capture_output=True, **_as_postgres())
         shutil.rmtree(base, ignore_errors=True)
-    save_result(Path(__file__).resolve().parent / "sweep_scaling.json", {
-        "cpu": describe_cpu(), "torch": torch.__version__, "settings": SETTINGS,
-        "load_before": load_before, "load_after": load_average(), "rows": rows,
-    })  # fmt: skip
+    machine["load_after"] = load_average()
+    save_result(HERE / "sweep_scaling.json", rows, SETTINGS, machine)
     print(f"wrote {results_md.write()}")
 
 

@@ -76,26 +76,54 @@ def test_seed_numbers_have_one_home(make_results):
 
 
 def test_speed_page_is_rendered_from_the_committed_json(tmp_path):
-    """Every section of benchmarks/RESULTS.md is what its script renders from its JSON.
+    """Every section of benchmarks/RESULTS.md is what its template renders from its JSON.
 
-    Rerun `python benchmarks/results_md.py`, or `python benchmarks/NAME.py --render` for
-    gpu_speed and seeds_speed, when this fails.
+    Rerun `python benchmarks/results_md.py` when this fails.
     """
     committed = (ROOT / "benchmarks" / "RESULTS.md").read_text()
     page = tmp_path / "RESULTS.md"
     page.write_text(committed)
-    load_script("results_md").write(page)
-    tables = load_script("tables")
-    for name in ("gpu_speed", "seeds_speed", "stack_modes"):
-        script = load_script(name)
-        result = json.loads((ROOT / "benchmarks" / f"{name}.json").read_text())
-        tables.write_section(page, name, getattr(script, "section", script.render)(result))
+    results_md = load_script("results_md")
+    results_md.write(page)
     assert page.read_text() == committed
     sections = {
         line.split()[2] for line in committed.splitlines() if line.startswith("<!-- begin ")
     }
-    rendered = {key for key, _, _ in load_script("results_md").SECTIONS}
-    assert sections == rendered | {"amx", "gpu_speed", "seeds_speed", "stack_modes"}
+    assert sections == set(results_md.sections())
+    for key in sections:  # each section has its JSON, in the one shape
+        data = json.loads((ROOT / "benchmarks" / f"{key}.json").read_text())
+        assert list(data) == ["name", "command", "machine", "settings", "rows"], key
+        assert data["name"] == key and data["machine"]["summary"] in committed
+
+
+def test_a_section_without_its_measured_part_leaves_out_its_paragraph():
+    """A part not measured (no rows) drops the paragraph that shows it, not the section."""
+    results_md = load_script("results_md")
+    data = json.loads((ROOT / "benchmarks" / "gpu_speed.json").read_text())
+    full = results_md.render("gpu_speed", data)
+    data["rows"] = [row for row in data["rows"] if row["part"] != "multi_seed"]
+    text = results_md.render("gpu_speed", data)
+    assert "--stack-mode MODE" in full and "--stack-mode MODE" not in text
+    assert "| stack mode |" not in text and "| network | step |" in text
+
+
+def test_only_paragraphs_of_parts_not_measured_are_left_out():
+    """A template paragraph goes missing only when it names a part that has no rows (so a
+    misspelt field in templates/RESULTS.md fails here rather than dropping its paragraph)."""
+    import re
+
+    results_md, common = load_script("results_md"), load_script("common")
+    for key, template in results_md.sections().items():
+        data = json.loads((ROOT / "benchmarks" / f"{key}.json").read_text())
+        parts = {row["part"]: [] for row in data["rows"] if "part" in row}
+        for row in data["rows"]:
+            parts.get(row.get("part"), []).append(row)
+        declared = set(re.findall(r"^@(\w+) ", template, re.M)) - {"rows"}  # its tables' parts
+        for paragraph in template.split("\n\n")[1:]:
+            if common.fill(paragraph + "\n", **data, **parts) == "":
+                named = set(re.findall(r"^@(\w+) |\{(\w+)\[", paragraph, re.M))
+                named = {a or b for a, b in named} & declared
+                assert named - set(parts), (key, paragraph[:80])
 
 
 @pytest.fixture(scope="module")
@@ -114,14 +142,14 @@ def test_deploy_provenance_names_the_command_of_each_row(deploy):
     """A row measured again later names its own command, not the first run's."""
     result = {
         "command": "deploy --models a b",
-        "models": [
+        "rows": [
             {"model": "a", "command": "deploy --models a b"},
             {"model": "b", "command": "deploy --models b"},
             {"model": "c"},  # recorded before rows kept their command
         ],
     }
     assert deploy._provenance(result) == ("`deploy --models a b` (a, c), `deploy --models b` (b)")
-    del result["models"][1]
+    del result["rows"][1]
     assert deploy._provenance(result) == "`deploy --models a b`"
 
 
