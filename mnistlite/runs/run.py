@@ -89,19 +89,13 @@ class _Setup:
         ]
 
 
-def _prepare(
-    recipe: Recipe,
-    *,
+def _load(
     root: str | Path | None,
     data: tuple[MNISTTensors, MNISTTensors] | None,
-    seeds: list[int],
-    side_by_side: bool,
-    device: torch.device,
     download: bool,
-    limit_train: int | None,
-    val_split: int | None,
-) -> _Setup:
-    """Load the data and split it once per seed (each seed holds out its own images)."""
+    device: torch.device,
+) -> tuple[MNISTTensors, MNISTTensors]:
+    """The training and test images on ``device``: as given, or read from ``root``."""
     if data is None:
         if root is None:
             raise MnistliteError("pass the MNIST root folder (root=...) or data=(train, test)")
@@ -110,11 +104,15 @@ def _prepare(
             load_mnist(root, train=False, download=download, device=device),
         )
     full, test = (part.to(device) for part in data)
-    parts = []
-    for seed in seeds:
-        train, val = (full.split(val_split, seed=seed)) if val_split is not None else (full, None)
-        parts.append((train.take(limit_train), val))
-    return _Setup(recipe.for_device(device), seeds, side_by_side, parts, test, device)
+    return full, test
+
+
+def _split(
+    full: MNISTTensors, val_split: int | None, seed: int, limit_train: int | None
+) -> tuple[MNISTTensors, MNISTTensors | None]:
+    """One seed's training images and validation set (held out with its seed), or None."""
+    train, val = full.split(val_split, seed=seed) if val_split is not None else (full, None)
+    return train.take(limit_train), val
 
 
 def _check_arguments(
@@ -161,11 +159,9 @@ def train(
 ) -> Run:
     """Train ``recipe`` on MNIST and return the :class:`Run`: models, histories, files.
 
-    With ``out``, the files of :class:`OutFolder` are written atomically after every
-    epoch; ``out`` must be new or empty, or, with ``resume``, hold the checkpoint of the
-    same run (:func:`check_same_run`: only ``epochs`` may grow). With ``seeds``, one copy
-    of the model per seed trains side by side in this process, each as a single run with
-    its seed would (its initial weights, images, order and validation split).
+    With ``out``, :class:`OutFolder`'s files are written atomically after every epoch;
+    ``out`` must be new or empty, or, with ``resume``, hold the same run's checkpoint
+    (:func:`check_same_run`). With ``seeds``, one model per seed trains side by side.
 
     Args:
         recipe: The recipe to run.
@@ -179,17 +175,15 @@ def train(
         resume: Continue from ``out/checkpoint.pt``.
         progress: Show tqdm progress bars.
         limit_train: Train on the first N images (after the validation split) only.
-        val_split: Hold out this many training images (chosen by the seed) as a
-            validation set, logged as ``val_loss``/``val_acc``: the one to choose by.
+        val_split: Hold out N training images (by the seed), logged as ``val_acc``.
         callbacks: Extra :class:`~mnistlite.training.Callback` objects.
         teacher_weights: A state-dict file for the recipe's teacher (:func:`build_teacher`).
-        stack_mode: ``"auto"``, ``"grouped"``, ``"vmap"`` or ``"loop"``
-            (:class:`~mnistlite.stacked.StackedModel`), recorded as ``meta["stack_mode"]``.
+        stack_mode: :class:`~mnistlite.stacked.StackedModel`'s mode (``"auto"``...).
         **switches: The Trainer's ``channels_last``, ``compile``, ``bf16``, ``cuda_graphs``.
 
     Raises:
-        MnistliteError: For bad arguments (e.g. repeated seeds, ``seed`` with ``seeds``,
-            a ``val_split`` leaving no images, a non-empty ``out`` without ``resume``).
+        MnistliteError: For bad arguments (e.g. repeated seeds, a ``val_split`` leaving no
+            images, a non-empty ``out`` without ``resume``), before any work.
     """
     run_seeds, side_by_side = _check_arguments(seed, seeds, stack_mode, val_split, data)
     if resume and out is None:
@@ -197,17 +191,9 @@ def train(
     folder = OutFolder(out, run_seeds if side_by_side else None) if out is not None else None
     saved = folder.check(resume) if folder is not None else None
     where = resolve_device(device)
-    setup = _prepare(
-        recipe,
-        root=root,
-        data=data,
-        seeds=run_seeds,
-        side_by_side=side_by_side,
-        device=where,
-        download=download,
-        limit_train=limit_train,
-        val_split=val_split,
-    )
+    full, test = _load(root, data, download, where)
+    parts = [_split(full, val_split, s, limit_train) for s in run_seeds]
+    setup = _Setup(recipe.for_device(where), run_seeds, side_by_side, parts, test, where)
     if resume and folder is not None:
         check_same_run(saved or {}, setup.facts(), folder.checkpoint)
     options = {"callbacks": list(callbacks), "progress": progress, **switches}

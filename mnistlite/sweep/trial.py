@@ -59,6 +59,14 @@ def _budgeted_model(trial: optuna.trial.Trial, budget: int, seed: int) -> tuple[
     return model, overrides
 
 
+def _recorded(recipe: Any, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The recipe fields a trial set (and the step schedule's fixed ones), for the study."""
+    recorded = {key: getattr(recipe, key) for key in (*overrides, "epochs")}
+    if recipe.schedule == "step":
+        recorded.update(step_size=recipe.step_size, gamma=recipe.gamma)
+    return recorded
+
+
 def objective(
     trial: optuna.trial.Trial,
     *,
@@ -73,15 +81,11 @@ def objective(
 ) -> float:
     """Build, budget-check, train and score one trial; return validation accuracy (%).
 
-    The network from :func:`~mnistlite.sweep.suggest` is counted first: over ``budget`` it
-    raises ``optuna.TrialPruned`` before any training, with the user attributes ``params``
-    and ``rejected`` (the reason). Otherwise :func:`mnistlite.runs.fit_model` trains it with
-    the trial's recipe (:func:`~mnistlite.sweep.sweep_recipe`) for ``epochs`` on ``train``,
-    and the final epoch's accuracy on ``val`` is returned, every epoch reported to the
-    trial so that a pruner may stop it early. User attributes stored: ``params``,
-    ``macs``, ``val_acc``, ``spec`` (:func:`~mnistlite.models.spec_to_dict`), ``net``
-    (:func:`~mnistlite.models.describe_spec`), ``recipe`` (the recipe fields set) and
-    ``seconds``.
+    Over ``budget``, the network is refused before any training (``optuna.TrialPruned``,
+    with the user attributes ``params`` and ``rejected``). Otherwise
+    :func:`mnistlite.runs.fit_model` trains it with :func:`~mnistlite.sweep.sweep_recipe`,
+    reporting every epoch's ``val_acc`` to the trial (a pruner may stop it). User
+    attributes: ``params``, ``macs``, ``val_acc``, ``spec``, ``net``, ``recipe``, ``seconds``.
 
     Args:
         trial: The Optuna trial.
@@ -103,10 +107,7 @@ def objective(
     if before_training is not None:
         before_training(trial)
     recipe = sweep_recipe(overrides, epochs)
-    recorded = {key: getattr(recipe, key) for key in (*overrides, "epochs")}
-    if recipe.schedule == "step":
-        recorded.update(step_size=recipe.step_size, gamma=recipe.gamma)
-    trial.set_user_attr("recipe", recorded)
+    trial.set_user_attr("recipe", _recorded(recipe, overrides))
     callbacks = [_ReportToTrial(trial, require_optuna())]
     start = time.perf_counter()
     try:

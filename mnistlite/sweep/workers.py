@@ -35,7 +35,7 @@ from mnistlite import _checks, _studies
 from mnistlite import data as mnist_data
 from mnistlite.errors import MnistliteError
 from mnistlite.sweep.space import SEARCH_SPACE, smallest_network
-from mnistlite.sweep.studies import _quiet, default_study_name, require_optuna
+from mnistlite.sweep.studies import DEFAULT_STORAGE, _quiet, default_study_name, require_optuna
 from mnistlite.sweep.trial import objective
 
 if TYPE_CHECKING:
@@ -52,13 +52,32 @@ class SweepSettings:
     """Everything a sweep's workers share, checked once: :func:`run_sweep`'s arguments.
 
     Workers started in other processes receive it as JSON (:meth:`to_json`).
+
+    Attributes:
+        budget: The largest allowed number of parameters.
+        trials: Complete trials the study should hold when the sweep ends.
+        epochs: Training epochs per trial.
+        root: MNIST root folder (torchvision layout).
+        storage: ``sqlite:///FILE``, ``journal:///FILE`` or a database URL such as
+            ``postgresql+psycopg2://USER:PASSWORD@HOST/DB`` (many machines).
+        study_name: The study's name (None: :func:`~mnistlite.sweep.default_study_name`).
+        limit_train: Train each trial on this many images only (quick studies).
+        val_size: Validation images held out from the training set.
+        seed: Seeds the validation split and every trial's training.
+        device: Where to train: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
+        download: Let torchvision download MNIST if it is missing.
+        progress: Print one line per trial and show the Trainer's progress bars.
+        workers: Local worker processes to start on the study (1: work in this process).
+        threads: Torch threads per process (None: the cores divided among workers).
+        heartbeat_interval: Seconds between a running trial's heartbeats (RDB storages).
+        grace_period: Seconds without a heartbeat after which a trial counts as lost.
     """
 
     budget: int
     trials: int
     epochs: int
     root: str
-    storage: str
+    storage: str = DEFAULT_STORAGE
     study_name: str | None = None
     limit_train: int | None = None
     val_size: int = 5000
@@ -70,6 +89,22 @@ class SweepSettings:
     threads: int | None = None
     heartbeat_interval: int = 30
     grace_period: int = 120
+
+    @classmethod
+    def of(cls, **values: Any) -> SweepSettings:
+        """Settings from keyword values, checked; an unknown name is a clear error.
+
+        Raises:
+            MnistliteError: Naming an unknown setting, or the first bad value.
+        """
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise MnistliteError(
+                f"unknown sweep setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        values = {**values, "root": str(values["root"]), "device": str(values.get("device", "cpu"))}
+        return cls(**values).check()
 
     @property
     def name(self) -> str:
@@ -116,23 +151,7 @@ class SweepSettings:
 
 
 def run_sweep(
-    *,
-    budget: int,
-    trials: int,
-    epochs: int,
-    root: str | Path,
-    storage: str = "sqlite:///mnistlite-sweep.db",
-    study_name: str | None = None,
-    limit_train: int | None = None,
-    val_size: int = 5000,
-    seed: int = 0,
-    device: str | torch.device = "cpu",
-    download: bool = False,
-    progress: bool = True,
-    workers: int = 1,
-    threads: int | None = None,
-    heartbeat_interval: int = 30,
-    grace_period: int = 120,
+    *, budget: int, trials: int, epochs: int, root: str | Path, **options: Any
 ) -> optuna.Study:
     """Search networks and recipes under ``budget`` until the study has ``trials`` of them.
 
@@ -143,45 +162,19 @@ def run_sweep(
         trials: Complete trials the study should hold when the sweep ends.
         epochs: Training epochs per trial.
         root: MNIST root folder (torchvision layout).
-        storage: ``sqlite:///FILE``, ``journal:///FILE`` or a database URL such as
-            ``postgresql+psycopg2://USER:PASSWORD@HOST/DB`` (many machines).
-        study_name: The study's name (default: :func:`default_study_name`).
-        limit_train: Train each trial on this many images only (quick studies).
-        val_size: Validation images held out from the training set.
-        seed: Seeds the validation split and every trial's training.
-        device: Where to train: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
-        download: Let torchvision download MNIST if it is missing.
-        progress: Print one line per trial and show the Trainer's progress bars.
-        workers: Local worker processes to start on the study (1: work in this process).
-        threads: Torch threads per process (default: the cores divided among workers).
-        heartbeat_interval: Seconds between a running trial's heartbeats (RDB storages).
-        grace_period: Seconds without a heartbeat after which a trial counts as lost.
+        **options: The other :class:`SweepSettings` fields, each with its default there:
+            ``storage``, ``study_name``, ``limit_train``, ``val_size``, ``seed``,
+            ``device``, ``download``, ``progress``, ``workers``, ``threads``,
+            ``heartbeat_interval``, ``grace_period``.
 
     Raises:
         MissingExtraError: If Optuna is missing (the message names ``mnistlite[sweep]``).
-        MnistliteError: For a setting out of range, a storage that cannot be opened (the
-            password masked), a study created with other settings, missing MNIST, or
-            workers that failed before the study was full.
+        MnistliteError: For an unknown option or a setting out of range, a storage that
+            cannot be opened (the password masked), a study created with other settings,
+            missing MNIST, or workers that failed before the study was full.
     """
     optuna = require_optuna()
-    settings = SweepSettings(
-        budget=budget,
-        trials=trials,
-        epochs=epochs,
-        root=str(root),
-        storage=storage,
-        study_name=study_name,
-        limit_train=limit_train,
-        val_size=val_size,
-        seed=seed,
-        device=str(device),
-        download=download,
-        progress=progress,
-        workers=workers,
-        threads=threads,
-        heartbeat_interval=heartbeat_interval,
-        grace_period=grace_period,
-    ).check()
+    settings = SweepSettings.of(budget=budget, trials=trials, epochs=epochs, root=root, **options)
     with _quiet(optuna):
         study = _open(optuna, settings)
         if settings.workers > 1:
