@@ -40,7 +40,7 @@ _SETUP_LOCK = 0x6D6E6973  # "mnis"
 #: How often a queued retry of a lost trial is retried again, at most.
 MAX_RETRY = 3
 
-#: The examples a bad ``--storage`` message suggests.
+#: The examples a bad storage URL's message suggests.
 URL_EXAMPLES = "sqlite:///FILE, journal:///FILE or postgresql+psycopg2://USER:PASSWORD@HOST/DB"
 
 
@@ -79,7 +79,7 @@ def check_url(url: Any) -> None:
     """Raise an error unless ``url`` looks like a storage URL (``scheme://…``)."""
     if not isinstance(url, str) or not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", url):
         raise MnistliteError(
-            f"--storage must be a database URL or a journal file's URL, such as {URL_EXAMPLES}; "
+            f"storage must be a database URL or a journal file's URL, such as {URL_EXAMPLES}; "
             f"got {mask_url(url)!r}"
         )
 
@@ -128,7 +128,25 @@ def _journal_storage(optuna: ModuleType, path: Path) -> Any:
 def _storage_error(url: str, err: BaseException) -> MnistliteError:
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     first = next((line for line in lines if not line.startswith("(Background")), repr(err))
-    return MnistliteError(f"cannot open --storage {mask_url(url)}: {_scrub(first, url)}")
+    return MnistliteError(f"cannot open storage {mask_url(url)}: {_scrub(first, url)}")
+
+
+def _local_storage(optuna: ModuleType, url: str, create: bool) -> Any:
+    """A journal file's storage; None for a database URL (SQLite files checked here too)."""
+    shown = mask_url(url)
+    for scheme in ("journal", "sqlite"):
+        path = _local_path(url, scheme)
+        if path is None:
+            continue
+        if not create and not path.is_file():
+            raise MnistliteError(f"no sweep database at {path} (from storage {shown})")
+        if not path.parent.is_dir():
+            raise MnistliteError(f"storage {shown}: the folder {path.parent} does not exist")
+        if scheme == "journal":
+            return _journal_storage(optuna, path)
+    if url.startswith("journal:"):
+        raise MnistliteError(f"storage {shown}: a journal URL is journal:///FILE")
+    return None
 
 
 def open_storage(
@@ -156,20 +174,12 @@ def open_storage(
             is masked.
     """
     check_url(url)
-    shown = mask_url(url)
-    for scheme in ("journal", "sqlite"):
-        path = _local_path(url, scheme)
-        if path is None:
-            continue
-        if not create and not path.is_file():
-            raise MnistliteError(f"no sweep database at {path} (from --storage {shown})")
-        if not path.parent.is_dir():
-            raise MnistliteError(f"--storage {shown}: the folder {path.parent} does not exist")
-        if scheme == "journal":
-            return _journal_storage(optuna, path)
-    if url.startswith("journal:"):
-        raise MnistliteError(f"--storage {shown}: a journal URL is journal:///FILE")
+    local = _local_storage(optuna, url, create)
+    if local is not None:
+        return local
     from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
+
+    shown = mask_url(url)
 
     error: BaseException | None = None
     for attempt in range(5):
@@ -177,13 +187,13 @@ def open_storage(
             return _rdb_storage(optuna, url, heartbeat_interval, grace_period)
         except ArgumentError as err:
             raise MnistliteError(
-                f"--storage {shown} is not a database URL ({URL_EXAMPLES}): {_scrub(str(err), url)}"
+                f"storage {shown} is not a database URL ({URL_EXAMPLES}): {_scrub(str(err), url)}"
             ) from None
         except ImportError as err:
             driver = url.split("://", 1)[0]
             hint = " (pip install psycopg2-binary)" if is_postgresql(url) else ""
             raise MnistliteError(
-                f"--storage {shown}: the database driver for {driver!r} is not installed{hint}: "
+                f"storage {shown}: the database driver for {driver!r} is not installed{hint}: "
                 f"{_scrub(str(err.__cause__ or err), url)}"
             ) from None
         except (OperationalError, IntegrityError) as err:
@@ -221,13 +231,13 @@ class _SetupLock:
             self.connection.execute(sqlalchemy.text(f"SELECT pg_advisory_lock({_SETUP_LOCK})"))
         except ImportError as err:
             raise MnistliteError(
-                f"--storage {mask_url(self.url)}: the PostgreSQL driver is not installed "
+                f"storage {mask_url(self.url)}: the PostgreSQL driver is not installed "
                 f"(pip install psycopg2-binary): {_scrub(str(err), self.url)}"
             ) from None
         except (SQLAlchemyError, ValueError) as err:
             if isinstance(err, sqlalchemy.exc.ArgumentError):
                 raise MnistliteError(
-                    f"--storage {mask_url(self.url)} is not a database URL ({URL_EXAMPLES})"
+                    f"storage {mask_url(self.url)} is not a database URL ({URL_EXAMPLES})"
                 ) from None
             raise _storage_error(self.url, err) from None
         return self

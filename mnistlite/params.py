@@ -152,6 +152,25 @@ def _kernel_stride(module: nn.Module, inp: torch.Tensor) -> tuple[int, int]:
     return 1, 1
 
 
+def _run_once(model: nn.Module, input_size: tuple[int, ...], hook: Any) -> None:
+    """Run ``model`` once on zeros with ``hook`` on every leaf layer; modes restored."""
+    leaves = [m for m in model.modules() if not list(m.children())]
+    handles = [m.register_forward_hook(hook) for m in leaves]
+    modes = {m: m.training for m in model.modules()}
+    try:
+        first = next(model.parameters(), None)
+        device = first.device if first is not None else torch.device("cpu")
+        dtype = first.dtype if first is not None and first.is_floating_point() else None
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(input_size, device=device, dtype=dtype))
+    finally:
+        for handle in handles:
+            handle.remove()
+        for module, mode in modes.items():
+            module.training = mode
+
+
 def summary(model: nn.Module, input_size: tuple[int, ...] = (1, 1, 28, 28)) -> Summary:
     """Run ``model`` once on zeros and tabulate its leaf layers.
 
@@ -194,21 +213,7 @@ def summary(model: nn.Module, input_size: tuple[int, ...] = (1, 1, 28, 28)) -> S
             )
         )
 
-    leaves = [m for m in model.modules() if not list(m.children())]
-    handles = [m.register_forward_hook(hook) for m in leaves]
-    modes = {m: m.training for m in model.modules()}
-    try:
-        first = next(model.parameters(), None)
-        device = first.device if first is not None else torch.device("cpu")
-        dtype = first.dtype if first is not None and first.is_floating_point() else None
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(input_size, device=device, dtype=dtype))
-    finally:
-        for handle in handles:
-            handle.remove()
-        for module, mode in modes.items():
-            module.training = mode
+    _run_once(model, input_size, hook)
     return Summary(
         rows=tuple(rows),
         input_size=input_size,

@@ -263,7 +263,7 @@ def test_bad_storage_and_study_input(postgres, tmp_path, capsys):
     err = _fails(
         [*base, "--storage", f"postgresql+psycopg2://postgres:{SECRET}@127.0.0.1:1/x"], capsys
     )
-    assert "cannot open --storage postgresql+psycopg2://postgres:***@127.0.0.1:1/x" in err
+    assert "cannot open storage postgresql+psycopg2://postgres:***@127.0.0.1:1/x" in err
     assert SECRET not in err
     db = postgres.fresh()
     err = _fails([*base, "--storage", postgres.url(db, "sweeper", WRONG)], capsys)
