@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from common import REPO, TARGETS, load
 
-from mnistlite import data, models, params, recipes, sweep
+from mnistlite import data, models, params, recipes, runs, sweep
 from mnistlite.atomic import save_json
 from mnistlite.models.spec import spec_from_dict
 
@@ -46,7 +46,7 @@ def _train(trial, train, val, epochs: int, seeds: list[int]) -> float:
         raise optuna.TrialPruned("no queued candidate left")
     name = trial.suggest_categorical("candidate", sorted(CANDIDATES))
     recipe, start = candidate(name).replace(epochs=epochs), time.time()
-    nets, histories = recipes.train(recipe, data=(train, val), seeds=seeds, progress=False)
+    nets, histories = runs.train(recipe, data=(train, val), seeds=seeds, progress=False)
     shared = {"candidate": name, "epochs": epochs, "seconds": round(time.time() - start, 1),
               "seeds_side_by_side": seeds,
               "spec": repr(spec_from_dict(CANDIDATES[name]["spec"])),

@@ -22,7 +22,7 @@ import results_md
 import torch
 from common import HERE, load, save_result, train
 
-from mnistlite import models, recipes
+from mnistlite import models, recipes, runs
 from mnistlite.data import Batches, StackedBatches, load_mnist
 from mnistlite.stacked import StackedModel
 from mnistlite.training import Trainer
@@ -78,7 +78,7 @@ def seeded(name: str, seed: int) -> torch.nn.Module:
 
 def trainer_for(model: torch.nn.Module, recipe: str, **switches: object) -> Trainer:
     """A Trainer on CUDA over ``model`` with ``recipe``'s SGD optimizer."""
-    optimizer = recipes.build_optimizer(recipes.get_recipe(recipe), model)
+    optimizer = runs.build_optimizer(recipes.get_recipe(recipe), model)
     return Trainer(model, optimizer=optimizer, device="cuda", progress=False, **switches)
 
 

@@ -54,6 +54,8 @@ nitpick_ignore = [
     # FastDropout's base as autodoc writes it; torch's inventory lists torch.nn.Dropout.
     ("py:class", "torch.nn.modules.dropout.Dropout"),
 ]
+# Optuna (an optional extra) has no inventory here; its names appear in the sweep's hints.
+nitpick_ignore_regex = [(r"py:(class|exc)", r"optuna\..*")]
 
 # -- autodoc + napoleon (Google style) ----------------------------------------------
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from mnistlite import data, models, params, recipes
+from mnistlite import data, models, params, recipes, runs
 from mnistlite.models import Conv, Head, NetSpec, OneByOne, Pool, SpecNet
 
 parser = argparse.ArgumentParser(description="Build a model from the blocks and train it.")
@@ -124,8 +124,8 @@ train_data = data.load_mnist(args.data, train=True, download=args.download, devi
 test_data = data.load_mnist(args.data, train=False, download=args.download, device=device)
 train_data, test_data = train_data.take(args.limit), test_data.take(args.limit)
 
-(out / "checkpoint.pt").unlink(missing_ok=True)  # start afresh (recipes.train never overwrites one)
-model, history = recipes.train(
+(out / "checkpoint.pt").unlink(missing_ok=True)  # start afresh (runs.train never overwrites one)
+model, history = runs.train(
     recipe, data=(train_data, test_data), out=out, seed=args.seed, device=device, progress=False
 )
 for record in history.epochs:

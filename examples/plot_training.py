@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from mnistlite import data, plots, recipes
+from mnistlite import data, plots, recipes, runs
 
 parser = argparse.ArgumentParser(description="Plot training curves and misclassified digits.")
 parser.add_argument(
@@ -72,8 +72,8 @@ train_data = data.load_mnist(args.data, train=True, download=args.download, devi
 test_data = data.load_mnist(args.data, train=False, download=args.download, device=device)
 train_data, test_data = train_data.take(args.limit), test_data.take(args.limit)
 
-(out / "checkpoint.pt").unlink(missing_ok=True)  # start afresh (recipes.train never overwrites one)
-model, history = recipes.train(
+(out / "checkpoint.pt").unlink(missing_ok=True)  # start afresh (runs.train never overwrites one)
+model, history = runs.train(
     recipe, data=(train_data, test_data), out=out, seed=args.seed, device=device, progress=False
 )
 for record in history.epochs:

@@ -2,7 +2,7 @@
 ==============
 
 Train one of the seed's recipes (step 7 by default) on MNIST with
-:func:`mnistlite.recipes.train`, print the numbers of every epoch, and save the run's
+:func:`mnistlite.runs.train`, print the numbers of every epoch, and save the run's
 ``history.json``, its weights and a plot of its training curves.
 
 Run it from the command line::
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from mnistlite import data, plots, recipes
+from mnistlite import data, plots, recipes, runs
 from mnistlite.training import Callback
 
 # %%
@@ -92,7 +92,7 @@ print(f"{len(train_data):,} training images, {len(test_data):,} test images, on 
 # --------
 #
 # A :class:`~mnistlite.training.Callback` sees the record of every epoch as soon as it is
-# logged; this one prints it. :func:`~mnistlite.recipes.train` writes ``history.json``,
+# logged; this one prints it. :func:`~mnistlite.runs.train` writes ``history.json``,
 # ``checkpoint.pt`` and ``model.pt`` into ``out``.
 
 
@@ -109,8 +109,8 @@ class PrintEpoch(Callback):
         )
 
 
-(out / "checkpoint.pt").unlink(missing_ok=True)  # start afresh (recipes.train never overwrites one)
-model, history = recipes.train(
+(out / "checkpoint.pt").unlink(missing_ok=True)  # start afresh (runs.train never overwrites one)
+model, history = runs.train(
     recipe,
     data=(train_data, test_data),
     out=out,

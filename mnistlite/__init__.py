@@ -6,7 +6,7 @@
 10252
 """
 
-from mnistlite import blocks, data, errors, models, params, recipes, stacked, training
+from mnistlite import blocks, data, errors, models, params, recipes, runs, stacked, training
 from mnistlite.training import History, Trainer
 
 __version__ = "0.1.0"
@@ -21,6 +21,7 @@ __all__ = [
     "models",
     "params",
     "recipes",
+    "runs",
     "stacked",
     "training",
 ]

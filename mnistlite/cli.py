@@ -29,7 +29,7 @@ EXIT_BROKEN_PIPE = 128 + int(getattr(signal, "SIGPIPE", 13))
 
 
 #: The command line's speed switches; the same defaults as the Python API's
-#: (:class:`~mnistlite.training.Trainer`, :func:`mnistlite.recipes.train`), chosen by
+#: (:class:`~mnistlite.training.Trainer`, :func:`mnistlite.runs.train`), chosen by
 #: ``benchmarks/epoch_time.py`` (see ``benchmarks/RESULTS.md``): bf16 autocast where the
 #: device computes bf16 natively ("auto"); channels_last on CUDA only, for networks without
 #: depthwise convolutions ("auto": it was slower on two CPU threads and for depthwise

@@ -65,7 +65,7 @@ class Recipe:
         distill_weight: Share of the teacher term in the loss, in [0, 1].
         device_overrides: Fields that differ on a device type, e.g.
             ``{"cuda": {"epochs": 8}}``: :meth:`for_device` applies them, and
-            :func:`train` does so for the device it trains on. A field set with
+            :func:`mnistlite.runs.train` does so for the device it trains on. A field set with
             :meth:`replace` (or :func:`get_recipe`) wins over them.
     """
 

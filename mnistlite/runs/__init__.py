@@ -2,7 +2,7 @@
 
 :func:`train` turns a :class:`~mnistlite.recipes.Recipe` into a
 :class:`~mnistlite.training.Trainer` (the only place that does, teacher included: the
-CLI, :mod:`mnistlite.sweep` and :func:`mnistlite.recipes.train` all come here), owns the
+CLI, :mod:`mnistlite.sweep` and :func:`mnistlite.runs.train` all come here), owns the
 output folder (:class:`OutFolder`: one run's files, or ``seed-S/`` for each of many) and
 resuming it, and returns one :class:`Run` for one seed or many::
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from torch import nn
 
 from mnistlite.recipes import Recipe
+from mnistlite.runs.folder import OutFolder
 from mnistlite.training import History
-
-if TYPE_CHECKING:
-    from mnistlite.runs.folder import OutFolder
 
 __all__ = ["Run", "Summary"]
 

@@ -108,7 +108,7 @@ class SweepSettings:
 
     @property
     def name(self) -> str:
-        """The study's name: ``study_name``, or :func:`default_study_name` of the budget."""
+        """The study's name (``study_name``, or :func:`default_study_name` of the budget)."""
         return self.study_name or default_study_name(self.budget)
 
     def check(self) -> SweepSettings:
@@ -150,9 +150,7 @@ class SweepSettings:
         return json.dumps(dataclasses.asdict(self))
 
 
-def run_sweep(
-    *, budget: int, trials: int, epochs: int, root: str | Path, **options: Any
-) -> optuna.Study:
+def run_sweep(*, budget: int, trials: int, epochs: int, root: str | Path, **options: Any) -> Any:
     """Search networks and recipes under ``budget`` until the study has ``trials`` of them.
 
     How workers share a study is in :mod:`mnistlite.sweep.workers`' description.
@@ -166,6 +164,9 @@ def run_sweep(
             ``storage``, ``study_name``, ``limit_train``, ``val_size``, ``seed``,
             ``device``, ``download``, ``progress``, ``workers``, ``threads``,
             ``heartbeat_interval``, ``grace_period``.
+
+    Returns:
+        The ``optuna.Study``.
 
     Raises:
         MissingExtraError: If Optuna is missing (the message names ``mnistlite[sweep]``).

@@ -24,7 +24,7 @@ This package never imports :mod:`mnistlite.models`, :mod:`mnistlite.recipes`,
 :mod:`mnistlite.runs` or the CLI.
 """
 
-from mnistlite.errors import CheckpointError
+from mnistlite.errors import CheckpointError  # noqa: F401  (its old home; errors.py owns it)
 from mnistlite.training.callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint
 from mnistlite.training.checkpoints import CHECKPOINT_FORMAT, load_checkpoint
 from mnistlite.training.devices import (
@@ -50,7 +50,6 @@ __all__ = [
     "NATIVE_BF16_CPU_FLAGS",
     "CSVLogger",
     "Callback",
-    "CheckpointError",
     "EarlyStopping",
     "History",
     "ModelCheckpoint",

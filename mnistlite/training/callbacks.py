@@ -92,7 +92,7 @@ def _monitored(record: dict[str, float], monitor: str, owner: str) -> float:
     """The monitored value of an epoch record, or a ValueError naming what is there."""
     if monitor not in record:
         hint = (
-            "; pass a validation set (Trainer.fit(..., val=...) or recipes.train(..., val_split=N))"
+            "; pass a validation set (Trainer.fit(..., val=...) or runs.train(..., val_split=N))"
             if monitor.startswith("val_")
             else ""
         )

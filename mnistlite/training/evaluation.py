@@ -60,7 +60,7 @@ def evaluate_members(
 
     Args:
         model: The module (put in eval mode for the pass, then back).
-        logits: Images -> fp32 logits (the training step's :meth:`TrainStep.logits`).
+        logits: Images -> fp32 logits (the training step's :meth:`.TrainStep.logits`).
         batches: ``(images, labels)`` batches, e.g. from :func:`eval_batches`.
         device: Where the model is.
         members: Models side by side (1 for a plain model).

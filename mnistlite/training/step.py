@@ -3,7 +3,7 @@
 :class:`TrainStep` is the one step function every path runs. On CUDA it can capture the
 step once as a CUDA graph over static input buffers and replay it for every full batch,
 so the GPU is not left waiting for the host; the learning rate and momentum are 0-dim
-device tensors that the replays read, so a schedule keeps working. :func:`sgd_update` is
+device tensors that the replays read, so a schedule keeps working. :func:`.sgd_update` is
 :class:`torch.optim.SGD`'s rule written so that such a graph can hold it.
 """
 
