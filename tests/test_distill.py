@@ -157,3 +157,66 @@ def test_distilling_lite_recipes_name_the_bundled_teacher():
     teacher = recipes.build_teacher(recipes.get_recipe("lite2k"))
     assert sum(p.numel() for p in teacher.parameters()) == 97_920
     assert not teacher.training
+
+
+class _Linear(nn.Module):
+    """No dropout, no BatchNorm: a forward pass that the test can repeat exactly."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.lin = nn.Linear(784, 10)
+
+    def forward(self, x):
+        return self.lin(x.flatten(1))
+
+
+def _written_out_loss(student, teacher, labels, temperature, weight):
+    """Hinton et al.'s loss, term by term: (1 - w) CE + w T² KL(teacher_T || student_T)."""
+    log_p_student = (student / temperature).log_softmax(1)
+    p_teacher = (teacher / temperature).softmax(1)
+    kl = (p_teacher * (p_teacher.log() - log_p_student)).sum(1).mean()
+    ce = -student.log_softmax(1).gather(1, labels[:, None]).mean()
+    return (1 - weight) * ce + weight * temperature**2 * kl
+
+
+@pytest.mark.parametrize("stacked", [False, True])
+def test_the_trainer_trains_on_the_written_out_loss(stacked):
+    """Each batch loss the Trainer logs is the formula above, single and side by side."""
+    from mnistlite.stacked import StackedModel
+
+    temperature, weight = 3.0, 0.7
+    students = [_Linear(1), _Linear(2)]
+    teacher = _Linear(9)
+    model = StackedModel([_Linear(1), _Linear(2)], mode="loop") if stacked else _Linear(1)
+    train = fake(96)
+    batches = data.Batches(train, 32, shuffle=False)
+    trainer = Trainer(
+        model,
+        optimizer=torch.optim.SGD(model.parameters(), lr=1e-12),  # weights stay put
+        teacher=teacher,
+        distill_temperature=temperature,
+        distill_weight=weight,
+        bf16=False,
+        progress=False,
+    )
+    fed = (
+        data.StackedBatches([batches, data.Batches(train, 32, shuffle=False)])
+        if stacked
+        else batches
+    )
+    trainer.fit(fed)
+    logged = (
+        [h.batch_losses for h in trainer.member_histories]
+        if stacked
+        else [trainer.history.batch_losses]
+    )
+    for student, losses in zip(students[: len(logged)], logged, strict=True):
+        assert len(losses) == 3
+        for i, loss in enumerate(losses):
+            images, labels = train.images[32 * i : 32 * i + 32], train.labels[32 * i : 32 * i + 32]
+            with torch.no_grad():
+                want = _written_out_loss(
+                    student(images), teacher(images), labels, temperature, weight
+                )
+            assert loss == pytest.approx(want.item(), rel=1e-5)

@@ -36,11 +36,15 @@ def built() -> dict[str, nn.Module]:
     return {name: models.get_model(name) for name in STEPS}
 
 
+def _isolate(patch: pytest.MonkeyPatch) -> None:
+    patch.setattr(registry, "_BUILDERS", dict(registry._BUILDERS))
+    patch.setattr(registry, "_WEIGHTS", dict(registry._WEIGHTS))
+
+
 @pytest.fixture
 def isolated_registry(monkeypatch):
     """A private copy of the registry, so user registrations do not leak into other tests."""
-    monkeypatch.setattr(registry, "_BUILDERS", dict(registry._BUILDERS))
-    monkeypatch.setattr(registry, "_WEIGHTS", dict(registry._WEIGHTS))
+    _isolate(monkeypatch)
 
 
 # --- outputs and parameter counts --------------------------------------------------------
@@ -302,9 +306,20 @@ def test_register_empty_name_raises():
         models.register_model("")
 
 
-def test_registry_is_restored_after_user_registrations():
-    assert "tiny_user_net" not in models.list_models()
-    assert "dup_net" not in models.list_models()
+def test_the_isolated_registry_forgets_what_was_registered_in_it():
+    """The fixture's isolation itself, checked within one test (whatever ran before)."""
+    before = models.list_models()
+    with pytest.MonkeyPatch.context() as patch:
+        _isolate(patch)
+
+        @models.register_model("leak_check_net")
+        def leak_check_net(**kwargs):
+            return nn.Identity()
+
+        assert models.list_models() == [*before, "leak_check_net"]
+    assert models.list_models() == before
+    with pytest.raises(ValueError, match="leak_check_net"):
+        models.get_model_builder("leak_check_net")
 
 
 # --- builder arguments -------------------------------------------------------------------

@@ -202,3 +202,18 @@ def test_cli_predict_reports_good_files_and_fails_bad_ones(pictures, tmp_path, c
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == good
     assert [int(line.split(": ")[1].split()[0]) for line in lines] == labels[:3].tolist()
+
+
+def test_a_lopsided_digit_is_placed_by_its_mass_not_its_box() -> None:
+    """An L with a heavy foot: centring its box would put its mass 2+ pixels off MNIST's."""
+    paper = np.ones((200, 200))
+    paper[20:180, 40:48] = 0.0  # a thin upright stroke
+    paper[165:180, 40:120] = 0.0  # a heavy foot, to the right
+    x = load_digit(paper)[0] * MNIST_STD + MNIST_MEAN
+    grid = torch.arange(28, dtype=x.dtype)
+    mass = x.sum()
+    com = ((x.sum(1) * grid).sum() / mass, (x.sum(0) * grid).sum() / mass)
+    assert abs(float(com[0]) - 14) <= 0.6 and abs(float(com[1]) - 14) <= 0.6
+    rows, cols = torch.nonzero(x > 0.05, as_tuple=True)
+    box = ((rows.min() + rows.max()) / 2, (cols.min() + cols.max()) / 2)
+    assert max(abs(float(box[0]) - 14), abs(float(box[1]) - 14)) > 2  # the box is off-centre

@@ -102,10 +102,40 @@ def test_corrupt_and_missing_checkpoint(tmp_path):
         make_trainer(tmp_path).fit(data.Batches(fake(), 32), resume=True)
 
 
-def test_speed_switches_train(tmp_path):
-    for switches in ({"channels_last": True}, {"bf16": True}):
-        history = make_trainer(epochs=1, **switches).fit(data.Batches(fake(), 32), fake(32, 1))
-        assert torch.isfinite(torch.tensor(history.final["train_loss"]))
+def _record_conv_inputs(model):
+    """A multi-channel convolution's calls: mode, input memory format, output dtype."""
+    seen = []
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1)
+
+    def hook(module, inputs, out):
+        channels_last = inputs[0].is_contiguous(memory_format=torch.channels_last)
+        seen.append((module.training, channels_last, out.dtype))
+
+    conv.register_forward_hook(hook)
+    return conv, seen
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_channels_last_changes_the_weights_and_inputs_memory_format(channels_last):
+    trainer = make_trainer(epochs=1, channels_last=channels_last, bf16=False)
+    conv, seen = _record_conv_inputs(trainer.model)
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) is channels_last
+    assert trainer.meta["channels_last"] is channels_last
+    history = trainer.fit(data.Batches(fake(), 32), fake(32, 1))
+    assert torch.isfinite(torch.tensor(history.final["train_loss"]))
+    assert {c for _, c, _ in seen} == {channels_last}  # training and evaluation alike
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) is channels_last
+
+
+@pytest.mark.parametrize("bf16", [True, False])
+def test_bf16_autocasts_training_and_never_evaluation(bf16):
+    trainer = make_trainer(epochs=1, bf16=bf16, channels_last=False)
+    _, seen = _record_conv_inputs(trainer.model)
+    trainer.fit(data.Batches(fake(), 32), fake(32, 1))
+    trained = {dtype for training, _, dtype in seen if training}
+    evaluated = {dtype for training, _, dtype in seen if not training}
+    assert trained == {torch.bfloat16 if bf16 else torch.float32}
+    assert evaluated == {torch.float32}
 
 
 KILL_SCRIPT = textwrap.dedent(
