@@ -72,3 +72,14 @@ def finite_non_negative(name: str, value: Any) -> float:
     if not _is_number(value) or not (math.isfinite(value) and value >= 0):
         raise MnistliteError(f"{name} must be a finite number >= 0, got {value!r}")
     return value
+
+
+def decay(name: str, value: Any) -> float | None:
+    """Return ``value`` if it is None or a number in (0, 1) (an averaging decay)."""
+    if value is None:
+        return None
+    if not _is_number(value) or not 0 < value < 1:
+        raise MnistliteError(
+            f"{name} must be a decay in (0, 1), e.g. 0.999, or None; got {value!r}"
+        )
+    return float(value)

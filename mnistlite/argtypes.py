@@ -51,3 +51,8 @@ def port_int(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {value}")
     return value
+
+
+def decay_float(text: str) -> float:
+    """Parse an averaging decay in (0, 1), or raise :class:`argparse.ArgumentTypeError`."""
+    return _parse(text, float, _checks.decay, "a decay in (0, 1), e.g. 0.999")

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mnistlite.argtypes import port_int, positive_float, positive_int, seed_int
+from mnistlite.argtypes import decay_float, port_int, positive_float, positive_int, seed_int
 from mnistlite.errors import MnistliteError
 
 __all__ = ["build_parser", "main"]
@@ -135,6 +135,13 @@ def _add_train_parser(commands: Any) -> None:
     train.add_argument("--device", default="auto", help=DEVICE_HELP)
     train.add_argument("--batch-size", type=positive_int, help="override the batch size")
     train.add_argument("--lr", type=positive_float, help="override the learning rate")
+    train.add_argument(
+        "--ema",
+        type=decay_float,
+        metavar="DECAY",
+        help="evaluate and keep an exponential moving average of the weights with this "
+        "decay in (0, 1), e.g. 0.999 (overrides the recipe's ema)",
+    )
     train.add_argument(
         "--limit-train", type=positive_int, metavar="N", help="train on the first N images"
     )
@@ -292,7 +299,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from mnistlite import recipes, runs
     from mnistlite.training import devices
 
-    fields = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr}
+    fields = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "ema": args.ema}
     overrides = {key: value for key, value in fields.items() if value is not None}
     recipe = recipes.get_recipe(args.recipe, **overrides)
     if args.plot:

@@ -63,6 +63,9 @@ class Recipe:
         distill_temperature: Distillation temperature (see
             :func:`~mnistlite.training.distillation_loss`).
         distill_weight: Share of the teacher term in the loss, in [0, 1].
+        ema: Decay of an exponential moving average of the weights, in (0, 1) (e.g.
+            0.999): the averaged weights are evaluated and become the trained model
+            (:class:`~mnistlite.training.WeightAverage`). None: off.
         device_overrides: Fields that differ on a device type, e.g.
             ``{"cuda": {"epochs": 8}}``: :meth:`for_device` applies them, and
             :func:`mnistlite.runs.train` does so for the device it trains on. A field set with
@@ -88,6 +91,7 @@ class Recipe:
     teacher: str | None = None
     distill_temperature: float = 4.0
     distill_weight: float = 0.5
+    ema: float | None = None
     device_overrides: Mapping[str, Mapping[str, Any]] = dataclasses.field(
         default_factory=dict, hash=False
     )
@@ -113,6 +117,7 @@ class Recipe:
             models.get_model_builder(self.teacher)  # raises, listing the names
         _checks.finite_positive("distill_temperature", self.distill_temperature)
         _checks.probability("distill_weight", self.distill_weight, high_inclusive=True)
+        _checks.decay("ema", self.ema)
         self._check_device_overrides()
 
     def _check_device_overrides(self) -> None:

@@ -106,7 +106,7 @@ def build_trainer(
     """The :class:`~mnistlite.training.Trainer` that runs ``recipe`` on ``model``.
 
     The one place a recipe's fields become a Trainer's arguments: optimizer, schedule
-    (sized by ``len(batches)``), epochs, label smoothing and the teacher.
+    (sized by ``len(batches)``), epochs, label smoothing, the teacher and weight averaging.
 
     Args:
         recipe: The recipe (its device overrides already applied).
@@ -135,6 +135,7 @@ def build_trainer(
         teacher=build_teacher(recipe, teacher_weights),
         distill_temperature=recipe.distill_temperature,
         distill_weight=recipe.distill_weight,
+        ema=recipe.ema,
         meta={**dict(meta or {}), "teacher": _teacher_meta(recipe, teacher_weights)},
         **options,
     )

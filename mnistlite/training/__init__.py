@@ -19,12 +19,15 @@ One module per job; import what you need from here::
 - :mod:`~mnistlite.training.devices`: the device and precision policy
   (:func:`resolve_device`, :func:`resolve_bf16`, :func:`resolve_channels_last`).
 - :mod:`~mnistlite.training.evaluation`: loss and accuracy, per model side by side.
+- :mod:`~mnistlite.training.averaging`: :class:`WeightAverage`, an exponential moving
+  average of the weights (``Trainer(ema=0.999)``).
 
 This package never imports :mod:`mnistlite.models`, :mod:`mnistlite.recipes`,
 :mod:`mnistlite.runs` or the CLI.
 """
 
 from mnistlite.errors import CheckpointError  # noqa: F401  (its old home; errors.py owns it)
+from mnistlite.training.averaging import WeightAverage
 from mnistlite.training.callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint
 from mnistlite.training.checkpoints import CHECKPOINT_FORMAT, load_checkpoint
 from mnistlite.training.devices import (
@@ -55,6 +58,7 @@ __all__ = [
     "ModelCheckpoint",
     "TrainStep",
     "Trainer",
+    "WeightAverage",
     "auto_device",
     "bf16_native",
     "cpu_bf16_flags",

@@ -53,6 +53,7 @@ def assemble(
     data: Any = None,
     callbacks: dict[str, Any] | None = None,
     members: list[History] | None = None,
+    averaged: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The checkpoint of a run (or of one member of a stacked run).
 
@@ -66,6 +67,7 @@ def assemble(
         data: The training batches, whose generator state is kept if they have one.
         callbacks: Callback states by key.
         members: A stacked run's per-member histories.
+        averaged: The state of a weight average (:class:`.WeightAverage`), if one is kept.
     """
     rng: dict[str, Any] = {"torch": torch.get_rng_state()}
     if device.type == "cuda":
@@ -85,6 +87,8 @@ def assemble(
     }
     if members is not None:
         state["members"] = [h.to_dict() for h in members]
+    if averaged is not None:
+        state["ema"] = averaged
     return state
 
 

@@ -10,6 +10,7 @@ resumed ends with the same weights and history as the run left alone. The step i
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ from mnistlite.data import MNISTTensors
 from mnistlite.errors import CheckpointError, MnistliteError
 from mnistlite.stacked import StackedModel
 from mnistlite.training import checkpoints, devices
+from mnistlite.training.averaging import WeightAverage, check_decay
 from mnistlite.training.callbacks import Callback, callback_states, keyed
 from mnistlite.training.evaluation import eval_batches, evaluate_members, predict
 from mnistlite.training.history import History
@@ -76,6 +78,9 @@ class Trainer:
         distill_temperature: Softening temperature of the teacher and student outputs
             (default 4.0, Hinton et al.'s usual range 2–8).
         distill_weight: Share of the teacher term in the loss, in [0, 1] (default 0.5).
+        ema: Keep an exponential moving average of the weights with this decay (e.g.
+            0.999, :class:`.WeightAverage`): it is what is evaluated, and what the model
+            holds after :meth:`fit`. None: off.
 
     Attributes:
         history: The :class:`History` of the current or last :meth:`fit` (for a stacked
@@ -109,6 +114,7 @@ class Trainer:
         teacher: nn.Module | None = None,
         distill_temperature: float = 4.0,
         distill_weight: float = 0.5,
+        ema: float | None = None,
     ) -> None:
         _check_arguments(model, teacher, epochs, scheduler_interval)
         loss_options = _loss_options(label_smoothing, distill_temperature, distill_weight)
@@ -135,8 +141,10 @@ class Trainer:
             cuda_graphs, self.device, plain_sgd(self.optimizer), compile
         )
         self._step = _make_step(self, compile, loss_options)
+        self.averaged = WeightAverage(self.model, ema) if check_decay(ema) else None
         choices = {"bf16": self.bf16, "cuda_graphs": self.cuda_graphs}
         self.meta = {**dict(meta or {}), **choices, "channels_last": self.channels_last}
+        self.meta["ema"] = check_decay(ema)
         self.history = History(meta=dict(self.meta))
         self.member_histories: list[History] = []
         self.should_stop = False
@@ -234,6 +242,7 @@ class Trainer:
             data=train,
             callbacks=callback_states(self.callbacks),
             members=self.member_histories if self.stacked else None,
+            averaged=self.averaged.state_dict() if self.averaged is not None else None,
         )
 
     def member_state_dict(self, index: int, train: Iterable[Any] | None = None) -> dict[str, Any]:
@@ -256,6 +265,7 @@ class Trainer:
             scheduler=self.scheduler,
             device=self.device,
             data=members[index] if members is not None else None,
+            averaged=self.averaged.member_state_dict(index) if self.averaged else None,
         )
 
     def load_state_dict(self, state: dict[str, Any], train: Iterable[Any] | None = None) -> None:
@@ -303,25 +313,15 @@ class Trainer:
             trained = _train_epoch(self, train, epoch)
             if self.scheduler is not None and self.scheduler_interval == "epoch":
                 self.scheduler.step()
-            evaluated = {
-                prefix: self.evaluate_members(data)
-                for prefix, data in (("val", val), ("test", test))
-                if data is not None
-            }
-            record = _epoch_record(self, epoch, trained, evaluated)
-            record["seconds"] = time.perf_counter() - start
-            for history in self.member_histories:
-                history.epochs[-1]["seconds"] = record["seconds"]
-            self.history.epochs.append(record)
-            for callback in self.callbacks:  # duck-typed callbacks may lack the newer hooks
-                if hasattr(callback, "on_validation_end"):
-                    callback.on_validation_end(self, record)
+            record = _validate(self, epoch, trained, (val, test), start)
             if self.checkpoint is not None:
                 save_torch(self.checkpoint, self.state_dict(train))
             for callback in self.callbacks:
                 callback.on_epoch_end(self, record)
             if self.should_stop:
                 break
+        if self.averaged is not None:  # the model ends its fit holding the average
+            self.averaged.copy_into(self.model)
         for callback in self.callbacks:
             callback.on_fit_end(self)
         return self.history
@@ -392,6 +392,8 @@ def _train_epoch(trainer: Trainer, train: Iterable[Any], epoch: int) -> dict[str
     sizes: list[int] = []
     for images, labels in train:
         batch_losses, batch_correct = trainer.step(images, labels)
+        if trainer.averaged is not None:
+            trainer.averaged.update(trainer.model)
         if trainer.scheduler is not None and trainer.scheduler_interval == "step":
             trainer.scheduler.step()
         losses.append(batch_losses)
@@ -417,6 +419,37 @@ def _train_epoch(trainer: Trainer, train: Iterable[Any], epoch: int) -> dict[str
         "lr": lr,
         "batches": per_step.T.tolist(),
     }
+
+
+def _validate(
+    trainer: Trainer,
+    epoch: int,
+    trained: dict[str, Any],
+    data: tuple[Any, Any],
+    start: float,
+) -> dict[str, Any]:
+    """Evaluate the epoch (the averaged weights, if kept), log its record, tell callbacks.
+
+    Callbacks' ``on_validation_end`` sees the model holding the weights that were
+    evaluated, so a best-model checkpoint keeps what it scored.
+    """
+    averaged = trainer.averaged
+    swap = averaged.swapped_into(trainer.model) if averaged else contextlib.nullcontext()
+    with swap:
+        evaluated = {
+            prefix: trainer.evaluate_members(part)
+            for prefix, part in zip(("val", "test"), data, strict=True)
+            if part is not None
+        }
+        record = _epoch_record(trainer, epoch, trained, evaluated)
+        record["seconds"] = time.perf_counter() - start
+        for history in trainer.member_histories:
+            history.epochs[-1]["seconds"] = record["seconds"]
+        trainer.history.epochs.append(record)
+        for callback in trainer.callbacks:  # duck-typed callbacks may lack the newer hooks
+            if hasattr(callback, "on_validation_end"):
+                callback.on_validation_end(trainer, record)
+    return record
 
 
 def _epoch_record(
@@ -513,6 +546,8 @@ def _restore(trainer: Trainer, state: dict[str, Any], train: Iterable[Any] | Non
     trainer.history = History.from_dict(state["history"])
     if trainer.stacked:
         trainer.member_histories = [History.from_dict(h) for h in state["members"]]
+    if trainer.averaged is not None:
+        trainer.averaged.load_state_dict(state["ema"])
     saved = state.get("callbacks") or {}
     for key, callback in keyed(trainer.callbacks):
         if key in saved and hasattr(callback, "load_state_dict"):
