@@ -376,8 +376,7 @@ def save_pretrained(
 ) -> Path:
     """Write ``model`` as a folder: ``config.json``, ``model.safetensors``, ``README.md``.
 
-    The folder is written beside ``save_directory`` under a temporary name and renamed
-    into place when whole, so it is never left half-written.
+    Written under a temporary name and renamed into place when whole: never half-written.
 
     Example:
         >>> import tempfile
@@ -400,8 +399,7 @@ def save_pretrained(
             ``to_dict()`` or the path of a run's ``history.json``; its final epoch's
             ``test_acc`` is reported.
         license: The license identifier in the card's front matter.
-        repo_id: The Hub repository the folder is meant for, shown in the card's
-            example (:func:`push_to_hub` sets it).
+        repo_id: The Hub repository meant, shown in the card's example.
         overwrite: Replace a folder that is not empty (everything in it is deleted).
 
     Returns:
@@ -516,6 +514,18 @@ def _download(repo_id: str, **options: Any) -> Path:
     return Path(folder)
 
 
+def _looks_like_repo_id(repo_or_dir: str | os.PathLike[str]) -> bool:
+    """Whether a name that is no folder here can be a Hub id (``owner/name``, not a path)."""
+    text = str(repo_or_dir)
+    windows_path = os.sep != "/" and os.sep in text
+    return not (
+        isinstance(repo_or_dir, os.PathLike)
+        or text.startswith((".", "/", "~"))
+        or text.count("/") > 1
+        or windows_path
+    )
+
+
 def from_pretrained(
     repo_or_dir: str | os.PathLike[str],
     *,
@@ -565,14 +575,7 @@ def from_pretrained(
         return _load_folder(path)
     if path.exists():
         raise MnistliteError(f"{path} is a file; give the folder save_pretrained wrote")
-    text = str(repo_or_dir)
-    windows_path = os.sep != "/" and os.sep in text
-    if (
-        isinstance(repo_or_dir, os.PathLike)
-        or text.startswith((".", "/", "~"))
-        or text.count("/") > 1
-        or windows_path
-    ):
+    if not _looks_like_repo_id(repo_or_dir):
         raise MnistliteError(f"no folder {path}; a Hub repository id is 'owner/name'")
     options = {"revision": revision, "cache_dir": cache_dir, "token": token}
     options.update(local_files_only=local_files_only, force_download=force_download)
@@ -595,17 +598,11 @@ def push_to_hub(
 ) -> str:
     """Save ``model`` with :func:`save_pretrained` and upload it to a Hub repository.
 
-    Creates the repository if needed (``HfApi.create_repo``, ``exist_ok=True``) and
-    uploads the folder in one commit (``HfApi.upload_folder``). Log in first with
-    ``hf auth login`` (``huggingface-cli login`` with an older ``huggingface_hub``), or
-    pass ``token``.
-
+    Creates the repository if needed and uploads the folder in one commit
+    (``HfApi.upload_folder``). Log in first with ``hf auth login``, or pass ``token``.
     Example (needs a Hub account and the network)::
 
-        from mnistlite import hub, models
-
         url = hub.push_to_hub(models.lite1k(weights="DEFAULT"), "your-name/mnistlite-lite1k")
-        model = hub.from_pretrained("your-name/mnistlite-lite1k")
 
     Args:
         model: As for :func:`save_pretrained`.
