@@ -85,6 +85,18 @@ def has_grouped_conv(network: nn.Module) -> bool:
     return any(isinstance(m, nn.Conv2d) and m.groups > 1 for m in network.modules())
 
 
+def _check_conv(
+    in_channels: int, out_channels: int, kernel_size: int, padding: int, dropout: float, norm: str
+) -> None:
+    """Refuse a convolution block's arguments out of range, naming the first."""
+    positive_int("in_channels", in_channels)
+    positive_int("out_channels", out_channels)
+    positive_int("kernel_size", kernel_size)
+    non_negative_int("padding", padding)
+    probability("dropout", dropout)
+    _check_norm(norm)
+
+
 def _check_norm(norm: str) -> None:
     if norm not in NORMS:
         raise MnistliteError(f"norm must be one of {', '.join(map(repr, NORMS))}, got {norm!r}")
@@ -204,13 +216,8 @@ class ConvBlock(nn.Sequential):
         stride: int = 1,
         norm: str = "batch",
     ) -> None:
-        positive_int("in_channels", in_channels)
-        positive_int("out_channels", out_channels)
-        positive_int("kernel_size", kernel_size)
+        _check_conv(in_channels, out_channels, kernel_size, padding, dropout, norm)
         positive_int("stride", stride)
-        non_negative_int("padding", padding)
-        probability("dropout", dropout)
-        _check_norm(norm)
         conv = nn.Conv2d(
             in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias
         )
@@ -285,12 +292,7 @@ class DepthwiseSeparableBlock(nn.Sequential):
         dropout: float = 0.0,
         norm: str = "batch",
     ) -> None:
-        positive_int("in_channels", in_channels)
-        positive_int("out_channels", out_channels)
-        positive_int("kernel_size", kernel_size)
-        non_negative_int("padding", padding)
-        probability("dropout", dropout)
-        _check_norm(norm)
+        _check_conv(in_channels, out_channels, kernel_size, padding, dropout, norm)
         depthwise = nn.Conv2d(
             in_channels, in_channels, kernel_size, padding=padding, groups=in_channels, bias=False
         )
