@@ -12,6 +12,8 @@ Run it from the command line::
     python examples/compare_steps.py --evaluate --data data --download
     python examples/compare_steps.py --notebook-runs results/notebook_reference.json
     python examples/compare_steps.py --quick --data data   # evaluates on 500 images only
+
+``--seed-runs`` is the deprecated old name of ``--notebook-runs`` and still works.
 """
 
 import argparse

@@ -13,6 +13,8 @@ Run it from the command line::
     python examples/plot_training.py --notebook-runs results/notebook_reference.json
     python examples/plot_training.py --quick --data data     # seconds: 2 epochs, 500 images
 
+``--seed-runs`` is the deprecated old name of ``--notebook-runs`` and still works.
+
 The plots need matplotlib: ``pip install 'mnistlite[plots]'``.
 """
 
