@@ -1,4 +1,4 @@
-"""The seed notebooks' MNIST pipeline (PIL rotation, DataLoader, batch 128), the speed baseline.
+"""The notebooks' MNIST pipeline (PIL rotation, DataLoader, batch 128), the speed baseline.
 
 Usage: python benchmarks/classic.py --data ../shared/data [--epochs 12] [--target 99.4]
 
@@ -18,7 +18,7 @@ from mnistlite import models
 
 
 def loader(root: str, train: bool, workers: int) -> DataLoader:
-    """The seed's train (rotated, shuffled) or test loader, batch 128."""
+    """The notebooks' train (rotated, shuffled) or test loader, batch 128."""
     steps = [transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]
     if train:
         steps.insert(0, transforms.RandomRotation((-7.0, 7.0), fill=(1,)))

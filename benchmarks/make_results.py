@@ -8,7 +8,7 @@ Usage::
     python benchmarks/make_results.py [--readme-only]   # render from the committed JSON
 
 Rendering reads the committed histories (``results/STEP/history*.json``) and
-``results/seed_reference.json`` alone; README's ``results-table`` block comes from
+``results/notebook_reference.json`` alone; README's ``results-table`` block comes from
 ``results/summary.json``.
 """
 
@@ -30,13 +30,13 @@ BEGIN = "<!-- results-table: begin (written by `python benchmarks/make_results.p
 END = "<!-- results-table: end -->"
 
 
-def seed_reference() -> dict:
-    """``results/seed_reference.json``: the seed's logs (``runs``) and stated numbers."""
-    return load(RESULTS / "seed_reference.json")
+def notebook_reference() -> dict:
+    """``results/notebook_reference.json``: the notebooks' logs (``runs``) and stated numbers."""
+    return load(RESULTS / "notebook_reference.json")
 
 
-def seed_best_test(reference: dict, step: str) -> float:
-    """The seed's best test accuracy of ``step``: the maximum of its reference run's log."""
+def notebook_best_test(reference: dict, step: str) -> float:
+    """The notebooks' best test accuracy of ``step``: the maximum of its reference run's log."""
     return max(reference["runs"][step][0]["test_acc"])
 
 
@@ -68,7 +68,7 @@ def steps_summary(reference: dict) -> dict[str, dict]:
             "params": runs[0]["meta"]["num_params"], "epochs": len(tests),
             "seed": runs[0]["meta"]["seed"], "best_test": max(tests), "final_test": tests[-1],
             "best_train": max(e["train_acc"] for e in epochs),
-            "seed_best_test": seed_best_test(reference, step),
+            "notebook_best_test": notebook_best_test(reference, step),
             "minutes": round(sum(e["seconds"] for e in epochs) / 60, 1),
             "device": runs[0]["meta"].get("device", "cpu"),
         }  # fmt: skip
@@ -86,8 +86,8 @@ def steps_summary(reference: dict) -> dict[str, dict]:
 def results_readme(summary: dict, reference: dict) -> str:
     """results/README.md: the steps' table, the extra seeds, notes (benchmarks/templates)."""
     steps, step2 = summary["steps"], reference["runs"]["step2"][0]["test_acc"]
-    rows = [{"step": step, **s, "gap": s["best_test"] - seed_best_test(reference, step),
-             "seed_best_test": seed_best_test(reference, step)}
+    rows = [{"step": step, **s, "gap": s["best_test"] - notebook_best_test(reference, step),
+             "notebook_best_test": notebook_best_test(reference, step)}
             for step, s in steps.items()]  # fmt: skip
     seeds = [{"step": step, **s["seeds"], "best_ms": mean_std(s["seeds"]["best"]),
               "final_ms": mean_std(s["seeds"]["final"])}
@@ -119,7 +119,7 @@ def _span(seeds: list[int]) -> str:
 
 def readme_table(summary: dict, reference: dict) -> str:
     """README.md's results block (markers included), from summary.json alone."""
-    steps = [{"step": step, **s, "seed_best_test": seed_best_test(reference, step),
+    steps = [{"step": step, **s, "notebook_best_test": notebook_best_test(reference, step),
               "text": f"best {s['best_test']:.2f} / final {s['final_test']:.2f}" + (
                   f" (seeds {_span(s['seeds']['seeds'])}: best {mean_std(s['seeds']['best'])})"
                   if "seeds" in s else "")} for step, s in summary["steps"].items()]  # fmt: skip
@@ -138,17 +138,17 @@ def write_readme() -> None:
     start, end = text.find(BEGIN), text.find(END)
     if start < 0 or end < start:
         raise SystemExit(f"README.md lacks the markers {BEGIN!r} ... {END!r}")
-    block = readme_table(load(RESULTS / "summary.json"), seed_reference())
+    block = readme_table(load(RESULTS / "summary.json"), notebook_reference())
     README.write_text(text[:start] + block + text[end + len(END) :])
 
 
 def figures(summary: dict, reference: dict) -> None:
-    """Each step's history against the seed's log, and every step's test accuracy."""
+    """Each step's history against the notebooks' log, and every step's test accuracy."""
     from mnistlite import plots
 
     histories = {step: step_runs(step)[0] for step in summary["steps"]}
     for step, run in histories.items():
-        fig = plots.plot_history(run, reference["runs"][step][0], labels=("mnistlite", "seed"))
+        fig = plots.plot_history(run, reference["runs"][step][0], labels=("mnistlite", "notebooks"))
         plots.save_figure(fig, RESULTS / step / "history.png")
     if histories:
         fig = plots.plot_accuracy_curves(histories, ylim=(97.0, 99.7))
@@ -164,7 +164,7 @@ def main() -> None:
     if args.runs is not None:
         copy_runs(args.runs)
     if not args.readme_only:
-        reference, path = seed_reference(), RESULTS / "summary.json"
+        reference, path = notebook_reference(), RESULTS / "summary.json"
         summary = load(path, {})
         summary["machine"] = summary.get("machine") or platform.processor() or platform.machine()
         summary["std"] = "sample standard deviation (n - 1) over seeds"

@@ -1,4 +1,4 @@
-"""Time to 99.4%: the `fast` recipe against the seed's step-7 recipe, classic pipeline.
+"""Time to 99.4%: the `fast` recipe against the notebooks' step-7 recipe, classic pipeline.
 
 Usage: python benchmarks/time_to_accuracy.py --data ../shared/data [--seeds 1 2 3]
 
@@ -16,7 +16,7 @@ from common import HERE, TARGETS, load_average, save_result, timed, train
 
 
 def classic(root: str) -> dict:
-    """Train the seed's step-7 recipe the classic way to the target accuracy."""
+    """Train the notebooks' step-7 recipe the classic way to the target accuracy."""
     load = load_average()
     seconds, stdout = timed([sys.executable, str(HERE / "classic.py"), "--data", root,
                              "--epochs", str(TARGETS["classic_max_epochs"]),

@@ -1,16 +1,19 @@
 """Compare the seven steps
 =======================
 
-Put the seed's seven steps side by side in one table: parameters and multiply-accumulates
-per image from :func:`~mnistlite.params.summary`, the test accuracy of the bundled
-pretrained weights (from their metadata, or measured here with ``--evaluate``), and the
-seed's own best test accuracy when ``--seed-runs`` points to its log.
+Put the notebooks' seven steps side by side in one table: parameters and
+multiply-accumulates per image from :func:`~mnistlite.params.summary`, the test accuracy
+of the bundled pretrained weights (from their metadata, or measured here with
+``--evaluate``), and the notebook's own best test accuracy when ``--notebook-runs`` points
+to the notebooks' logs.
 
 Run it from the command line::
 
     python examples/compare_steps.py --evaluate --data data --download
-    python examples/compare_steps.py --seed-runs path/to/seed_runs.json
+    python examples/compare_steps.py --notebook-runs results/notebook_reference.json
     python examples/compare_steps.py --quick --data data   # evaluates on 500 images only
+
+``--seed-runs`` is the deprecated old name of ``--notebook-runs`` and still works.
 """
 
 import argparse
@@ -30,7 +33,12 @@ parser.add_argument(
     help="measure each model with bundled weights on the test set",
 )
 parser.add_argument(
-    "--seed-runs", metavar="PATH", help="the seed's seed_runs.json: add its best test accuracy"
+    "--notebook-runs",
+    "--seed-runs",  # the old name, deprecated
+    dest="notebook_runs",
+    metavar="PATH",
+    help="the notebooks' logs (results/notebook_reference.json): add their best test accuracy "
+    "(--seed-runs: deprecated name of this option)",
 )
 parser.add_argument(
     "--out",
@@ -52,13 +60,16 @@ out = Path(args.out)
 out.mkdir(parents=True, exist_ok=True)
 
 # %%
-# The seed's log
-# --------------
+# The notebooks' logs
+# -------------------
 #
-# ``seed_runs.json`` holds the per-epoch accuracies the seed logged, a list of runs per
-# step. Its published numbers are the best test accuracy of a run.
+# ``results/notebook_reference.json`` holds, under ``runs``, the per-epoch accuracies the
+# notebooks logged, a list of runs per step. Their published numbers are the best test
+# accuracy of a run.
 
-seed_runs = json.loads(Path(args.seed_runs).read_text())["runs"] if args.seed_runs else {}
+notebook_runs = (
+    json.loads(Path(args.notebook_runs).read_text())["runs"] if args.notebook_runs else {}
+)
 
 # %%
 # One row per step
@@ -85,7 +96,9 @@ for i in range(1, 8):
         "macs": summary.total_macs,
         "bundled_acc": weights.meta.get("test_acc") if weights is not None else None,
         "measured_acc": None,
-        "seed_best_acc": max(seed_runs[name][0]["test_acc"]) if seed_runs.get(name) else None,
+        "notebook_best_acc": (
+            max(notebook_runs[name][0]["test_acc"]) if notebook_runs.get(name) else None
+        ),
     }
     if test_data is not None and weights is not None:
         model = models.get_model(name, weights=weights).to(device).eval()
@@ -111,7 +124,7 @@ def cell(value, fmt):
 header = ["model", "parameters", "MACs / image", "test acc. (%)"]
 if args.evaluate:
     header.append(f"measured on {len(test_data):,} (%)")
-header.append("seed best (%)")
+header.append("notebook best (%)")
 lines = ["| " + " | ".join(header) + " |", "|:---|" + "|".join("---:" for _ in header[1:]) + "|"]
 for row in rows:
     cells = [
@@ -122,7 +135,7 @@ for row in rows:
     ]
     if args.evaluate:
         cells.append(cell(row["measured_acc"], ".2f"))
-    cells.append(cell(row["seed_best_acc"], ".2f"))
+    cells.append(cell(row["notebook_best_acc"], ".2f"))
     lines.append("| " + " | ".join(cells) + " |")
 table = "\n".join(lines)
 print(table)
@@ -136,7 +149,7 @@ print(f"wrote {out / 'steps.md'} and {out / 'steps.json'}")
 # ---------------------
 #
 # :func:`~mnistlite.plots.plot_frontier` puts the numbers on a log scale of parameters:
-# the bundled weights as points, the seed's runs as stars. Steps 5 to 7 share one
+# the bundled weights as points, the notebooks' runs as stars. Steps 5 to 7 share one
 # network, so their markers stand in one column.
 
 points = [
@@ -145,9 +158,14 @@ points = [
     if r["bundled_acc"] is not None
 ]
 anchors = [
-    {"name": r["model"], "params": r["params"], "accuracy": r["seed_best_acc"], "group": "seed"}
+    {
+        "name": r["model"],
+        "params": r["params"],
+        "accuracy": r["notebook_best_acc"],
+        "group": "notebooks",
+    }
     for r in rows
-    if r["seed_best_acc"] is not None
+    if r["notebook_best_acc"] is not None
 ]
 if points or anchors:
     fig = plots.plot_frontier(points, anchors=anchors, pareto=False)

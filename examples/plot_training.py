@@ -2,16 +2,18 @@
 ==============================================
 
 Train a recipe for a few epochs, draw its training curves with
-:func:`~mnistlite.plots.plot_history` (optionally over the seed's own log of the same
-step), and show the test digits the trained model gets wrong with
+:func:`~mnistlite.plots.plot_history` (optionally over the notebooks' own log of the
+same step), and show the test digits the trained model gets wrong with
 :func:`~mnistlite.plots.plot_misclassified`. Both figures are saved as PNG with
 :func:`~mnistlite.plots.save_figure`.
 
 Run it from the command line::
 
     python examples/plot_training.py --recipe step7 --epochs 5 --data data --download
-    python examples/plot_training.py --seed-runs path/to/seed_runs.json   # overlay the seed
+    python examples/plot_training.py --notebook-runs results/notebook_reference.json
     python examples/plot_training.py --quick --data data     # seconds: 2 epochs, 500 images
+
+``--seed-runs`` is the deprecated old name of ``--notebook-runs`` and still works.
 
 The plots need matplotlib: ``pip install 'mnistlite[plots]'``.
 """
@@ -35,9 +37,12 @@ parser.add_argument("--epochs", type=int, default=5, help="training epochs (defa
 parser.add_argument("--data", metavar="ROOT", default="data", help="MNIST root (default: data)")
 parser.add_argument("--download", action="store_true", help="download MNIST if it is missing")
 parser.add_argument(
-    "--seed-runs",
+    "--notebook-runs",
+    "--seed-runs",  # the old name, deprecated
+    dest="notebook_runs",
     metavar="PATH",
-    help="the seed's seed_runs.json: overlay its log of the same step on the curves",
+    help="the notebooks' logs (results/notebook_reference.json): overlay the log of the same "
+    "step on the curves (--seed-runs: deprecated name of this option)",
 )
 parser.add_argument(
     "--out",
@@ -86,22 +91,23 @@ for record in history.epochs:
 # Training curves
 # ---------------
 #
-# The seed's four panels: the training loss of every batch, then the test loss, training
-# accuracy and test accuracy of every epoch. ``seed_runs.json`` holds the seed's logged
-# accuracies per step (a list of runs); the first run of the same step is drawn on the
-# same axes. The seed logged no losses, so the loss panels show this run only.
+# The notebooks' four panels: the training loss of every batch, then the test loss,
+# training accuracy and test accuracy of every epoch. ``results/notebook_reference.json``
+# holds the notebooks' logged accuracies per step (``runs``, a list of runs each); the first
+# run of the same step is drawn on the same axes. The notebooks logged no losses, so the
+# loss panels show this run only.
 
-seed_run = None
-if args.seed_runs:
-    seed_log = json.loads(Path(args.seed_runs).read_text())
-    runs = seed_log["runs"].get(recipe.name, [])
+notebook_run = None
+if args.notebook_runs:
+    notebook_log = json.loads(Path(args.notebook_runs).read_text())
+    runs = notebook_log["runs"].get(recipe.name, [])
     if runs:
-        seed_run = runs[0]
-        print(f"overlaying the seed's {recipe.name} run ({seed_run['epochs']} epochs)")
+        notebook_run = runs[0]
+        print(f"overlaying the notebooks' {recipe.name} run ({notebook_run['epochs']} epochs)")
     else:
-        print(f"the seed logged no run of {recipe.name}; plotting this run alone")
+        print(f"the notebooks logged no run of {recipe.name}; plotting this run alone")
 
-history_fig = plots.plot_history(history, compare=seed_run, labels=("this run", "seed"))
+history_fig = plots.plot_history(history, compare=notebook_run, labels=("this run", "notebooks"))
 plots.save_figure(history_fig, out / "history.png")
 
 # %%

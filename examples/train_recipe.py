@@ -1,7 +1,7 @@
 """Train a recipe
 ==============
 
-Train one of the seed's recipes (step 7 by default) on MNIST with
+Train one of the notebooks' recipes (step 7 by default) on MNIST with
 :func:`mnistlite.runs.train`, print the numbers of every epoch, and save the run's
 ``history.json``, its weights and a plot of its training curves.
 
@@ -125,7 +125,7 @@ print(f"best test accuracy {history.best('test_acc'):.2f}%, final {history.final
 # The training curves
 # -------------------
 #
-# :func:`~mnistlite.plots.plot_history` draws the seed's four panels: the loss of every
+# :func:`~mnistlite.plots.plot_history` draws the notebooks' four panels: the loss of every
 # batch, then test loss, training accuracy and test accuracy per epoch.
 
 fig = plots.plot_history(history)

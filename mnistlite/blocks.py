@@ -1,7 +1,7 @@
 """The few layers every mnistlite model is assembled from.
 
 Each block is a small :class:`torch.nn.Sequential`, so ``print(model)`` shows the
-same layer order as the seed's notes: convolution, then ReLU, then BatchNorm, then
+same layer order as the notebooks' notes: convolution, then ReLU, then BatchNorm, then
 Dropout. Arguments are checked where they are given, with a
 :class:`~mnistlite.errors.MnistliteError` (a :class:`ValueError`) that names the
 argument and the allowed range.
@@ -63,7 +63,7 @@ class FastDropout(nn.Dropout):
         self.effective_p = round(p * 65536) / 65536
 
     def _get_name(self) -> str:
-        return "Dropout"  # print(model) reads as the seed's layer order
+        return "Dropout"  # print(model) reads as the notebooks' layer order
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         """Zero random elements of ``input`` in training mode; identity in eval mode."""
@@ -165,7 +165,7 @@ def _norm(channels: int, norm: str) -> nn.Module:
 def _post_conv(
     out_channels: int, relu: bool, batchnorm: bool, dropout: float, norm: str = "batch"
 ) -> list[nn.Module]:
-    """The layers that follow a convolution, in the seed's order: ReLU, BN, Dropout."""
+    """The layers that follow a convolution, in the notebooks' order: ReLU, BN, Dropout."""
     layers: list[nn.Module] = []
     if relu:
         layers.append(nn.ReLU())
@@ -187,7 +187,7 @@ class ConvBlock(nn.Sequential):
         relu: Apply ReLU after the convolution.
         batchnorm: Apply ``BatchNorm2d`` after the ReLU.
         dropout: Dropout probability after the BatchNorm, in [0, 1); 0 adds no layer.
-        bias: Give the convolution a bias (the seed's step 1 does, the others do not).
+        bias: Give the convolution a bias (the notebooks' step 1 does, the others do not).
         stride: Convolution stride (2 halves the map right away, as tiny models do).
         norm: ``"batch"`` (BatchNorm2d) or ``"scalar"`` (:class:`ScalarBatchNorm2d`,
             2 parameters per layer).
@@ -228,7 +228,7 @@ class Transition(nn.Sequential):
     """The 1×1 channel-reduction transition, optionally after a 2×2 max-pool.
 
     The layer order is ``[MaxPool2d(2)] → Conv1×1 → ReLU → [BatchNorm] → [Dropout]``.
-    The seed's models keep their pool as a separate layer (``pool=False``); step 5's
+    The notebooks' models keep their pool as a separate layer (``pool=False``); step 5's
     1×1 convolution has ``padding=1``, which grows the map by two pixels.
 
     Args:

@@ -190,7 +190,7 @@ class Augment:
         scale: ``(low, high)`` range of a uniform zoom factor, or None.
         interpolation: ``"nearest"`` (torchvision's default) or ``"bilinear"``.
         fill: Pixel value in [0, 1] (before normalization) for areas rotated in;
-            the seed uses 1/255.
+            the notebooks use 1/255.
     """
 
     rotation: float = 0.0

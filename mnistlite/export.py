@@ -13,7 +13,7 @@ training set (:class:`~mnistlite.preprocess.Normalize`), any batch size ``N``, a
 - ``pt2``: a ``torch.export.export`` program saved with ``torch.export.save``;
   load it with :func:`load_pt2`.
 
-**BatchNorm after ReLU.** The seed's blocks run Conv → ReLU → BatchNorm, so the usual
+**BatchNorm after ReLU.** The notebooks' blocks run Conv → ReLU → BatchNorm, so the usual
 folding of a BatchNorm into the convolution *before* it does not apply (the ReLU sits in
 between). In eval mode a BatchNorm is a per-channel affine map ``y = a·x + b``, and the
 next layer that mixes channels is linear, so :func:`fold_batchnorm` folds the affine map

@@ -12,9 +12,10 @@ backend is needed and nothing is left open in pyplot's figure registry.
 
 A "history-like" argument is any of: a :class:`~mnistlite.training.History`; a
 dict as :meth:`~mnistlite.training.History.to_dict` returns it (the content of
-``history.json``); a path to a ``history.json``; or a seed run from
-``seed_runs.json`` (a dict with per-epoch ``train_acc``/``test_acc`` lists and no
-losses), whose missing series are left out.
+``history.json``); a path to a ``history.json``; or a notebook run, one of the per-step
+runs logged by the notebooks in ``results/notebook_reference.json``'s ``runs`` (a dict
+with per-epoch ``train_acc``/``test_acc`` lists and no losses), whose missing series
+are left out.
 """
 
 from __future__ import annotations
@@ -119,14 +120,14 @@ def _from_history(history: History) -> _Series:
     return _Series(epochs, [float(v) for v in history.batch_losses], columns, dict(history.meta))
 
 
-def _from_seed_run(run: Mapping[str, Any]) -> _Series:
+def _from_notebook_run(run: Mapping[str, Any]) -> _Series:
     columns: dict[str, list[float]] = {}
     for key in _EPOCH_KEYS:
         values = run.get(key)
         if values is None:
             continue
         if not isinstance(values, Sequence) or isinstance(values, str):
-            raise MnistliteError(f"a seed run's {key!r} must be a list of numbers")
+            raise MnistliteError(f"a notebook run's {key!r} must be a list of numbers")
         columns[key] = [float(v) for v in values]
     length = max(len(values) for values in columns.values())
     return _Series([float(i) for i in range(1, length + 1)], [], columns)
@@ -145,13 +146,13 @@ def _series(history: Any) -> _Series:
         if isinstance(history.get("epochs"), list):
             return _from_history(History.from_dict(dict(history)))
         if any(isinstance(history.get(key), Sequence) for key in ("train_acc", "test_acc")):
-            return _from_seed_run(history)
+            return _from_notebook_run(history)
         raise MnistliteError(
             "a history dict needs an 'epochs' list (History.to_dict()) or "
-            "'train_acc'/'test_acc' lists (a seed run)"
+            "'train_acc'/'test_acc' lists (a notebook run)"
         )
     raise TypeError(
-        "expected a History, a history dict, a seed run dict or a path to history.json, "
+        "expected a History, a history dict, a notebook run dict or a path to history.json, "
         f"got {type(history).__name__}"
     )
 
@@ -179,21 +180,22 @@ def plot_history(
     history: HistoryLike,
     compare: HistoryLike | None = None,
     *,
-    labels: tuple[str, str] = ("mnistlite", "seed"),
+    labels: tuple[str, str] = ("mnistlite", "notebooks"),
     title: str | None = None,
 ) -> Figure:
-    """Draw the seed's 2×2 figure of a training run, optionally against a second run.
+    """Draw the notebooks' 2×2 figure of a training run, optionally against a second run.
 
     The panels are: training loss per batch, test loss per epoch, training accuracy per
-    epoch and test accuracy per epoch. A series a run does not have (a seed run has no
+    epoch and test accuracy per epoch. A series a run does not have (a notebook run has no
     losses) is left out of that panel; a panel without any data says so.
 
     Args:
         history: The run to draw (see the module docstring for the accepted forms).
-        compare: A second run overlaid on the same panels, e.g. a seed run from
-            ``seed_runs.json``, or None.
-        labels: Legend labels of ``history`` and ``compare``.
-        title: Figure title; by default the recipe name and seed from the history's
+        compare: A second run overlaid on the same panels, e.g. a notebook run from
+            ``results/notebook_reference.json``, or None.
+        labels: Legend labels of ``history`` and ``compare``; by default
+            ``("mnistlite", "notebooks")``.
+        title: Figure title; by default the recipe name and random seed from the history's
             metadata, if it has them.
 
     Returns:
@@ -202,7 +204,7 @@ def plot_history(
     Raises:
         ImportError: If matplotlib is not installed.
         FileNotFoundError: If a path is given and no file is there.
-        ValueError: If a dict is neither a history nor a seed run.
+        ValueError: If a dict is neither a history nor a notebook run.
     """
     figure_class = _figure_class()
     runs = [(_series(history), labels[0])]
@@ -426,7 +428,7 @@ def plot_frontier(
     Args:
         points: Dicts with ``name``, ``params`` (> 0), ``accuracy`` (percent) and an
             optional ``group``; each group gets its own colour and legend entry.
-        anchors: Reference models in the same form (e.g. the seven seed steps), drawn
+        anchors: Reference models in the same form (e.g. the notebooks' seven steps), drawn
             with a different marker.
         pareto: Draw a dashed line through the Pareto-optimal ``points`` (fewest
             parameters for their accuracy).

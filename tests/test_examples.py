@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-SEED_RUNS = ROOT / "results" / "seed_reference.json"  # the seed_runs.json layout
+NOTEBOOK_RUNS = ROOT / "results" / "notebook_reference.json"  # the notebooks' logs
 SCRIPTS = [
     "train_recipe.py",
     "custom_model.py",
@@ -98,11 +98,9 @@ def test_classify_digits_quick(mnist_root: Path, tmp_path: Path) -> None:
 
 def test_plot_training_quick(mnist_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    extra = ["--seed-runs", str(SEED_RUNS)] if SEED_RUNS.is_file() else []
-    stdout = quick("plot_training.py", mnist_root, out, *extra)
+    stdout = quick("plot_training.py", mnist_root, out, "--notebook-runs", str(NOTEBOOK_RUNS))
     assert "epoch 2: train loss" in stdout
-    if extra:
-        assert "overlaying the seed's step7 run" in stdout
+    assert "overlaying the notebooks' step7 run" in stdout
     for name in ("history.png", "misclassified.png"):
         assert (out / name).is_file(), name
         assert (out / name).read_bytes().startswith(b"\x89PNG")
@@ -120,6 +118,21 @@ def test_compare_steps_quick(mnist_root: Path, tmp_path: Path) -> None:
     ]
     rows = json.loads((out / "steps.json").read_text())
     assert [row["params"] for row in rows][1:] == [7688, 7852, 7852, 10252, 10252, 10252]
+
+
+@pytest.mark.parametrize("option", ["--notebook-runs", "--seed-runs"])  # the old name still works
+def test_compare_steps_adds_the_notebooks_best_test(option: str, tmp_path: Path) -> None:
+    """Without --evaluate no MNIST is read: the table takes the notebooks' logs alone."""
+    out = tmp_path / "out"
+    stdout = run_example(
+        "compare_steps.py", option, str(NOTEBOOK_RUNS), "--out", str(out), cwd=tmp_path
+    ).stdout
+    assert "| notebook best (%) |" in stdout
+    logs = json.loads(NOTEBOOK_RUNS.read_text())["runs"]
+    rows = {row["model"]: row for row in json.loads((out / "steps.json").read_text())}
+    for step, runs in logs.items():
+        assert rows[step]["notebook_best_acc"] == max(runs[0]["test_acc"]), step
+    assert (out / "steps.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_deploy_quick(mnist_root: Path, tmp_path: Path) -> None:

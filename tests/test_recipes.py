@@ -4,7 +4,7 @@ import torch
 from mnistlite import recipes
 
 
-def test_seven_seed_recipes():
+def test_seven_notebook_recipes():
     assert recipes.list_recipes()[:7] == [f"step{i}" for i in range(1, 8)]
     for name in recipes.list_recipes()[:7]:
         r = recipes.get_recipe(name)

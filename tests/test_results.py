@@ -37,19 +37,19 @@ def readme_block(make_results) -> str:
 def test_readme_table_matches_summary_json(make_results):
     """Rerun `python benchmarks/make_results.py --readme-only` when this fails."""
     summary = json.loads((ROOT / "results" / "summary.json").read_text())
-    expected = make_results.readme_table(summary, make_results.seed_reference())
+    expected = make_results.readme_table(summary, make_results.notebook_reference())
     assert readme_block(make_results) == expected
 
 
 def test_summary_steps_are_computed_from_the_committed_histories(make_results):
     """summary.json's steps entry is what the committed histories give (rerun make_results)."""
     summary = json.loads((ROOT / "results" / "summary.json").read_text())
-    assert summary["steps"] == make_results.steps_summary(make_results.seed_reference())
+    assert summary["steps"] == make_results.steps_summary(make_results.notebook_reference())
 
 
 def test_results_readme_matches_summary_json(make_results):
     summary = json.loads((ROOT / "results" / "summary.json").read_text())
-    expected = make_results.results_readme(summary, make_results.seed_reference())
+    expected = make_results.results_readme(summary, make_results.notebook_reference())
     assert (ROOT / "results" / "README.md").read_text() == expected
 
 
@@ -65,14 +65,14 @@ def test_mean_std_uses_sample_std_and_states_it(make_results):
     assert "n − 1" in readme_block(make_results)
 
 
-def test_seed_numbers_have_one_home(make_results):
-    """The seed's best test accuracies come from results/seed_reference.json alone."""
-    reference = make_results.seed_reference()
-    assert make_results.seed_best_test(reference, "step7") == max(
+def test_notebook_numbers_have_one_home(make_results):
+    """The notebooks' best test accuracies come from results/notebook_reference.json alone."""
+    reference = make_results.notebook_reference()
+    assert make_results.notebook_best_test(reference, "step7") == max(
         reference["runs"]["step7"][0]["test_acc"]
     )
     for script in (ROOT / "benchmarks").glob("*.py"):
-        assert "SEED_BEST_TEST" not in script.read_text(), script
+        assert "NOTEBOOK_BEST_TEST" not in script.read_text(), script
 
 
 def test_speed_page_is_rendered_from_the_committed_json(tmp_path):

@@ -14,7 +14,7 @@ ENUMS = {name: models.get_model_weights(name) for name in models.list_models(exc
 BUNDLED = [name for name, enum in ENUMS.items() if len(enum) > 0]
 
 
-def test_seed_steps_two_to_seven_are_bundled():
+def test_notebook_steps_two_to_seven_are_bundled():
     assert {f"step{i}" for i in range(2, 8)} <= set(BUNDLED)
 
 

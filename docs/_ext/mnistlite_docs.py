@@ -158,14 +158,14 @@ class _ResultsDirective(SphinxDirective):
         data["frontier"] = data.get("frontier") or {}
         return data
 
-    def seed_best_test(self) -> dict[str, float]:
-        """The seed's best test accuracy per step, from ``results/seed_reference.json``.
+    def notebook_best_test(self) -> dict[str, float]:
+        """The notebooks' best test accuracy per step, from ``results/notebook_reference.json``.
 
-        That file is the one copy of the seed's numbers: the maximum test accuracy of each
+        That file is the one copy of the notebooks' numbers: the maximum test accuracy of each
         step's reference run (its first logged run), as ``benchmarks/make_results.py``
         computes it. Empty when the file is missing.
         """
-        path = self.results_dir() / "seed_reference.json"
+        path = self.results_dir() / "notebook_reference.json"
         self.depend(path)
         try:
             runs = json.loads(path.read_text(encoding="utf-8"))["runs"]
@@ -176,7 +176,7 @@ class _ResultsDirective(SphinxDirective):
         return {step: max(logged[0]["test_acc"]) for step, logged in runs.items()}
 
     def seed_of(self, step: str) -> int | None:
-        """The training seed recorded in ``results/STEP/history.json``, if any."""
+        """The random seed recorded in ``results/STEP/history.json``, if any."""
         path = self.results_dir() / step / "history.json"
         self.depend(path)
         try:
@@ -199,7 +199,7 @@ class _ResultsDirective(SphinxDirective):
 
 def _step_cells(result: dict[str, Any]) -> list[str]:
     """The measured columns of one step, from its ``summary.json`` entry (a dash if absent)."""
-    best, seed_best = result.get("best_test"), result.get("seed_best_test")
+    best, notebook_best = result.get("best_test"), result.get("notebook_best_test")
     minutes = result.get("minutes")
     return [
         _number(result.get("params")),
@@ -207,8 +207,8 @@ def _step_cells(result: dict[str, Any]) -> list[str]:
         _pct(best),
         _pct(result.get("final_test")),
         _pct(result.get("best_train")),
-        _pct(seed_best),
-        "—" if best is None or seed_best is None else _signed(best - seed_best),
+        _pct(notebook_best),
+        "—" if best is None or notebook_best is None else _signed(best - notebook_best),
         "—" if minutes is None else f"{minutes:.1f}\u00a0min",
     ]
 
@@ -219,8 +219,8 @@ STEP_HEADERS = [
     "best test",
     "final test",
     "best train",
-    "seed's best test",
-    "gap (best − seed)",
+    "notebook's best test",
+    "gap (best − notebook)",
     "wall time",
 ]
 
@@ -261,7 +261,7 @@ class ResultsTableDirective(_ResultsDirective):
         from mnistlite import models, params
 
         summary = self.summary()
-        seed_best = self.seed_best_test()
+        notebook_best = self.notebook_best_test()
         rows = []
         for step in STEPS:
             result = summary["steps"].get(step)
@@ -270,7 +270,7 @@ class ResultsTableDirective(_ResultsDirective):
                 continue
             count = params.count_parameters(models.get_model(step))
             rows.append(
-                [step, _number(count), "not run", "", "", "", _pct(seed_best.get(step)), "", ""]
+                [step, _number(count), "not run", "", "", "", _pct(notebook_best.get(step)), "", ""]
             )
         table = _table(["step", *STEP_HEADERS], rows, widths=[6, 10, 6, 8, 8, 8, 9, 9, 8])
         self.set_source_info(table)
@@ -396,7 +396,7 @@ class FigureIfExistsDirective(_ResultsDirective):
 
 
 class StepFigureDirective(FigureIfExistsDirective):
-    """``results/STEP/history.png`` (our run against the seed's logs), when it exists."""
+    """``results/STEP/history.png`` (our run against the notebooks' logs), when it exists."""
 
     required_arguments = 1
     final_argument_whitespace = False
@@ -413,7 +413,7 @@ class StepFigureDirective(FigureIfExistsDirective):
         """A caption that names the step and the figure's panels."""
         return [
             f"{self.arguments[0]}: training loss per batch, test loss, train and test "
-            "accuracy per epoch, mnistlite's run against the seed's logs "
+            "accuracy per epoch, mnistlite's run against the notebooks' logs "
             f"(``results/{self.arguments[0]}/history.png``)."
         ]
 

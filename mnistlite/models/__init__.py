@@ -9,7 +9,7 @@
 True
 """
 
-from mnistlite.models import seed as _seed  # noqa: F401  (registers step1-7 first)
+from mnistlite.models import notebooks as _notebooks  # noqa: F401  (registers step1-7 first)
 from mnistlite.models.lite import (
     LITE1K,
     LITE2K,
@@ -33,15 +33,7 @@ from mnistlite.models.lite import (
     lite600,
     teacher,
 )
-from mnistlite.models.registry import (
-    get_model,
-    get_model_builder,
-    get_model_weights,
-    get_weight,
-    list_models,
-    register_model,
-)
-from mnistlite.models.seed import (
+from mnistlite.models.notebooks import (
     STEP1,
     STEP2,
     STEP3,
@@ -60,6 +52,14 @@ from mnistlite.models.seed import (
     step5,
     step6,
     step7,
+)
+from mnistlite.models.registry import (
+    get_model,
+    get_model_builder,
+    get_model_weights,
+    get_weight,
+    list_models,
+    register_model,
 )
 from mnistlite.models.spec import (
     Conv,

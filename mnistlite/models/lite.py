@@ -1,6 +1,6 @@
 """Frontier models: the best accuracy we found under fixed parameter budgets.
 
-Same blocks as the seed's steps. From 5,000 parameters up the networks are deep and
+Same blocks as the notebooks' steps. From 5,000 parameters up the networks are deep and
 narrow with the full receptive field before global pooling; below that the later
 layers are depthwise-separable (:class:`~mnistlite.models.DWConv`), which buys width
 for few weights. Each model has a recipe of the same name in :mod:`mnistlite.recipes`;

@@ -73,7 +73,7 @@ def list_models(
     include: str | Iterable[str] | None = None,
     exclude: str | Iterable[str] | None = None,
 ) -> list[str]:
-    """Return the registered model names, in registration order (the seed's steps first).
+    """Return the registered model names, in registration order (the notebooks' steps first).
 
     Args:
         include: An :mod:`fnmatch` pattern, or several: keep only the names that match

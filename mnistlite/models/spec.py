@@ -2,7 +2,7 @@
 
 A network is a :class:`NetSpec`: a tuple of layer specs plus the switches that apply to
 every convolution (BatchNorm, dropout, bias). :class:`SpecNet` turns a spec into a
-:class:`torch.nn.Module` made of :mod:`mnistlite.blocks`. Two seed steps that differ by
+:class:`torch.nn.Module` made of :mod:`mnistlite.blocks`. Two notebook steps that differ by
 one switch differ by one field::
 
     STEP3 = replace(STEP2, batchnorm=True)

@@ -1,9 +1,9 @@
-"""The seed's seven steps, each a short spec over the shared blocks.
+"""The notebooks' seven steps, each a short spec over the shared blocks.
 
-Read each spec like the table in ``SEED_FACTS.md``: ``Conv(cin, cout, k, pad)``,
-``Pool()`` where the 2×2 max-pool sits, ``OneByOne`` for the 1×1 transition,
-``Head`` for global average pooling + 1×1 conv. The comments give the map side
-after each layer.
+These specs are the layer tables of the seven steps themselves (the docs' tutorial
+walks through them): ``Conv(cin, cout, k, pad)``, ``Pool()`` where the 2×2 max-pool
+sits, ``OneByOne`` for the 1×1 transition, ``Head`` for global average pooling + 1×1
+conv. The comments give the map side after each layer.
 """
 
 from __future__ import annotations
