@@ -211,9 +211,9 @@ def _recipe_from_dict(data: dict[str, Any]) -> Recipe:
     return Recipe(**data)
 
 
-_step = Recipe(name="step2", model="step2")  # the seed's shared settings
+_step = Recipe(name="step2", model="step2")  # the notebooks' shared settings
 
-#: The seed's seven recipes (SGD with momentum 0.9, batch 128, lr 0.01), by name.
+#: The notebooks' seven recipes (SGD with momentum 0.9, batch 128, lr 0.01), by name.
 RECIPES: dict[str, Recipe] = {
     "step1": _step.replace(name="step1", model="step1"),
     "step2": _step,
@@ -300,7 +300,7 @@ def register_recipe(recipe: Recipe) -> Recipe:
 
 
 def list_recipes() -> list[str]:
-    """Return the recipe names, the seed's steps first."""
+    """Return the recipe names, the notebooks' steps first."""
     return list(RECIPES)
 
 

@@ -19,7 +19,7 @@ class History:
 
     Attributes:
         epochs: One dict per epoch: ``epoch``, ``train_loss``, ``train_acc`` (running,
-            percent, as the seed logs it), ``test_loss``, ``test_acc`` (percent),
+            percent, as the notebooks log it), ``test_loss``, ``test_acc`` (percent),
             ``lr`` (the rate at the start of the epoch), ``seconds``.
         batch_losses: The training loss of every batch, in order.
         meta: Free-form run information (recipe, seed, device, ...).
