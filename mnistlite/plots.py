@@ -176,6 +176,25 @@ def _no_data(ax: Axes) -> None:
     ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
 
 
+def _draw_history_panels(axes: Any, runs: list[tuple[Any, str]]) -> None:
+    """Batch losses top left; test loss, training and test accuracy per epoch."""
+    ax = axes[0, 0]
+    for series, label in runs:
+        if series.batch_losses:
+            steps = range(1, len(series.batch_losses) + 1)
+            ax.plot(steps, series.batch_losses, linewidth=0.6, label=label)
+    ax.set(title="Training loss (per batch)", xlabel="batch", ylabel="loss")
+    panels = [(axes[0, 1], "test_loss"), (axes[1, 0], "train_acc"), (axes[1, 1], "test_acc")]
+    for ax, key in panels:
+        for series, label in runs:
+            if key in series.columns:
+                values = series.columns[key]
+                ax.plot(series.epochs[: len(values)], values, marker="o", markersize=3, label=label)
+        unit = "accuracy (%)" if key.endswith("acc") else "loss"
+        ax.set(title=f"{_TITLES[key]} (per epoch)", xlabel="epoch", ylabel=unit)
+        _integer_epochs(ax)
+
+
 def plot_history(
     history: HistoryLike,
     compare: HistoryLike | None = None,
@@ -213,22 +232,7 @@ def plot_history(
     fig = figure_class(figsize=(11, 8), layout="constrained")
     axes = fig.subplots(2, 2)
 
-    ax = axes[0, 0]
-    for series, label in runs:
-        if series.batch_losses:
-            steps = range(1, len(series.batch_losses) + 1)
-            ax.plot(steps, series.batch_losses, linewidth=0.6, label=label)
-    ax.set(title="Training loss (per batch)", xlabel="batch", ylabel="loss")
-
-    panels = [(axes[0, 1], "test_loss"), (axes[1, 0], "train_acc"), (axes[1, 1], "test_acc")]
-    for ax, key in panels:
-        for series, label in runs:
-            if key in series.columns:
-                values = series.columns[key]
-                ax.plot(series.epochs[: len(values)], values, marker="o", markersize=3, label=label)
-        unit = "accuracy (%)" if key.endswith("acc") else "loss"
-        ax.set(title=f"{_TITLES[key]} (per epoch)", xlabel="epoch", ylabel=unit)
-        _integer_epochs(ax)
+    _draw_history_panels(axes, runs)
 
     for ax in axes.flat:
         if not ax.lines:
@@ -298,6 +302,23 @@ def _model_device(model: nn.Module, fallback: torch.device) -> torch.device:
     return fallback
 
 
+def _predictions(model: nn.Module, data: MNISTTensors, batch_size: int) -> torch.Tensor:
+    """The model's predicted digits for ``data``, in eval mode (its mode restored after)."""
+    device = _model_device(model, data.device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return torch.cat(
+                [
+                    model(data.images[i : i + batch_size].to(device)).argmax(1).cpu()
+                    for i in range(0, len(data), batch_size)
+                ]
+            )
+    finally:
+        model.train(was_training)
+
+
 def plot_misclassified(
     model: nn.Module, data: MNISTTensors, n: int = 25, *, batch_size: int = 1000
 ) -> Figure:
@@ -330,19 +351,7 @@ def plot_misclassified(
     if len(data) == 0:
         raise MnistliteError("cannot look for misclassified digits in empty data")
 
-    device = _model_device(model, data.device)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            predictions = torch.cat(
-                [
-                    model(data.images[i : i + batch_size].to(device)).argmax(1).cpu()
-                    for i in range(0, len(data), batch_size)
-                ]
-            )
-    finally:
-        model.train(was_training)
+    predictions = _predictions(model, data, batch_size)
     labels = data.labels.cpu()
     wrong = (predictions != labels).nonzero().flatten()
 
