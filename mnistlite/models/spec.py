@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mnistlite import _checks
 from mnistlite.blocks import (
     NORMS,
     ConvBlock,
@@ -178,6 +179,7 @@ class NetSpec:
     norm: str = "batch"
 
     def __post_init__(self) -> None:
+        _checks.probability("dropout", self.dropout)
         if self.norm not in NORMS:
             raise MnistliteError(f"norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
 
