@@ -19,6 +19,7 @@ import io
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,7 +160,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a damaged file's "pickle protocol 74" comes first
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated or foreign files raise many error types
         raise CheckpointError(
             f"checkpoint {path} is corrupt or truncated and cannot be read "
@@ -521,6 +524,7 @@ class Trainer:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         _checks.positive_int("epochs", epochs)
+        _checks.seed("seed", seed)
         if scheduler_interval not in ("epoch", "step"):
             raise MnistliteError(
                 f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}"

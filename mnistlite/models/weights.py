@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -72,7 +73,9 @@ def load_state_dict(path: str | Path, sha256: str | None = None) -> dict[str, to
                 "the file was changed or truncated; reinstall mnistlite"
             )
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a damaged file's "pickle protocol 74" comes first
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for a bad file
         raise WeightsError(
             f"cannot read weights from {path}: corrupt, truncated or not a state dict "
