@@ -107,6 +107,21 @@ def test_errors_of_starlette_and_fastapi_have_the_same_shape() -> None:
     assert ErrorCode.__args__  # the codes are a closed set in the schema
 
 
+def test_a_gif_announcing_billions_of_pixels_is_a_413_not_a_500() -> None:
+    """A 149-byte corrupted GIF made Pillow raise while reading its header: plain-text 500."""
+    from starlette.testclient import TestClient
+    from test_properties_pictures import bomb_gif
+
+    bomb = bomb_gif()
+    with TestClient(app) as client:
+        raw = client.post("/api/predict", content=bomb, headers={"content-type": "image/png"})
+        form = client.post("/api/predict", files={"file": ("bomb.png", bomb, "image/png")})
+    for answer in (raw, form):
+        assert answer.status_code == 413, answer.text
+        assert answer.json()["code"] == "picture_too_large"
+        assert "4,272,882,000 pixels" in answer.json()["detail"]
+
+
 @pytest.fixture
 def live_schema(served):
     return schemathesis.openapi.from_url(f"{served.url}/openapi.json")

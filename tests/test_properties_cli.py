@@ -278,6 +278,7 @@ def test_any_argument_list_exits_0_or_2_without_a_traceback(places, command, dat
 @given(argv=st.sampled_from([["predict", "lite1k", "{bomb}"], ["predict", "fast", "{digit}"]]))
 @example(argv=["predict", "lite1k", "{bomb}"])  # was a traceback: DecompressionBombError
 @example(argv=["predict", "step7", "{digit}", "{bomb}", "{garbage}"])  # two lines, both bad
+@example(argv=["predict", "step2", "{digit}", "--device", "meta"])  # was a torch RuntimeError
 @example(argv=["eval", "step7", "--device", "meta", "--data", "{empty_dir}"])
 @example(argv=["serve", "lite1k", "--host", "0.0.0.0", "--port", "0"])  # its warning line
 @example(argv=["train", "fast", "--seeds", "--seed", "3", "--data", "{empty_dir}"])

@@ -101,7 +101,7 @@ TRAINER_ARGS: dict[str, st.SearchStrategy] = {
     "channels_last": st.sampled_from(["yes", "", 1, None, "AUTO"]),
     "bf16": st.sampled_from(["yes", "", 1, None, "AUTO"]),
     "cuda_graphs": st.sampled_from(["yes", "", 1, None, "AUTO"]),
-    "device": st.sampled_from(["gpu", "cpu:x", "", "tpu", "cuda:-1"]),
+    "device": st.sampled_from(["gpu", "cpu:x", "", "tpu", "cuda:-1", "meta", "xpu"]),
     "seed": st.integers(max_value=-(2**63) - 1) | st.integers(min_value=2**64) | wrong_types,
 }
 

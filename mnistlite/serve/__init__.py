@@ -23,13 +23,16 @@ Routes:
 * ``GET /api/health``: ``{"status": "ok", ...}``.
 * ``GET /docs``: the OpenAPI documentation, from FastAPI.
 
-A bad request gets a 4xx status and ``{"detail": "..."}`` naming the problem: a body
+A bad request gets a 4xx status and ``{"detail": "...", "code": "..."}``: ``detail``
+names the problem, ``code`` is one of :data:`mnistlite.serve.schema.ERROR_CODES`. A body
 that is empty (400), over :data:`MAX_BYTES` (413), not a PNG or JPEG or truncated (422),
 a picture wider or higher than :data:`MAX_SIDE` pixels (413, refused from its header
-before decoding), an unknown model (404), a wrong method (405) or content type (415), a
-malformed multipart body (400). Bodies are read into memory only: nothing is written
-to disk. Each model is loaded once, on first use, and shared by all requests; inference
-runs in :func:`torch.inference_mode`.
+before decoding), a picture without a digit (422), an unknown model (404), a wrong
+method (405) or content type (415), a malformed multipart body (400). Every error has
+this body, FastAPI's own validation errors and unknown routes too, and the OpenAPI
+document (``/openapi.json``) lists every status of each operation. Bodies are read into
+memory only: nothing is written to disk. Each model is loaded once, on first use, and
+shared by all requests; inference runs in :func:`torch.inference_mode`.
 
 FastAPI and uvicorn are the optional extra ``mnistlite[serve]``; this module imports
 them only inside the functions that need them.

@@ -1,6 +1,6 @@
 """The API's contract: the one error model, its codes, and the answers of each route.
 
-Every answer other than a 2xx has the body :class:`Error`, ``{"detail": "...", "code":
+Every answer other than a 2xx has the body ``Error``, ``{"detail": "...", "code":
 "..."}``: ``detail`` is a sentence for people that names what was sent and what is
 expected, ``code`` one of :data:`ERROR_CODES`, for programs. The OpenAPI document of
 :func:`mnistlite.serve.create_app` lists, for each operation, every status it can answer
@@ -142,7 +142,7 @@ class Health(BaseModel):
 def error_responses(*codes: str) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` of an operation that can answer these error codes.
 
-    One entry per status, with the :class:`Error` model and a description that lists
+    One entry per status, with the ``Error`` model and a description that lists
     the codes the operation answers with it.
     """
     answers: dict[int | str, dict[str, Any]] = {}
