@@ -312,7 +312,7 @@ def create_app(
 
     Its OpenAPI document (``/openapi.json``) is the API's contract: every status each
     operation can answer is listed there, errors with the one body
-    :class:`mnistlite.serve.schema.Error` (``detail`` and ``code``).
+    ``Error`` (``detail`` and ``code``, see :data:`mnistlite.serve.schema.ERROR_CODES`).
 
     Args:
         models: Which models to serve: None for every registered model with bundled

@@ -45,7 +45,7 @@ ErrorCode = Literal[
     "internal_error",
 ]
 
-#: Each error code: the status it comes with, and when.
+#: The status that comes with each error code, and when the code is answered.
 ERROR_CODES: dict[str, tuple[int, str]] = {
     "empty_body": (400, "the body (or the multipart file) is empty"),
     "malformed_multipart": (400, "a multipart body without a boundary, or cut short"),
