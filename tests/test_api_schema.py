@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import io
 
-import numpy as np
 import pytest
 from hypothesis import strategies as st
 
@@ -27,7 +26,7 @@ schemathesis = pytest.importorskip("schemathesis")
 from PIL import Image, ImageDraw  # noqa: E402
 
 from mnistlite.serve import MAX_BYTES, create_app  # noqa: E402
-from mnistlite.serve.schema import ERROR_CODES, ErrorCode  # noqa: E402
+from mnistlite.serve.schema import ERROR_CODES  # noqa: E402
 
 
 @st.composite
@@ -104,7 +103,6 @@ def test_errors_of_starlette_and_fastapi_have_the_same_shape() -> None:
     assert answers["method_not_allowed"].headers["allow"] == "GET"
     assert "details" in answers["invalid_parameter"].json()["detail"]
     assert "'maybe'" in answers["invalid_parameter"].json()["detail"]
-    assert ErrorCode.__args__  # the codes are a closed set in the schema
 
 
 def test_a_gif_announcing_billions_of_pixels_is_a_413_not_a_500() -> None:
@@ -149,4 +147,3 @@ def test_a_digit_file_is_a_digit() -> None:
         assert len(data) < MAX_BYTES
 
     read()
-    assert np.isfinite(1.0)
