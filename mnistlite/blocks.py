@@ -376,7 +376,7 @@ class GAPHead(nn.Sequential):
         positive_int("in_channels", in_channels)
         positive_int("num_classes", num_classes)
         if not conv and in_channels != num_classes:
-            raise ValueError(
+            raise MnistliteError(
                 f"a head without a conv needs one channel per class: in_channels "
                 f"{in_channels} != num_classes {num_classes}"
             )

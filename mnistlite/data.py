@@ -200,11 +200,18 @@ class Augment:
     fill: float = 1.0 / 255.0
 
     def __post_init__(self) -> None:
-        if not 0 <= self.rotation <= 180:
-            raise MnistliteError(f"rotation must lie in [0, 180] degrees, got {self.rotation}")
-        if not 0 <= self.translate < 1:
-            raise MnistliteError(f"translate must lie in [0, 1), got {self.translate}")
-        if self.scale is not None and not 0 < self.scale[0] <= self.scale[1]:
+        number = _checks._is_number
+        if not (number(self.rotation) and 0 <= self.rotation <= 180):
+            raise MnistliteError(f"rotation must lie in [0, 180] degrees, got {self.rotation!r}")
+        if not (number(self.translate) and 0 <= self.translate < 1):
+            raise MnistliteError(f"translate must lie in [0, 1), got {self.translate!r}")
+        scale = self.scale
+        if scale is not None and not (
+            isinstance(scale, tuple)
+            and len(scale) == 2
+            and all(map(number, scale))
+            and 0 < scale[0] <= scale[1] < math.inf
+        ):
             raise MnistliteError(
                 f"scale must be (low, high) with 0 < low <= high, got {self.scale}"
             )

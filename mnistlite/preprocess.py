@@ -102,12 +102,17 @@ MIN_CONTRAST = 0.2
 NOISE_FLOOR = 0.25
 
 
-def _header(handle: IO[bytes]) -> tuple[str, tuple[int, int]] | None:
+def _header(handle: IO[bytes], name: str, max_pixels: int) -> tuple[str, tuple[int, int]] | None:
     """The format and (width, height) a picture's header announces; no pixel is decoded.
 
     Asks Pillow's format plugins in turn, as :func:`PIL.Image.open` does, but without its
     decompression-bomb check, which warns or raises before the caller could check the size
     against its own limit. None if no plugin recognises the header.
+
+    Raises:
+        PictureTooLargeError: If Pillow itself stops reading the header because it
+            announces more pixels than Pillow decodes (a GIF frame can grow the picture
+            while its header is read).
     """
     from PIL import Image
 
@@ -122,12 +127,26 @@ def _header(handle: IO[bytes]) -> tuple[str, tuple[int, int]] | None:
                 if not verdict or isinstance(verdict, str):
                     continue
                 picture = factory(handle, "")
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+                raise _too_large(name, fmt, err, max_pixels) from None
             except (SyntaxError, IndexError, TypeError, ValueError, OSError, struct.error):
                 continue
             return fmt, picture.size
         return None
     finally:
         handle.seek(0)
+
+
+def _too_large(name: str, fmt: str, err: Exception, max_pixels: int) -> PictureTooLargeError:
+    """The error for a header that Pillow refused as a decompression bomb."""
+    import re
+
+    count = re.search(r"\((\d+) pixels\)", str(err))
+    announced = f"{int(count.group(1)):,} pixels" if count else "more pixels than Pillow decodes"
+    return PictureTooLargeError(
+        f"{name}: a {fmt} picture whose header announces {announced}, over the limit of "
+        f"{max_pixels:,} pixels; scale it down first"
+    )
 
 
 def open_picture(
@@ -174,7 +193,7 @@ def open_picture(
             )
     if isinstance(source, (bytes, bytearray, memoryview)):
         source = io.BytesIO(bytes(source))
-    header = _header(source)
+    header = _header(source, name, max_pixels)
     if header is None and not source.read(1):
         raise DigitImageError(f"{name}: cannot read it as a picture (an empty file)")
     if header is None:
@@ -225,6 +244,8 @@ def _read(image: Any, name: str) -> np.ndarray:
             array = array.astype(np.float64) / 255.0
         elif np.issubdtype(array.dtype, np.floating) or array.dtype == np.bool_:
             array = array.astype(np.float64)
+            if not np.isfinite(array).all():
+                raise DigitImageError(f"{name}: float pixels must lie in [0, 1], got NaN or inf")
             if array.size and (array.min() < 0 or array.max() > 1):
                 raise DigitImageError(
                     f"{name}: float pixels must lie in [0, 1], got [{array.min():g}, "

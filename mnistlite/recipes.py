@@ -12,6 +12,7 @@ field with :func:`get_recipe` overrides (``get_recipe("step7", lr=0.02)``) or
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from types import MappingProxyType
@@ -101,10 +102,14 @@ class Recipe:
             _checks.positive_int(name, getattr(self, name))
         _checks.finite_positive("lr", self.lr)
         _checks.probability("momentum", self.momentum)
-        if not 0 < self.gamma <= 1:
+        if not (_checks._is_number(self.gamma) and 0 < self.gamma <= 1):
             raise MnistliteError(f"gamma must lie in (0, 1], got {self.gamma!r}")
-        if not self.weight_decay >= 0:
-            raise MnistliteError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if not (_checks._is_number(self.weight_decay) and 0 <= self.weight_decay < math.inf):
+            raise MnistliteError(
+                f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}"
+            )
+        if not isinstance(self.nesterov, bool):
+            raise MnistliteError(f"nesterov must be True or False, got {self.nesterov!r}")
         _checks.probability("label_smoothing", self.label_smoothing)
         self.augment()  # Augment checks rotation, translate and interpolation
         if self.schedule not in ("constant", "step", "onecycle"):

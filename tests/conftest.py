@@ -11,6 +11,29 @@ from pathlib import Path
 
 import pytest
 
+try:  # hypothesis is a dev dependency; profiles for the property-based tests
+    from hypothesis import HealthCheck, settings
+
+    # "ci" (the default): a modest number of examples, so the properties fit CI's budget;
+    # "slow": HYPOTHESIS_PROFILE=slow for a long search (run before a release).
+    settings.register_profile(
+        "ci",
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        print_blob=True,
+    )
+    settings.register_profile(
+        "slow",
+        max_examples=500,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        print_blob=True,
+    )
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+except ImportError:  # pragma: no cover
+    pass
+
 REPO = Path(__file__).resolve().parents[1]
 MISSING = "real MNIST not found (set MNISTLITE_DATA or put it in ../shared/data)"
 

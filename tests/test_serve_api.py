@@ -19,6 +19,9 @@ from mnistlite.serve import MAX_BYTES, MAX_SIDE
 pytest.importorskip("httpx")
 import httpx  # noqa: E402
 
+pytest.importorskip("fastapi")
+from mnistlite.serve.schema import ERROR_CODES  # noqa: E402
+
 
 def digit_picture(label: int, seed: int, fmt: str = "PNG") -> bytes:
     """A dark 0, 1 or 7 drawn with thick lines on light paper, encoded as PNG or JPEG."""
@@ -151,6 +154,7 @@ def test_every_bad_request_is_a_named_4xx_and_the_server_keeps_serving(
         )
         assert answer.status_code == status, (what, answer.status_code, answer.text)
         assert words in answer.json()["detail"], (what, answer.json())
+        assert ERROR_CODES[answer.json()["code"]][0] == status, (what, answer.json())
         assert client.get("/api/health").status_code == 200, what
     wrong_method = client.get("/api/predict")
     assert wrong_method.status_code == 405

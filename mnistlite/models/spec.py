@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mnistlite import _checks
 from mnistlite.blocks import (
     NORMS,
     ConvBlock,
@@ -178,6 +179,7 @@ class NetSpec:
     norm: str = "batch"
 
     def __post_init__(self) -> None:
+        _checks.probability("dropout", self.dropout)
         if self.norm not in NORMS:
             raise MnistliteError(f"norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
 
@@ -392,6 +394,69 @@ def check_input(x: object) -> None:
         )
 
 
+def _layer_shape(layer: LayerSpec, channels: int, side: int) -> tuple[int, int] | None:
+    """(channels, side) of the map after ``layer``; None for a layer type not known here.
+
+    Raises:
+        MnistliteError: If the layer does not fit the map it is given.
+    """
+    known = (Conv, DWConv, Shared, OneByOne, Pool, Head, Flatten)
+    if not isinstance(layer, known):
+        return None
+    cin = layer.channels if isinstance(layer, Shared) else getattr(layer, "cin", channels)
+    if cin != channels:
+        raise MnistliteError(f"expects {cin} input channels, but the map before has {channels}")
+    if isinstance(layer, Pool) or (isinstance(layer, OneByOne) and layer.pool):
+        if side < 2:
+            raise MnistliteError(f"cannot max-pool a {side}x{side} map")
+        side //= 2
+    if isinstance(layer, (Conv, DWConv, OneByOne)):
+        k, stride, padded = (
+            getattr(layer, "k", 1),
+            getattr(layer, "stride", 1),
+            side + 2 * layer.pad,
+        )
+        if k > padded:
+            raise MnistliteError(
+                f"a {k}x{k} kernel is larger than the {side}x{side} map (padded by {layer.pad})"
+            )
+        return layer.cout, (padded - k) // stride + 1
+    if isinstance(layer, Head):
+        return 10, 1
+    if isinstance(layer, Flatten):
+        return channels * side * side, 1
+    return channels, side
+
+
+def _check_layers(spec: NetSpec) -> None:
+    """Check that the layers chain from a (1, 28, 28) image to 10 logits.
+
+    Each layer's input channels must be the channels the layer before gives, no kernel
+    may be larger than its (padded) map, no map smaller than 2x2 is pooled, and the
+    network must end, and end only, in 10 logits: a :class:`Head`, or a 10-channel 1x1
+    map and :class:`Flatten`. A layer type this check does not know ends it unchecked.
+
+    Raises:
+        MnistliteError: Naming the first layer (its index and spec) that does not fit.
+    """
+    channels, side = INPUT_SHAPE[0], INPUT_SHAPE[1]
+    for index, layer in enumerate(spec.layers):
+        try:
+            if index and isinstance(spec.layers[index - 1], (Head, Flatten)):
+                raise MnistliteError("follows the logits; the Head (or Flatten) must be last")
+            shape = _layer_shape(layer, channels, side)
+        except MnistliteError as err:
+            raise MnistliteError(f"layer {index} ({layer!r}) {err}") from None
+        if shape is None:
+            return
+        channels, side = shape
+    if not spec.layers or not isinstance(spec.layers[-1], (Head, Flatten)) or channels != 10:
+        raise MnistliteError(
+            "a network must end in 10 logits: a Head, or a 10-channel 1x1 map and Flatten; "
+            f"this one ends in a {channels}-channel {side}x{side} map"
+        )
+
+
 class SpecNet(nn.Module):
     """The one generic module that builds any :class:`NetSpec`.
 
@@ -414,8 +479,12 @@ class SpecNet(nn.Module):
 
     def __init__(self, spec: NetSpec) -> None:
         super().__init__()
+        if not isinstance(spec, NetSpec):
+            raise TypeError(f"expected a NetSpec, got {type(spec).__name__}")
+        blocks = [_build_layer(layer, spec) for layer in spec.layers]  # checks each layer
+        _check_layers(spec)  # checks that they chain to 10 logits
         self.spec = spec
-        self.layers = nn.Sequential(*(_build_layer(layer, spec) for layer in spec.layers))
+        self.layers = nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the logits (N, 10) for a batch of images (N, 1, 28, 28)."""

@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -175,7 +176,9 @@ def load_state_dict(path: str | Path, sha256: str | None = None) -> dict[str, to
                 "the file was changed or truncated; reinstall mnistlite"
             )
     try:
-        state = _parse(path, data)
+        with warnings.catch_warnings():  # a damaged file's "pickle protocol 74" comes first
+            warnings.simplefilter("ignore")
+            state = _parse(path, data)
     except WeightsError:
         raise
     except Exception as err:  # torch and safetensors raise several types for a bad file

@@ -23,13 +23,16 @@ Routes:
 * ``GET /api/health``: ``{"status": "ok", ...}``.
 * ``GET /docs``: the OpenAPI documentation, from FastAPI.
 
-A bad request gets a 4xx status and ``{"detail": "..."}`` naming the problem: a body
+A bad request gets a 4xx status and ``{"detail": "...", "code": "..."}``: ``detail``
+names the problem, ``code`` is one of :data:`mnistlite.serve.schema.ERROR_CODES`. A body
 that is empty (400), over :data:`MAX_BYTES` (413), not a PNG or JPEG or truncated (422),
 a picture wider or higher than :data:`MAX_SIDE` pixels (413, refused from its header
-before decoding), an unknown model (404), a wrong method (405) or content type (415), a
-malformed multipart body (400). Bodies are read into memory only: nothing is written
-to disk. Each model is loaded once, on first use, and shared by all requests; inference
-runs in :func:`torch.inference_mode`.
+before decoding), a picture without a digit (422), an unknown model (404), a wrong
+method (405) or content type (415), a malformed multipart body (400). Every error has
+this body, FastAPI's own validation errors and unknown routes too, and the OpenAPI
+document (``/openapi.json``) lists every status of each operation. Bodies are read into
+memory only: nothing is written to disk. Each model is loaded once, on first use, and
+shared by all requests; inference runs in :func:`torch.inference_mode`.
 
 FastAPI and uvicorn are the optional extra ``mnistlite[serve]``; this module imports
 them only inside the functions that need them.
@@ -191,11 +194,14 @@ class _Models:
 
 
 class _BadRequest(Exception):
-    """A request the API refuses: its status and the message for ``detail``."""
+    """A request the API refuses: its error code (which sets the status) and ``detail``."""
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, code: str, detail: str) -> None:
+        from mnistlite.serve.schema import ERROR_CODES
+
         super().__init__(detail)
-        self.status = status
+        self.code = code
+        self.status = ERROR_CODES[code][0]
         self.detail = detail
 
 
@@ -206,7 +212,9 @@ def _multipart_file(body: bytes, content_type: str) -> tuple[str, bytes]:
 
     boundary = parse_options_header(content_type)[1].get(b"boundary")
     if not boundary:
-        raise _BadRequest(400, "malformed multipart body: its Content-Type names no boundary")
+        raise _BadRequest(
+            "malformed_multipart", "malformed multipart body: its Content-Type names no boundary"
+        )
     parts: list[dict[str, Any]] = []
     header = {"field": b"", "value": b""}
     ended: list[bool] = []
@@ -240,16 +248,19 @@ def _multipart_file(body: bytes, content_type: str) -> tuple[str, bytes]:
         parser.write(body)
         parser.finalize()
     except MultipartParseError as err:
-        raise _BadRequest(400, f"malformed multipart body: {err}") from None
+        raise _BadRequest("malformed_multipart", f"malformed multipart body: {err}") from None
     if not ended:
-        raise _BadRequest(400, "malformed multipart body: it ends before its closing boundary")
+        raise _BadRequest(
+            "malformed_multipart", "malformed multipart body: it ends before its closing boundary"
+        )
     for part in parts:
         disposition = parse_options_header(part["headers"].get(b"content-disposition", b""))[1]
         if b"filename" in disposition:
             name = disposition[b"filename"].decode("utf-8", "replace") or "image"
             return name, bytes(part["data"])
     raise _BadRequest(
-        400, "multipart body has no file; send the picture as a file field (curl -F file=@x.png)"
+        "no_file",
+        "multipart body has no file; send the picture as a file field (curl -F file=@x.png)",
     )
 
 
@@ -257,11 +268,14 @@ def _answer(model: nn.Module, info: ModelInfo, data: bytes, name: str, details: 
     """Preprocess and classify one picture, as ``mnistlite predict --json`` does."""
     try:
         picture = open_picture(data, name=name, max_side=MAX_SIDE, formats=FORMATS)
-        digit = load_digit(picture, name=name)
     except PictureTooLargeError as err:
-        raise _BadRequest(413, str(err)) from None
+        raise _BadRequest("picture_too_large", str(err)) from None
     except DigitImageError as err:
-        raise _BadRequest(422, str(err)) from None
+        raise _BadRequest("unreadable_picture", str(err)) from None
+    try:
+        digit = load_digit(picture, name=name)
+    except DigitImageError as err:
+        raise _BadRequest("no_digit", str(err)) from None
     probs = probabilities(model, digit.unsqueeze(0))
     answer = rank(probs, [name])[0].to_dict()
     if details:
@@ -277,13 +291,16 @@ async def _read_body(request: Any) -> bytes:
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > MAX_BYTES:
         raise _BadRequest(
-            413, f"body of {int(length):,} bytes is over the limit of {MAX_BYTES:,} bytes (2 MiB)"
+            "body_too_large",
+            f"body of {int(length):,} bytes is over the limit of {MAX_BYTES:,} bytes (2 MiB)",
         )
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BYTES:
-            raise _BadRequest(413, f"body is over the limit of {MAX_BYTES:,} bytes (2 MiB)")
+            raise _BadRequest(
+                "body_too_large", f"body is over the limit of {MAX_BYTES:,} bytes (2 MiB)"
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -292,6 +309,10 @@ def create_app(
     models: Sequence[str] | Mapping[str, nn.Module] | None = None, *, default: str | None = None
 ) -> Any:
     """Build the ASGI app: the draw-a-digit page and the prediction API.
+
+    Its OpenAPI document (``/openapi.json``) is the API's contract: every status each
+    operation can answer is listed there, errors with the one body
+    ``Error`` (``detail`` and ``code``, see :data:`mnistlite.serve.schema.ERROR_CODES`).
 
     Args:
         models: Which models to serve: None for every registered model with bundled
@@ -309,11 +330,9 @@ def create_app(
             a module, or ``default`` is not among the served models.
     """
     require_serve()
-    from fastapi import FastAPI, Query, Request
-    from fastapi.responses import HTMLResponse, JSONResponse
+    from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse
     from fastapi.staticfiles import StaticFiles
-    from starlette.concurrency import run_in_threadpool
-    from starlette.exceptions import HTTPException
 
     from mnistlite import __version__
 
@@ -330,90 +349,182 @@ def create_app(
         title="mnistlite",
         version=__version__,
         summary="Compact MNIST CNNs: draw a digit, or classify a picture of one.",
+        description='Every error answer is `{"detail": "...", "code": "..."}` '
+        "(schema `Error`); each operation lists the statuses it can answer.",
     )
     app.state.models = served
-
-    async def refused(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, _BadRequest)
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
-
-    async def http_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, HTTPException)
-        detail = exc.detail
-        if exc.status_code == 405:
-            headers = {key.lower(): value for key, value in (exc.headers or {}).items()}
-            allowed = headers.get("allow", "another method")
-            detail = f"{request.method} is not allowed on {request.url.path}; use {allowed}"
-        elif exc.status_code == 404:
-            detail = f"no such page: {request.url.path}"
-        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
-
-    app.add_exception_handler(_BadRequest, refused)
-    app.add_exception_handler(HTTPException, http_error)
+    _add_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> HTMLResponse:
         return HTMLResponse(page)
 
-    @app.get("/api/health", summary="Whether the server answers")
+    _add_info_routes(app, served, default)
+    _add_predict_route(app, served, default)
+    return app
+
+
+def _add_error_handlers(app: Any) -> None:
+    """Answer every error, FastAPI's and Starlette's own too, with the one Error body."""
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException
+    from starlette.requests import Request
+
+    def error(code: str, detail: str, status: int, headers: Any = None) -> JSONResponse:
+        return JSONResponse({"detail": detail, "code": code}, status_code=status, headers=headers)
+
+    async def refused(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, _BadRequest)
+        return error(exc.code, exc.detail, exc.status)
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        code, detail = "internal_error", str(exc.detail)
+        if exc.status_code == 405:
+            headers = {key.lower(): value for key, value in (exc.headers or {}).items()}
+            allowed = headers.get("allow", "another method")
+            code = "method_not_allowed"
+            detail = f"{request.method} is not allowed on {request.url.path}; use {allowed}"
+        elif exc.status_code == 404:
+            code, detail = "not_found", f"no such page: {request.url.path}"
+        return error(code, detail, exc.status_code, exc.headers)
+
+    async def invalid(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        problems = []
+        for problem in exc.errors():
+            where = ".".join(str(part) for part in problem.get("loc", ()))
+            given = problem.get("input")
+            problems.append(f"{where}: {problem.get('msg', 'invalid')}, got {given!r}")
+        return error("invalid_parameter", "; ".join(problems) or "invalid request", 422)
+
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        return error("internal_error", "internal error; the server's log has the traceback", 500)
+
+    app.add_exception_handler(_BadRequest, refused)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(Exception, crashed)
+
+
+def _add_info_routes(app: Any, served: _Models, default: str) -> None:
+    """``GET /api/health`` and ``GET /api/models``."""
+    from mnistlite import __version__
+    from mnistlite.serve.schema import Health, ModelList
+
+    @app.get(
+        "/api/health",
+        summary="Whether the server answers",
+        response_model=None,
+        responses={200: {"model": Health, "description": "The server answers."}},
+    )
     def health() -> dict:
         return {"status": "ok", "version": __version__, "models": len(served.infos)}
 
-    @app.get("/api/models", summary="The served models")
+    @app.get(
+        "/api/models",
+        summary="The served models",
+        response_model=None,
+        responses={200: {"model": ModelList, "description": "The served models."}},
+    )
     def list_models() -> dict:
         return {"default": default, "models": [asdict(info) for info in served.infos.values()]}
 
-    picture_body = {
+
+def _picture_body() -> dict[str, Any]:
+    """The request body of ``POST /api/predict``, with its limits."""
+    picture = {
+        "type": "string",
+        "format": "binary",
+        "maxLength": MAX_BYTES,
+        "description": f"A PNG or JPEG file of at most {MAX_BYTES:,} bytes and {MAX_SIDE:,} "
+        "pixels a side (checked from its header); it must hold a visible digit.",
+    }
+    return {
         "required": True,
-        "description": f"A PNG or JPEG picture of one digit (at most {MAX_BYTES:,} bytes, "
-        f"{MAX_SIDE} pixels a side), as the body or as a multipart file.",
+        "description": f"A {' or '.join(FORMATS)} picture of one handwritten digit, as the "
+        f"body or as the file of a multipart form. Limits: {MAX_BYTES:,} bytes (2 MiB; "
+        f"413 `body_too_large`), {MAX_SIDE:,} pixels a side (413 `picture_too_large`), "
+        "PNG or JPEG only (422 `unreadable_picture`), some ink on the paper and at least "
+        "2 pixels a side (422 `no_digit`).",
         "content": {
-            "image/png": {"schema": {"type": "string", "format": "binary"}},
-            "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+            **{kind: {"schema": picture} for kind in PICTURE_TYPES},
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                }
+                    "properties": {"file": picture},
+                    "required": ["file"],
+                },
+                "encoding": {"file": {"contentType": "image/png, image/jpeg"}},
             },
         },
     }
 
+
+def _add_predict_route(app: Any, served: _Models, default: str) -> None:
+    """``POST /api/predict``."""
+    from fastapi import Query, Request
+    from starlette.concurrency import run_in_threadpool
+
+    from mnistlite.serve.schema import Prediction, error_responses
+
+    errors = error_responses(
+        "empty_body",
+        "malformed_multipart",
+        "no_file",
+        "unknown_model",
+        "body_too_large",
+        "picture_too_large",
+        "unsupported_media_type",
+        "unreadable_picture",
+        "no_digit",
+        "invalid_parameter",
+    )
+
     @app.post(
         "/api/predict",
         summary="Classify a picture of a digit",
-        openapi_extra={"requestBody": picture_body},
+        response_model=None,
+        responses={200: {"model": Prediction, "description": "The prediction."}, **errors},
+        openapi_extra={"requestBody": _picture_body()},
     )
     async def predict(
         request: Request,
-        model: str | None = Query(None, description=f"a served model (default: {default})"),
+        model: str = Query(
+            default,
+            description=f"a served model (default: {default})",
+            json_schema_extra={"enum": list(served.infos)},
+        ),
         details: bool = Query(False, description="add probabilities and the 28x28 input"),
     ) -> dict:
         """The object ``mnistlite predict --json`` prints for the picture."""
-        name = default if model is None else model
-        if name not in served.infos:
-            raise _BadRequest(404, f"unknown model {name!r}; served: {', '.join(served.infos)}")
+        if model not in served.infos:
+            raise _BadRequest(
+                "unknown_model", f"unknown model {model!r}; served: {', '.join(served.infos)}"
+            )
         content_type = request.headers.get("content-type", "")
         kind = content_type.split(";")[0].strip().lower()
         if kind not in (*PICTURE_TYPES, "multipart/form-data"):
             raise _BadRequest(
-                415,
+                "unsupported_media_type",
                 f"content type {content_type or '(none)'!r} is not accepted; send "
                 f"{', '.join(PICTURE_TYPES)} or multipart/form-data",
             )
         body = await _read_body(request)
         if not body:
-            raise _BadRequest(400, "empty body; send a PNG or JPEG picture")
+            raise _BadRequest("empty_body", "empty body; send a PNG or JPEG picture")
         filename = "image"
         if kind == "multipart/form-data":
             filename, body = _multipart_file(body, content_type)
             if not body:
-                raise _BadRequest(400, f"the file {filename!r} in the multipart body is empty")
-        module = await run_in_threadpool(served.get, name)
-        return await run_in_threadpool(_answer, module, served.infos[name], body, filename, details)
-
-    return app
+                raise _BadRequest(
+                    "empty_body", f"the file {filename!r} in the multipart body is empty"
+                )
+        module = await run_in_threadpool(served.get, model)
+        info = served.infos[model]
+        return await run_in_threadpool(_answer, module, info, body, filename, details)
 
 
 def _is_loopback(host: str) -> bool:

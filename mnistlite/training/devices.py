@@ -53,6 +53,10 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         raise MnistliteError(
             f"unknown device {device!r} (expected cpu, cuda, cuda:N, mps or auto): {err}"
         ) from None
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise MnistliteError(
+            f"unknown device {str(device)!r} (expected cpu, cuda, cuda:N, mps or auto)"
+        )
     if device.type == "cuda" and not torch.cuda.is_available():
         raise MnistliteError(f"device {device} requested but CUDA is not available")
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():

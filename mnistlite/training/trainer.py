@@ -116,7 +116,7 @@ class Trainer:
         distill_weight: float = 0.5,
         ema: float | None = None,
     ) -> None:
-        _check_arguments(model, teacher, epochs, scheduler_interval)
+        _check_arguments(model, teacher, epochs, scheduler_interval, seed)
         loss_options = _loss_options(label_smoothing, distill_temperature, distill_weight)
         self.label_smoothing = label_smoothing
         self.distill_temperature = loss_options["temperature"]
@@ -328,12 +328,13 @@ class Trainer:
 
 
 def _check_arguments(
-    model: nn.Module, teacher: nn.Module | None, epochs: int, scheduler_interval: str
+    model: nn.Module, teacher: nn.Module | None, epochs: int, scheduler_interval: str, seed: int
 ) -> None:
     """Refuse a model or teacher that is no module, and out-of-range settings."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     _checks.positive_int("epochs", epochs)
+    _checks.seed("seed", seed)
     if scheduler_interval not in ("epoch", "step"):
         raise MnistliteError(
             f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}"
