@@ -12,7 +12,6 @@ field with :func:`get_recipe` overrides (``get_recipe("step7", lr=0.02)``) or
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from types import MappingProxyType
@@ -104,10 +103,7 @@ class Recipe:
         _checks.probability("momentum", self.momentum)
         if not (_checks._is_number(self.gamma) and 0 < self.gamma <= 1):
             raise MnistliteError(f"gamma must lie in (0, 1], got {self.gamma!r}")
-        if not (_checks._is_number(self.weight_decay) and 0 <= self.weight_decay < math.inf):
-            raise MnistliteError(
-                f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}"
-            )
+        _checks.finite_non_negative("weight_decay", self.weight_decay)
         if not isinstance(self.nesterov, bool):
             raise MnistliteError(f"nesterov must be True or False, got {self.nesterov!r}")
         _checks.probability("label_smoothing", self.label_smoothing)

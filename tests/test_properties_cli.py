@@ -139,6 +139,7 @@ COMMANDS: dict[str, tuple[list, dict[str, st.SearchStrategy | None]]] = {
             "--device": devices,
             "--batch-size": ints(1, 256),
             "--lr": floats,
+            "--ema": floats,
             "--limit-train": ints(1, 100),
             "--val-split": ints(1, 70_000),
             "--plot": switch,
