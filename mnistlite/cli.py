@@ -500,6 +500,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         calibration=calibration,
         check_images=check,
         check_labels=labels,
+        name=args.model,
     )
     kind = f"{args.format}{' int8' if args.int8 else ''}"
     what = "the ONNX model " if args.format == "web" else ""

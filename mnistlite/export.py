@@ -630,6 +630,7 @@ def export_model(
     calibration: torch.Tensor | None = None,
     check_images: torch.Tensor | None = None,
     check_labels: torch.Tensor | None = None,
+    name: str | None = None,
 ) -> ExportReport:
     """Export ``model``, write ``out`` atomically, and check the file against PyTorch.
 
@@ -647,6 +648,7 @@ def export_model(
             passes the whole test set). For fp32 the predictions must agree on all of
             them; for int8 the comparison is reported, not enforced.
         check_labels: The images' digits, to report both accuracies.
+        name: How the ``web`` page names the model (default: its class name).
 
     Returns:
         What was written and how it compared.
@@ -666,7 +668,7 @@ def export_model(
 
         return export_web.export_web(
             model, out, int8=int8, calibration=calibration,
-            check_images=check_images, check_labels=check_labels,
+            check_images=check_images, check_labels=check_labels, name=name,
         )  # fmt: skip
     weight_bytes = _write(model, out, format, int8, calibration)
     check = None

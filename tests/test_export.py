@@ -143,7 +143,9 @@ def test_missing_extra_names_it(monkeypatch, capsys, tmp_path) -> None:
 def test_bad_requests_are_clear_errors(step7, tmp_path) -> None:
     with pytest.raises(export.ExportError, match="unknown export format 'tflite'"):
         export.export_model(step7, tmp_path / "m", "tflite")
-    with pytest.raises(export.ExportError, match="use format 'onnx' with int8"):
+    with pytest.raises(
+        export.ExportError, match="int8 export is made for formats onnx, pte, web, not 'pt2'"
+    ):
         export.export_model(step7, tmp_path / "m.pt2", "pt2", int8=True)
     with pytest.raises(export.ExportError, match="needs calibration images"):
         export.export_model(step7, tmp_path / "m.onnx", "onnx", int8=True)
@@ -160,7 +162,7 @@ def test_bad_requests_are_clear_errors(step7, tmp_path) -> None:
         (["--format", "onnx", "--int8"], "--int8 needs --data ROOT"),
         (["--format", "pt2", "--out", "{tmp}/no/such/dir/m.pt2"], "existing folder"),
         (["--format", "pt2", "--weights", "{tmp}/missing.pt"], "not found"),
-        (["--format", "tflite"], "invalid choice"),
+        (["--format", "tflite"], "unknown --format 'tflite'; expected one of onnx, pt2, pte, web"),
     ],
 )
 def test_cli_export_bad_input(args, message, tmp_path, capsys) -> None:
