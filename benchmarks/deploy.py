@@ -1,4 +1,4 @@
-"""Export every shipped model to ONNX fp32 and int8; measure accuracy, size and latency.
+"""Export every shipped model to every format; measure accuracy, bytes and ONNX latency.
 
 Usage::
 
@@ -12,7 +12,12 @@ For each model with bundled weights: export it to ONNX with
 quantize it to int8 with :func:`mnistlite.export.quantize_onnx` (calibrated on 2,000
 training images), and measure with ONNX Runtime on the CPU: accuracy on the full test set,
 bytes of weights and of the file, and the latency per image at batch 1 and at batch 1,000
-(one thread, fastest call, CPU time). Writes ``OUT/deploy.json`` and ``OUT/deploy.md``.
+(one thread, fastest call, CPU time). Then the bytes of every format: the state dict
+saved by ``torch.save`` (``.pt``) and by ``safetensors.torch.save_file``, the ONNX files
+above, an ONNX file with weight-only int8 (per tensor,
+:func:`mnistlite.export_weightonly.quantize_weights_onnx`) and ExecuTorch programs fp32
+and int8 (:mod:`mnistlite.export_pte`, checked through ``executorch.runtime`` on the test
+set), each with its test accuracy. Writes ``OUT/deploy.json`` and ``OUT/deploy.md``.
 The third and fourth lines measure one new model and join its row into the table. A row
 whose model no longer has bundled weights is marked "weights withdrawn".
 """
@@ -29,10 +34,11 @@ import torch
 from machine import cpu_flags
 from tables import fill, markdown_table
 
-from mnistlite import export, models, params
-from mnistlite.atomic import atomic_write, save_json
+from mnistlite import export, export_pte, models, params
+from mnistlite.atomic import atomic_write, save_json, save_torch
 from mnistlite.data import load_mnist
 from mnistlite.export import onnx_latency
+from mnistlite.export_weightonly import quantize_weights_onnx
 
 COMMAND = "python benchmarks/deploy.py --data ../shared/data --out results"
 TARGET_PP = 0.3
@@ -87,7 +93,59 @@ def measure(name: str, folder: Path, train, test, threads: int) -> dict:
     row["int8"], int8_logits = _onnx_row(int8, test, threads)
     row["int8_agreement"] = _percent(int8_logits.argmax(1) == fp32_logits.argmax(1))
     row["int8_minus_fp32_pp"] = round(row["int8"]["accuracy"] - row["fp32"]["accuracy"], 2)
+    row["bytes"] = measure_bytes(name, model, folder, fp32, train, test)
     return row
+
+
+#: How each file of the bytes table is made (MODEL, ROOT, FILE: placeholders).
+HOW = {
+    "pt": "torch.save(model.state_dict(), FILE)",
+    "safetensors": "safetensors.torch.save_file(model.state_dict(), FILE)",
+    "onnx_fp32": "mnistlite export MODEL --format onnx --data ROOT --out FILE",
+    "onnx_int8": "mnistlite export MODEL --format onnx --int8 --data ROOT --out FILE",
+    "onnx_int8_weights": "mnistlite.export_weightonly.quantize_weights_onnx(ONNX_FP32, FILE)",
+    "pte_fp32": "mnistlite export MODEL --format pte --data ROOT --out FILE",
+    "pte_int8": "mnistlite export MODEL --format pte --int8 --data ROOT --out FILE",
+}
+
+
+def _state_dict_files(name: str, model, folder: Path, test) -> dict:
+    """``.pt`` and safetensors: bytes, and the accuracy of a fresh model loaded from each."""
+    from safetensors.torch import load_file, save_file
+
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    pt, st = folder / f"{name}.pt", folder / f"{name}.safetensors"
+    save_torch(pt, state)
+    save_file(state, str(st))
+    out = {}
+    for key, path, load in (("pt", pt, lambda p: torch.load(p, weights_only=True)),
+                            ("safetensors", st, lambda p: load_file(str(p)))):  # fmt: skip
+        fresh = models.get_model(name).eval()
+        fresh.load_state_dict(load(path))
+        with torch.inference_mode():
+            logits = torch.cat([fresh(b) for b in test.images.split(1000)])
+        out[key] = {"file_bytes": path.stat().st_size,
+                    "accuracy": _percent(logits.argmax(1) == test.labels)}  # fmt: skip
+    return out
+
+
+def measure_bytes(name: str, model, folder: Path, fp32: Path, train, test) -> dict:
+    """File bytes and test accuracy of the formats beyond ONNX fp32/int8."""
+    out = _state_dict_files(name, model, folder, test)
+    weights = quantize_weights_onnx(fp32, folder / f"{name}-int8-weights.onnx")
+    logits = export.run_onnx(export.onnx_session(weights), test.images)
+    out["onnx_int8_weights"] = {"file_bytes": weights.stat().st_size,
+                                "accuracy": _percent(logits.argmax(1) == test.labels)}  # fmt: skip
+    calibration = export.calibration_images(train.images)
+    for key, int8 in (("pte_fp32", False), ("pte_int8", True)):
+        report = export.export_model(
+            model, folder / f"{name}-{key}.pte", "pte", int8=int8,
+            calibration=calibration if int8 else None,
+            check_images=test.images, check_labels=test.labels,
+        )  # fmt: skip
+        out[key] = {"file_bytes": report.file_bytes, "accuracy": report.check.accuracy_export,
+                    "agreement": report.check.agreement}  # fmt: skip
+    return out
 
 
 def _provenance(result: dict) -> str:
@@ -126,8 +184,57 @@ def render(result: dict) -> str:
                + f" measured model is within the {TARGET_PP} pp target.")  # fmt: skip
     table = "\n".join(markdown_table(columns, rows, "lrrrrrrrrr"))
     keys = ("calibration_images", "onnxruntime", "threads", "cpu")
+    bytes_table, bytes_verdict = render_bytes(result, shipped)
+    how = "\n".join(f"- {BYTES_COLUMNS[k]}: `{v}`" for k, v in HOW.items())
     return fill("deploy.md", provenance=_provenance(result), table=table, verdict=verdict,
+                bytes_table=bytes_table, bytes_verdict=bytes_verdict, how=how,
+                executorch=result.get("executorch", "not installed"),
                 **{k: result[k] for k in keys})  # fmt: skip
+
+
+BYTES_COLUMNS = {"pt": "`.pt`", "safetensors": "safetensors", "onnx_fp32": "ONNX fp32",
+                 "onnx_int8": "ONNX int8", "onnx_int8_weights": "ONNX int8 weights only",
+                 "pte_fp32": "`.pte` fp32", "pte_int8": "`.pte` int8"}  # fmt: skip
+
+
+def _files(row: dict) -> dict | None:
+    """Bytes and accuracy of every format of one row (None before the bytes were measured)."""
+    if "bytes" not in row:
+        return None
+    onnx = {"onnx_fp32": row["fp32"], "onnx_int8": row["int8"]}
+    return {**row["bytes"], **{k: {"file_bytes": v["file_bytes"], "accuracy": v["accuracy"]}
+                               for k, v in onnx.items()}}  # fmt: skip
+
+
+def _pays(files: dict, fp32: str, int8: str) -> str:
+    change = files[int8]["file_bytes"] / files[fp32]["file_bytes"] - 1
+    return f"{'yes' if change < 0 else '**no**'} ({change:+.0%})"
+
+
+def render_bytes(result: dict, shipped: list[str]) -> tuple[str, str]:
+    """The bytes table (file bytes and test accuracy per format) and which int8 files pay."""
+    rows, losers = [], []
+    for row in result["models"]:
+        name = row["model"] if row["model"] in shipped else f"{row['model']} (weights withdrawn)"
+        files = _files(row)
+        if files is None:
+            rows.append([name, "not measured yet", *[""] * (len(BYTES_COLUMNS) + 1)])
+            continue
+        cells = [f"{files[k]['file_bytes']:,} ({files[k]['accuracy']:.2f})" for k in BYTES_COLUMNS]
+        pays = {k: _pays(files, f"{k}_fp32", f"{k}_{q}")
+                for k, q in (("onnx", "int8"), ("pte", "int8"))}  # fmt: skip
+        weights = _pays(files, "onnx_fp32", "onnx_int8_weights")
+        losers += [f"{row['model']} ({k})" for k, v in pays.items() if v.startswith("**no")]
+        verdict = f"ONNX {pays['onnx']}, weights only {weights}; .pte {pays['pte']}"
+        rows.append([name, f"{row['params']:,}", *cells, verdict])
+    columns = ["model", "params", *BYTES_COLUMNS.values(), "int8 smaller than fp32?"]
+    table = "\n".join(markdown_table(columns, rows, "lr" + "r" * len(BYTES_COLUMNS) + "l"))
+    verdict = (
+        "int8 does **not** pay for itself in bytes for: " + ", ".join(losers) + "."
+        if losers
+        else "Every int8 file is smaller than its fp32 file."
+    )
+    return table, verdict
 
 
 def join(paths: list[Path]) -> dict:
@@ -139,15 +246,24 @@ def join(paths: list[Path]) -> dict:
     return {**parts[0], "models": sorted(rows.values(), key=lambda r: order.index(r["model"]))}
 
 
+def _version(package: str) -> str:
+    from importlib.metadata import version
+
+    return version(package)
+
+
 def run(args) -> dict:
     """Measure ``args.models`` (default: every shipped model), saving after each model."""
     import onnxruntime
+
+    export_pte.require_executorch()
 
     torch.set_num_threads(args.threads)
     train, test = load_mnist(args.data, train=True), load_mnist(args.data, train=False)
     command = COMMAND + (" --models " + " ".join(args.models) if args.models else "")
     result = {"command": command, "cpu": cpu_description(), "threads": args.threads,
               "onnxruntime": onnxruntime.__version__, "torch": torch.__version__,
+              "executorch": _version("executorch"), "safetensors": _version("safetensors"),
               "calibration_images": export.CALIBRATION_IMAGES, "models": []}  # fmt: skip
     done = {}
     if args.resume and (args.out / "deploy.json").is_file():

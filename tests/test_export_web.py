@@ -271,3 +271,16 @@ def test_the_serve_page_marks_digit_and_probabilities_the_same_way(browser, serv
     answer = answers[-1].json()
     assert digit == answer["digit"] and probs == pytest.approx(answer["probabilities"])
     page.close()
+
+
+def test_the_docs_demo_is_what_export_web_writes() -> None:
+    """docs/_static/demo (embedded by docs/try_it.rst) is the current page, lite1k's model."""
+    demo = REPO / "docs" / "_static" / "demo"
+    for name in export_web.PAGE_FILES:
+        shipped = (REPO / "mnistlite" / "web" / name).read_text()
+        shipped = shipped.replace("__ORT_URL__", export_web.ORT_WEB_URL)
+        shipped = shipped.replace("__ORT_VERSION__", export_web.ORT_WEB_VERSION)
+        assert (demo / name).read_text() == shipped, name
+    meta = json.loads((demo / "model.json").read_text())
+    assert meta["model"] == "lite1k" and meta["onnxruntime_web"] == export_web.ORT_WEB_VERSION
+    assert (demo / meta["file"]).stat().st_size > 0
