@@ -81,7 +81,7 @@ __all__ = [
     "slim_onnx",
 ]
 
-#: The export formats: ONNX, ``torch.export`` programs, ExecuTorch programs, a web page.
+#: The export formats (ONNX, ``torch.export`` programs, ExecuTorch programs, a web page).
 FORMATS = ("onnx", "pt2", "pte", "web")
 #: The formats that can be quantized to int8.
 INT8_FORMATS = ("onnx", "pte", "web")

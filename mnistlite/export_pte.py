@@ -1,6 +1,6 @@
 """ExecuTorch programs (``.pte``) for phones and microcontrollers, fp32 or int8.
 
-The model is captured with :func:`torch.export.export` for **one image at a time**
+The model is captured with ``torch.export.export`` for **one image at a time**
 (input ``(1, 1, 28, 28)`` normalized, output ``(1, 10)`` logits: what an app on a device
 classifies), lowered with ExecuTorch's XNNPACK partitioner and serialized as a ``.pte``
 file that the ExecuTorch runtime loads on Android, iOS, Linux or a microcontroller.
@@ -11,7 +11,7 @@ that is exact (:func:`mnistlite.export.fold_batchnorm`).
 weights per output channel, int8 activations), calibrated on training images, then
 lowered to XNNPACK's int8 kernels.
 
-:func:`check_pte` runs a file through :mod:`executorch.runtime` on images and compares
+:func:`check_pte` runs a file through ``executorch.runtime`` on images and compares
 it with PyTorch. Needs the optional extra ``mnistlite[edge]`` (executorch).
 """
 
@@ -113,7 +113,7 @@ def pte_bytes(
 
     Raises:
         MissingExtraError: Without the ``mnistlite[edge]`` extra.
-        ExportError: If the model cannot be captured or lowered, or int8 has no
+        mnistlite.errors.ExportError: If the model cannot be captured or lowered, or int8 has no
             calibration images.
     """
     require_executorch()
@@ -168,7 +168,7 @@ def export_pte(
 
     Raises:
         MissingExtraError: Without the ``mnistlite[edge]`` extra.
-        ExportError: If the model cannot be lowered (nothing is written then).
+        mnistlite.errors.ExportError: If the model cannot be lowered (nothing is written then).
     """
     data, weights = pte_bytes(copy.deepcopy(model).eval(), int8=int8, calibration=calibration)
     return atomic_write(out, lambda handle: handle.write(data)), weights
@@ -190,7 +190,7 @@ def _load(path: str | Path) -> tuple[Any, Any]:
 
 
 def run_pte(path: str | Path, images: torch.Tensor) -> torch.Tensor:
-    """Logits of a ``.pte`` program run by :mod:`executorch.runtime`, one image at a time.
+    """Logits of a ``.pte`` program run by ``executorch.runtime``, one image at a time.
 
     Args:
         path: The ``.pte`` file written by :func:`export_pte`.

@@ -40,7 +40,7 @@ __all__ = ["ORT_WEB_URL", "ORT_WEB_VERSION", "PAGE_FILES", "export_web"]
 
 #: The onnxruntime-web release the page loads (pinned in the repository's package.json).
 ORT_WEB_VERSION = "1.30.0"
-#: Where the page loads it from: the npm package as served by a public CDN.
+#: Where the page loads it from (the npm package as served by a public CDN).
 ORT_WEB_URL = f"https://cdn.jsdelivr.net/npm/onnxruntime-web@{ORT_WEB_VERSION}/dist/ort.wasm.min.js"
 #: The page's files, shipped in ``mnistlite/web``.
 PAGE_FILES = ("index.html", "style.css", "app.js", "preprocess.js")
@@ -123,7 +123,7 @@ def export_web(
         ``file_bytes`` the size of ``model.onnx``.
 
     Raises:
-        ExportError: If ``out`` exists and is not an empty folder, its parent is
+        mnistlite.errors.ExportError: If ``out`` exists and is not an empty folder, its parent is
             missing, or the fp32 model disagrees with PyTorch (nothing is written then).
         MissingExtraError: Without the ``mnistlite[export]`` extra.
     """
