@@ -404,23 +404,30 @@ def _add_deploy_parsers(commands: Any) -> None:
     weights_help = "bundled weights (DEFAULT or a member name) or a .pt file (default: DEFAULT)"
     export = commands.add_parser(
         "export",
-        help="export a model to ONNX (fp32 or int8) or a torch.export program",
+        help="export a model to ONNX, torch.export, ExecuTorch or a static web page",
         description="Export a model: ONNX through the dynamo exporter (dynamic batch, "
         "normalized (N, 1, 28, 28) input, logits out; ONNX needs the 'mnistlite[export]' "
-        "extra), optionally int8 (static quantization calibrated on training images), or a "
-        "torch.export program (.pt2). The written file is checked against PyTorch: on the "
-        "MNIST test set with --data, else on random inputs.",
+        "extra), a torch.export program (.pt2), an ExecuTorch program (.pte, one image per "
+        "call, XNNPACK; needs the 'mnistlite[edge]' extra) or a static web folder that runs "
+        "the ONNX model in the browser with onnxruntime-web (--out is a new or empty "
+        "folder). --int8 quantizes (onnx, pte, web), calibrated on training images. The "
+        "written model is checked against PyTorch: on the MNIST test set with --data, else "
+        "on random inputs.",
     )
     export.add_argument("model", metavar="MODEL", help="model name (see `mnistlite list`)")
     export.add_argument("--weights", default="DEFAULT", metavar="PATH", help=weights_help)
-    export.add_argument("--format", required=True, choices=("onnx", "pt2"), help="file format")
+    export.add_argument("--format", required=True, metavar="FORMAT", help="onnx, pt2, pte or web")
     export.add_argument(
-        "--int8", action="store_true", help="8-bit weights and activations (onnx; needs --data)"
+        "--int8",
+        action="store_true",
+        help="8-bit weights and activations (onnx, pte, web; needs --data)",
     )
     export.add_argument(
         "--data", metavar="ROOT", help="MNIST root: training images calibrate, test images check"
     )
-    export.add_argument("--out", required=True, metavar="FILE", help="the file to write")
+    export.add_argument(
+        "--out", required=True, metavar="FILE", help="the file to write (web: the folder)"
+    )
     export.set_defaults(handler=_cmd_export)
 
     predict = commands.add_parser(
@@ -442,12 +449,23 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from mnistlite import export, models
     from mnistlite.data import load_mnist
 
+    if args.format not in export.FORMATS:
+        raise MnistliteError(
+            f"unknown --format {args.format!r}; expected one of {', '.join(export.FORMATS)}"
+        )
     if args.int8 and args.data is None:
         raise MnistliteError("--int8 needs --data ROOT: calibration uses the MNIST training images")
-    if args.format == "onnx":
+    if args.format in ("onnx", "web"):
         export.require_onnx()
+    if args.format == "pte":
+        from mnistlite.export_pte import require_executorch
+
+        require_executorch()
     out = Path(args.out)
-    if out.is_dir() or not out.parent.is_dir():
+    if args.format == "web":
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise MnistliteError(f"--out {out} must be a new or empty folder for --format web")
+    elif out.is_dir() or not out.parent.is_dir():
         raise MnistliteError(f"--out {out} must be a file in an existing folder")
     model = models.get_model(args.model, weights=args.weights).eval()
     calibration = check = labels = None
@@ -466,10 +484,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
         calibration=calibration,
         check_images=check,
         check_labels=labels,
+        name=args.model,
     )
     kind = f"{args.format}{' int8' if args.int8 else ''}"
+    what = "the ONNX model " if args.format == "web" else ""
     print(
-        f"wrote {out} ({kind}, {report.file_bytes:,} bytes, "
+        f"wrote {out} ({kind}, {what}{report.file_bytes:,} bytes, "
         f"{report.weight_bytes:,} bytes of weights)"
     )
     c = report.check

@@ -12,6 +12,11 @@ training set (:class:`~mnistlite.preprocess.Normalize`), any batch size ``N``, a
   images only.
 - ``pt2``: a ``torch.export.export`` program saved with ``torch.export.save``;
   load it with :func:`load_pt2`.
+- ``pte``: an ExecuTorch program lowered with XNNPACK, fp32 or int8 (PT2E), for phones
+  and microcontrollers: :mod:`mnistlite.export_pte`.
+- ``web``: a static folder (a draw-a-digit page, the ONNX model, the preprocessing in
+  JavaScript) that runs the model in the browser with onnxruntime-web:
+  :mod:`mnistlite.export_web`.
 
 **BatchNorm after ReLU.** The notebooks' blocks run Conv → ReLU → BatchNorm, so the usual
 folding of a BatchNorm into the convolution *before* it does not apply (the ReLU sits in
@@ -29,7 +34,7 @@ step 5-7's two padded convolutions. The fold is applied to the ONNX exports (fp3
 int8); the ``pt2`` program is the unchanged eval-mode model.
 
 Needs the optional extra ``mnistlite[export]`` (onnx, onnxscript, onnxruntime) for ONNX;
-``pt2`` needs only PyTorch.
+``pt2`` needs only PyTorch; ``pte`` needs ``mnistlite[edge]`` (executorch).
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ from mnistlite.errors import ExportError, MissingExtraError, MnistliteError
 __all__ = [
     "CALIBRATION_IMAGES",
     "FORMATS",
+    "INT8_FORMATS",
     "INSTALL_HINT",
     "ExportCheck",
     "ExportError",
@@ -72,10 +78,13 @@ __all__ = [
     "quantize_onnx",
     "require_onnx",
     "run_onnx",
+    "slim_onnx",
 ]
 
-#: The export formats, ``"onnx"`` and ``"pt2"``.
-FORMATS = ("onnx", "pt2")
+#: The export formats (ONNX, ``torch.export`` programs, ExecuTorch programs, a web page).
+FORMATS = ("onnx", "pt2", "pte", "web")
+#: The formats that can be quantized to int8.
+INT8_FORMATS = ("onnx", "pte", "web")
 #: The command that installs what the ONNX formats need.
 INSTALL_HINT = 'pip install "mnistlite[export]"'
 #: Training images used to calibrate int8 activations (a fixed random draw).
@@ -244,10 +253,51 @@ def _onnx_bytes(model: nn.Module) -> bytes:
             output_names=[OUTPUT_NAME],
             verbose=False,
         )
-    proto = program.model_proto
-    for node in proto.graph.node:  # source locations and stack traces: half the file
+    return slim_onnx(program.model_proto.SerializeToString())
+
+
+def slim_onnx(data: bytes) -> bytes:
+    """Drop what ONNX Runtime does not need from a serialized model; same computation.
+
+    For the smallest networks the bytes of an ONNX file are mostly graph, not weights:
+    the exporter's per-node metadata (source locations, stack traces), the shapes of every
+    intermediate tensor (``value_info``, inferred again when the model is loaded), long
+    node and tensor names, and opset imports of domains no node uses (the quantizer adds
+    eight). This removes all of them, renaming intermediate tensors and initializers
+    ``t0``, ``t1``, ...; the graph's input and output names are kept.
+
+    Args:
+        data: A serialized ONNX model.
+
+    Returns:
+        The smaller serialized model.
+    """
+    onnx, _ = require_onnx()
+    proto = onnx.load_from_string(data)
+    graph = proto.graph
+    del graph.value_info[:]
+    del proto.metadata_props[:]
+    proto.doc_string = graph.doc_string = ""
+    keep = {v.name for v in [*graph.input, *graph.output]}
+    names: dict[str, str] = {}
+
+    def short(name: str) -> str:
+        if not name or name in keep:
+            return name
+        return names.setdefault(name, f"t{len(names)}")
+
+    for init in graph.initializer:
+        init.name = short(init.name)
+        init.doc_string = ""
+    for node in graph.node:
         del node.metadata_props[:]
-        node.doc_string = ""
+        node.doc_string = node.name = ""
+        node.input[:] = [short(n) for n in node.input]
+        node.output[:] = [short(n) for n in node.output]
+    used = {node.domain for node in graph.node} | {""}
+    opsets = [o for o in proto.opset_import if o.domain in used]
+    del proto.opset_import[:]
+    proto.opset_import.extend(opsets)
     return proto.SerializeToString()
 
 
@@ -300,6 +350,15 @@ class _Calibration:
         raise NotImplementedError
 
 
+def _named_nodes(data: bytes) -> bytes:
+    """Give every node a unique name (the quantizer tells nodes apart by name)."""
+    onnx, _ = require_onnx()
+    proto = onnx.load_from_string(data)
+    for i, node in enumerate(proto.graph.node):
+        node.name = f"{node.op_type}_{i}"
+    return proto.SerializeToString()
+
+
 def quantize_onnx(source: str | Path | bytes, out: str | Path, calibration: torch.Tensor) -> Path:
     """Quantize an fp32 ONNX model to int8 (static, QDQ), writing ``out`` atomically.
 
@@ -318,7 +377,7 @@ def quantize_onnx(source: str | Path | bytes, out: str | Path, calibration: torc
     """
     require_onnx()
     _check_images(calibration, None)
-    fp32_model = source if isinstance(source, bytes) else Path(source).read_bytes()
+    fp32_model = _named_nodes(source if isinstance(source, bytes) else Path(source).read_bytes())
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -352,7 +411,7 @@ def quantize_onnx(source: str | Path | bytes, out: str | Path, calibration: torc
             calibrate_method=CalibrationMethod.Percentile,
             nodes_to_exclude=kept_float,
         )
-        data = quantized.read_bytes()
+        data = slim_onnx(quantized.read_bytes())
     return atomic_write(out, lambda handle: handle.write(data))
 
 
@@ -525,10 +584,10 @@ class ExportReport:
     """What :func:`export_model` wrote and how it checked.
 
     Attributes:
-        path: The file written.
-        format: ``"onnx"`` or ``"pt2"``.
-        int8: Whether the weights are 8-bit (ONNX QDQ).
-        file_bytes: Size of the file.
+        path: The file written (for ``web``: the folder).
+        format: ``"onnx"``, ``"pt2"``, ``"pte"`` or ``"web"``.
+        int8: Whether the weights are 8-bit (ONNX QDQ, or PT2E for ``pte``).
+        file_bytes: Size of the file (for ``web``: of the ONNX model in the folder).
         weight_bytes: Bytes of the stored weights (ONNX initializers; for ``pt2`` the
             state dict's tensors).
         check: The comparison with PyTorch, or None if no images were given.
@@ -557,6 +616,62 @@ def onnx_weight_bytes(path: str | Path) -> int:
     return sum(numpy_helper.to_array(init).nbytes for init in model.graph.initializer)
 
 
+def _validate(
+    out: Path,
+    format: str,
+    int8: bool,
+    calibration: torch.Tensor | None,
+    check_images: torch.Tensor | None,
+    check_labels: torch.Tensor | None,
+) -> None:
+    """Refuse a request :func:`export_model` cannot carry out, before anything is written."""
+    if format not in FORMATS:
+        raise ExportError(f"unknown export format {format!r}; expected one of {', '.join(FORMATS)}")
+    if not out.parent.is_dir():
+        raise ExportError(f"cannot write {out}: folder {out.parent} does not exist")
+    if int8 and format not in INT8_FORMATS:
+        raise ExportError(
+            f"int8 export is made for formats {', '.join(INT8_FORMATS)}, not {format!r}"
+        )
+    if int8:
+        if calibration is None or not isinstance(calibration, torch.Tensor):
+            raise ExportError("int8 export needs calibration images (normalized training images)")
+        _check_images(calibration, None)
+    if check_images is not None:
+        _check_images(check_images, check_labels)
+
+
+def _write(
+    model: nn.Module, out: Path, format: str, int8: bool, calibration: torch.Tensor | None
+) -> int:
+    """Write ``out`` in ``format``; return the bytes of the weights it stores."""
+    if format == "pt2":
+        export_pt2(model, out)
+        return sum(t.nbytes for t in model.state_dict().values())
+    if format == "pte":
+        from mnistlite import export_pte
+
+        return export_pte.export_pte(model, out, int8=int8, calibration=calibration)[1]
+    require_onnx()
+    if int8:
+        assert calibration is not None
+        quantize_onnx(_onnx_bytes(fold_batchnorm(model)), out, calibration)
+    else:
+        export_onnx(model, out)
+    return onnx_weight_bytes(out)
+
+
+def _check(
+    out: Path, format: str, model: nn.Module, images: torch.Tensor, labels: torch.Tensor | None
+) -> ExportCheck:
+    if format == "pte":
+        from mnistlite.export_pte import check_pte
+
+        return check_pte(out, model, images, labels)
+    checker = check_pt2 if format == "pt2" else check_onnx
+    return checker(out, model, images, labels)
+
+
 def export_model(
     model: nn.Module,
     out: str | Path,
@@ -566,59 +681,50 @@ def export_model(
     calibration: torch.Tensor | None = None,
     check_images: torch.Tensor | None = None,
     check_labels: torch.Tensor | None = None,
+    name: str | None = None,
 ) -> ExportReport:
     """Export ``model``, write ``out`` atomically, and check the file against PyTorch.
 
     Args:
         model: Takes ``(N, 1, 28, 28)`` normalized images, returns ``(N, 10)`` logits.
-        out: The file to write; its folder must exist.
-        format: ``"onnx"`` or ``"pt2"``.
-        int8: Quantize to 8 bits (ONNX only), calibrating on ``calibration``.
+        out: The file to write, its folder must exist; for ``"web"`` the folder to
+            create (absent or empty), see :func:`mnistlite.export_web.export_web`.
+        format: ``"onnx"``, ``"pt2"``, ``"pte"`` (ExecuTorch, :mod:`mnistlite.export_pte`)
+            or ``"web"`` (a static page running the ONNX model in the browser).
+        int8: Quantize to 8 bits (``onnx``, ``pte`` and ``web``), calibrating on
+            ``calibration``.
         calibration: Normalized *training* images for int8 calibration (never test
             images); :data:`CALIBRATION_IMAGES` of them are plenty.
         check_images: Normalized images to compare the file with PyTorch on (the CLI
             passes the whole test set). For fp32 the predictions must agree on all of
             them; for int8 the comparison is reported, not enforced.
         check_labels: The images' digits, to report both accuracies.
+        name: How the ``web`` page names the model (default: its class name).
 
     Returns:
         What was written and how it compared.
 
     Raises:
         ExportError: For an unknown format, ``int8`` with ``pt2`` or without calibration
-            images, or an fp32 file whose predictions differ from PyTorch's (the file is
+            images, a model that cannot be lowered, a web folder that exists and is not
+            empty, or an fp32 file whose predictions differ from PyTorch's (the file is
             removed then).
-        ImportError: For ONNX without the ``mnistlite[export]`` extra.
+        MissingExtraError: Without the extra a format needs (an ImportError).
     """
-    if format not in FORMATS:
-        raise ExportError(f"unknown export format {format!r}; expected one of {', '.join(FORMATS)}")
     out = Path(out)
-    if not out.parent.is_dir():
-        raise ExportError(f"cannot write {out}: folder {out.parent} does not exist")
-    if int8 and format != "onnx":
-        raise ExportError("int8 export is done by ONNX Runtime; use format 'onnx' with int8")
-    if int8:
-        if calibration is None or not isinstance(calibration, torch.Tensor):
-            raise ExportError("int8 export needs calibration images (normalized training images)")
-        _check_images(calibration, None)
-    if check_images is not None:
-        _check_images(check_images, check_labels)
+    _validate(out, format, int8, calibration, check_images, check_labels)
     model = copy.deepcopy(model).eval()
-    if format == "pt2":
-        export_pt2(model, out)
-        weight_bytes = sum(t.nbytes for t in model.state_dict().values())
-    else:
-        require_onnx()
-        if int8:
-            assert calibration is not None
-            quantize_onnx(_onnx_bytes(fold_batchnorm(model)), out, calibration)
-        else:
-            export_onnx(model, out)
-        weight_bytes = onnx_weight_bytes(out)
+    if format == "web":
+        from mnistlite import export_web
+
+        return export_web.export_web(
+            model, out, int8=int8, calibration=calibration,
+            check_images=check_images, check_labels=check_labels, name=name,
+        )  # fmt: skip
+    weight_bytes = _write(model, out, format, int8, calibration)
     check = None
     if check_images is not None:
-        checker = check_pt2 if format == "pt2" else check_onnx
-        check = checker(out, model, check_images, check_labels)
+        check = _check(out, format, model, check_images, check_labels)
         if not int8:
             try:
                 _require_equal(check, out)

@@ -59,13 +59,32 @@ def test_int8_accuracy_close_to_fp32(fp32_onnx, mnist_train, mnist_test, tmp_pat
     accuracy = 100.0 * float((logits.argmax(1) == labels).float().mean())
     assert fp32_onnx.check is not None and fp32_onnx.check.accuracy_torch is not None
     assert abs(accuracy - fp32_onnx.check.accuracy_torch) <= 0.5
-    conv_weights = [
-        init
-        for init in onnx.load(str(out)).graph.initializer
-        if init.name.endswith("weight_quantized")
-    ]
+    conv_weights = [init for init in onnx.load(str(out)).graph.initializer if len(init.dims) == 4]
     assert conv_weights and all(w.data_type == onnx.TensorProto.INT8 for w in conv_weights)
     assert export.onnx_weight_bytes(out) < 0.4 * fp32_onnx.weight_bytes
+    assert out.stat().st_size < fp32_onnx.file_bytes
+
+
+def test_slim_files_keep_only_what_onnx_runtime_needs(fp32_onnx) -> None:
+    model = onnx.load(str(fp32_onnx.path))
+    assert not model.graph.value_info and not any(
+        n.name or n.metadata_props for n in model.graph.node
+    )
+    assert [o.domain for o in model.opset_import] == [""]
+    assert export.slim_onnx(fp32_onnx.path.read_bytes()) == fp32_onnx.path.read_bytes()
+
+
+def test_weight_only_int8_is_smaller_and_agrees(fp32_onnx, step7, mnist_test, tmp_path) -> None:
+    from mnistlite.export_weightonly import quantize_weights_onnx
+
+    images, labels = mnist_test.images[:CHECK], mnist_test.labels[:CHECK]
+    for per_channel in (False, True):
+        out = quantize_weights_onnx(fp32_onnx.path, tmp_path / "w.onnx", per_channel=per_channel)
+        assert out.stat().st_size < 0.5 * fp32_onnx.file_bytes
+        check = export.check_onnx(out, step7, images, labels)
+        assert check.agreement >= 99.0 and check.accuracy_export >= check.accuracy_torch - 0.5
+        ops = [node.op_type for node in onnx.load(str(out)).graph.node]
+        assert ops.count("DequantizeLinear") == ops.count("Conv") and "QuantizeLinear" not in ops
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +162,9 @@ def test_missing_extra_names_it(monkeypatch, capsys, tmp_path) -> None:
 def test_bad_requests_are_clear_errors(step7, tmp_path) -> None:
     with pytest.raises(export.ExportError, match="unknown export format 'tflite'"):
         export.export_model(step7, tmp_path / "m", "tflite")
-    with pytest.raises(export.ExportError, match="use format 'onnx' with int8"):
+    with pytest.raises(
+        export.ExportError, match="int8 export is made for formats onnx, pte, web, not 'pt2'"
+    ):
         export.export_model(step7, tmp_path / "m.pt2", "pt2", int8=True)
     with pytest.raises(export.ExportError, match="needs calibration images"):
         export.export_model(step7, tmp_path / "m.onnx", "onnx", int8=True)
@@ -160,7 +181,7 @@ def test_bad_requests_are_clear_errors(step7, tmp_path) -> None:
         (["--format", "onnx", "--int8"], "--int8 needs --data ROOT"),
         (["--format", "pt2", "--out", "{tmp}/no/such/dir/m.pt2"], "existing folder"),
         (["--format", "pt2", "--weights", "{tmp}/missing.pt"], "not found"),
-        (["--format", "tflite"], "invalid choice"),
+        (["--format", "tflite"], "unknown --format 'tflite'; expected one of onnx, pt2, pte, web"),
     ],
 )
 def test_cli_export_bad_input(args, message, tmp_path, capsys) -> None:

@@ -27,7 +27,7 @@ for (let d = 0; d < 10; d++) {
   const li = document.createElement("li");
   li.innerHTML =
     `<span>${d}</span><span class="track"><span class="fill"></span></span>` +
-    `<span class="pct"></span>`;
+    `<span class="pct" data-testid="prob-${d}"></span>`;
   bars.appendChild(li);
 }
 
@@ -42,7 +42,9 @@ function showNothing() {
   for (const li of bars.children) {
     li.classList.remove("top");
     li.querySelector(".fill").style.width = "0";
-    li.querySelector(".pct").textContent = "";
+    const pct = li.querySelector(".pct");
+    pct.textContent = "";
+    delete pct.dataset.value;
   }
   seen.getContext("2d").clearRect(0, 0, 28, 28);
 }
@@ -163,7 +165,9 @@ function show(answer) {
     const li = bars.children[d];
     li.classList.toggle("top", d === answer.digit);
     li.querySelector(".fill").style.width = `${(100 * p).toFixed(1)}%`;
-    li.querySelector(".pct").textContent = `${(100 * p).toFixed(1)}%`;
+    const pct = li.querySelector(".pct");
+    pct.textContent = `${(100 * p).toFixed(1)}%`;
+    pct.dataset.value = String(p);
   });
   const image = new ImageData(28, 28);
   answer.input.forEach((row, y) =>
