@@ -53,8 +53,16 @@ import torch
 from torch import nn
 
 from mnistlite.atomic import atomic_write
-from mnistlite.blocks import ScalarBatchNorm2d
 from mnistlite.errors import ExportError, MissingExtraError, MnistliteError
+from mnistlite.export_check import (  # noqa: F401  (siblings use the private ones)
+    LOGIT_TOLERANCE,
+    ExportCheck,
+    _check_images,
+    _compare,
+    _require_equal,
+    _torch_logits,
+)
+from mnistlite.export_fold import fold_batchnorm
 
 __all__ = [
     "CALIBRATION_IMAGES",
@@ -91,8 +99,6 @@ INSTALL_HINT = 'pip install "mnistlite[export]"'
 CALIBRATION_IMAGES = 2_000
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
-#: Largest |logit| difference an fp32 export may show against PyTorch.
-LOGIT_TOLERANCE = 1e-3
 
 
 def require_onnx() -> tuple[ModuleType, ModuleType]:
@@ -118,121 +124,6 @@ def require_onnx() -> tuple[ModuleType, ModuleType]:
 
 
 # -- BatchNorm folding ------------------------------------------------------------------
-
-
-def _is_plain_sequential(module: nn.Module) -> bool:
-    """An nn.Sequential (or subclass) that runs its children one after another."""
-    return isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward
-
-
-def _leaves(model: nn.Module) -> list[nn.Module] | None:
-    """The model's layers as one flat chain, or None if its forward is not a plain chain."""
-    body = getattr(model, "layers", model)
-    if not _is_plain_sequential(body):
-        return None
-    flat: list[nn.Module] = []
-    for module in body:
-        if _is_plain_sequential(module):
-            nested = _leaves(module)
-            if nested is None:
-                return None
-            flat.extend(nested)
-        else:
-            flat.append(module)
-    return flat
-
-
-def _fold_into_conv(bn: nn.BatchNorm2d, conv: nn.Conv2d) -> None:
-    """Fold ``bn``'s eval-mode affine map into ``conv``, which consumes its output."""
-    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
-    shift = bn.bias.detach() - bn.running_mean * scale
-    weight = conv.weight.detach()
-    cin_per_group = weight.shape[1]
-    cout_per_group = weight.shape[0] // conv.groups
-    # input channel of weight[o, k] is (o // cout_per_group) * cin_per_group + k
-    group = torch.arange(weight.shape[0]) // cout_per_group
-    channel = group[:, None] * cin_per_group + torch.arange(cin_per_group)[None, :]
-    s = scale[channel][:, :, None, None]
-    b = shift[channel][:, :, None, None]
-    bias = conv.bias.detach() if conv.bias is not None else torch.zeros(weight.shape[0])
-    new_bias = bias + (weight * b).sum(dim=(1, 2, 3))
-    conv.weight = nn.Parameter(weight * s)
-    conv.bias = nn.Parameter(new_bias)
-
-
-def fold_batchnorm(model: nn.Module) -> nn.Module:
-    """Return an eval-mode copy with each BatchNorm folded into the next convolution.
-
-    Only where the fold is exact (see the module docstring): between the BatchNorm and
-    the convolution lie only Dropout, global average pooling, or max-pooling with all
-    scales positive, and the convolution has no padding. Other BatchNorms are kept.
-    Scalar-affine norms (:class:`~mnistlite.blocks.ScalarBatchNorm2d`) first become the
-    equivalent :class:`~torch.nn.BatchNorm2d` (same function in eval mode). A
-    model whose forward is not a plain chain of layers (not a
-    :class:`~mnistlite.models.SpecNet` or an :class:`~torch.nn.Sequential`) is copied
-    unchanged.
-
-    Args:
-        model: The trained model; it is not modified.
-
-    Returns:
-        The folded copy, in eval mode, computing the same function up to float rounding.
-    """
-    folded = _plain_batchnorms(copy.deepcopy(model).eval())
-    chain = _leaves(folded)
-    if chain is None:
-        return folded
-    for i, layer in enumerate(chain):
-        if type(layer) is not nn.BatchNorm2d or not layer.track_running_stats:
-            continue
-        positive = bool((layer.weight.detach() > 0).all())
-        for nxt in chain[i + 1 :]:
-            if isinstance(nxt, (nn.Dropout, nn.Identity, nn.AdaptiveAvgPool2d)):
-                continue
-            if isinstance(nxt, nn.MaxPool2d) and positive:
-                continue
-            if (
-                isinstance(nxt, nn.Conv2d)
-                and isinstance(nxt.padding, tuple)
-                and all(p == 0 for p in nxt.padding)
-            ):
-                _fold_into_conv(layer, nxt)
-                _replace(folded, layer, nn.Identity())
-            break
-    return folded
-
-
-def _plain_batchnorms(model: nn.Module) -> nn.Module:
-    """Replace each :class:`~mnistlite.blocks.ScalarBatchNorm2d` by the equivalent BatchNorm2d.
-
-    In eval mode a scalar-affine norm is a BatchNorm whose per-channel scale and shift
-    all equal its two scalars: exactly the same function, exported as one
-    BatchNormalization node (folded or kept in float like any other) instead of a
-    normalisation followed by a Mul and an Add that int8 quantization would round twice.
-    """
-    for parent in list(model.modules()):
-        for name, child in parent.named_children():
-            if isinstance(child, ScalarBatchNorm2d):
-                inner = child.norm
-                plain = nn.BatchNorm2d(inner.num_features, eps=inner.eps).eval()
-                with torch.no_grad():
-                    plain.weight.copy_(child.weight.detach().expand(inner.num_features))
-                    plain.bias.copy_(child.bias.detach().expand(inner.num_features))
-                    plain.running_mean.copy_(inner.running_mean)
-                    plain.running_var.copy_(inner.running_var)
-                setattr(parent, name, plain)
-    return model
-
-
-def _replace(root: nn.Module, old: nn.Module, new: nn.Module) -> None:
-    for parent in root.modules():
-        for name, child in parent.named_children():
-            if child is old:
-                setattr(parent, name, new)
-                return
-
-
-# -- writing ------------------------------------------------------------------------------
 
 
 def _example_input() -> torch.Tensor:
@@ -491,62 +382,6 @@ def run_onnx(session: Any, images: torch.Tensor, batch_size: int = 1_000) -> tor
     return torch.cat(outs)
 
 
-def _torch_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 1_000) -> torch.Tensor:
-    with torch.inference_mode():
-        return torch.cat([model(batch.float()) for batch in images.cpu().split(batch_size)])
-
-
-@dataclass(frozen=True)
-class ExportCheck:
-    """How an exported file compares with the PyTorch model on some images.
-
-    Attributes:
-        images: How many images were compared.
-        agreement: Percent of images on which both predict the same digit.
-        max_abs_diff: Largest absolute logit difference.
-        accuracy_torch: PyTorch's accuracy in percent (None without labels).
-        accuracy_export: The export's accuracy in percent (None without labels).
-    """
-
-    images: int
-    agreement: float
-    max_abs_diff: float
-    accuracy_torch: float | None = None
-    accuracy_export: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as a JSON-ready dict."""
-        return asdict(self)
-
-
-def _compare(
-    reference: torch.Tensor, exported: torch.Tensor, labels: torch.Tensor | None
-) -> ExportCheck:
-    ref_pred, exp_pred = reference.argmax(1), exported.argmax(1)
-    n = len(reference)
-
-    def accuracy(pred: torch.Tensor) -> float | None:
-        return None if labels is None else 100.0 * float((pred == labels.cpu()).sum()) / n
-
-    return ExportCheck(
-        images=n,
-        agreement=100.0 * float((ref_pred == exp_pred).sum()) / n,
-        max_abs_diff=float((reference - exported).abs().max()),
-        accuracy_torch=accuracy(ref_pred),
-        accuracy_export=accuracy(exp_pred),
-    )
-
-
-def _check_images(images: torch.Tensor, labels: torch.Tensor | None) -> None:
-    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1:] != (1, 28, 28):
-        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ExportError(f"check images must be a (N, 1, 28, 28) tensor, got {shape}")
-    if labels is not None and labels.shape != (images.shape[0],):
-        raise ExportError(
-            f"labels must be ({images.shape[0]},) to match the images, got {tuple(labels.shape)}"
-        )
-
-
 def check_onnx(
     path: str | Path,
     model: nn.Module,
@@ -568,15 +403,6 @@ def check_pt2(
     _check_images(images, labels)
     loaded = load_pt2(path)
     return _compare(_torch_logits(model.eval(), images), _torch_logits(loaded, images), labels)
-
-
-def _require_equal(check: ExportCheck, path: Path) -> None:
-    if check.agreement < 100.0 or check.max_abs_diff > LOGIT_TOLERANCE:
-        raise ExportError(
-            f"{path} does not reproduce the PyTorch model: predictions agree on "
-            f"{check.agreement:.2f}% of {check.images:,} images, largest logit difference "
-            f"{check.max_abs_diff:.2g} (allowed {LOGIT_TOLERANCE:g})"
-        )
 
 
 @dataclass(frozen=True)
@@ -705,10 +531,9 @@ def export_model(
         What was written and how it compared.
 
     Raises:
-        ExportError: For an unknown format, ``int8`` with ``pt2`` or without calibration
-            images, a model that cannot be lowered, a web folder that exists and is not
-            empty, or an fp32 file whose predictions differ from PyTorch's (the file is
-            removed then).
+        ExportError: For an unknown format, ``int8`` with ``pt2`` or without calibration,
+            a model that cannot be lowered, a web folder that is not empty, or an fp32
+            file whose predictions differ from PyTorch's (the file is removed then).
         MissingExtraError: Without the extra a format needs (an ImportError).
     """
     out = Path(out)
@@ -722,16 +547,29 @@ def export_model(
             check_images=check_images, check_labels=check_labels, name=name,
         )  # fmt: skip
     weight_bytes = _write(model, out, format, int8, calibration)
-    check = None
-    if check_images is not None:
-        check = _check(out, format, model, check_images, check_labels)
-        if not int8:
-            try:
-                _require_equal(check, out)
-            except ExportError:
-                out.unlink(missing_ok=True)
-                raise
+    check = _checked(out, format, model, check_images, check_labels, int8)
     return ExportReport(out, format, int8, out.stat().st_size, weight_bytes, check)
+
+
+def _checked(
+    out: Path,
+    format: str,
+    model: nn.Module,
+    images: torch.Tensor | None,
+    labels: torch.Tensor | None,
+    int8: bool,
+) -> ExportCheck | None:
+    """The written file against PyTorch; an fp32 file that disagrees is removed and refused."""
+    if images is None:
+        return None
+    check = _check(out, format, model, images, labels)
+    if not int8:
+        try:
+            _require_equal(check, out)
+        except ExportError:
+            out.unlink(missing_ok=True)
+            raise
+    return check
 
 
 def onnx_latency(
