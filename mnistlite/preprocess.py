@@ -149,6 +149,30 @@ def _too_large(name: str, fmt: str, err: Exception, max_pixels: int) -> PictureT
     )
 
 
+def _check_header(
+    name: str,
+    fmt: str,
+    width: int,
+    height: int,
+    max_pixels: int,
+    max_side: int | None,
+    formats: tuple[str, ...] | None,
+) -> None:
+    """Refuse a picture by what its header says: its format, its sides, its pixels."""
+    if formats is not None and fmt not in formats:
+        raise DigitImageError(f"{name}: a {fmt} picture; expected {' or '.join(formats)}")
+    if max_side is not None and max(width, height) > max_side:
+        raise PictureTooLargeError(
+            f"{name}: a picture of {width}x{height} pixels is larger than the limit of "
+            f"{max_side:,} pixels a side; scale it down first"
+        )
+    if width * height > max_pixels:
+        raise PictureTooLargeError(
+            f"{name}: a picture of {width}x{height} pixels ({width * height:,}) is larger "
+            f"than the limit of {max_pixels:,} pixels; scale it down first"
+        )
+
+
 def open_picture(
     source: str | Path | bytes | IO[bytes],
     *,
@@ -199,18 +223,7 @@ def open_picture(
     if header is None:
         raise DigitImageError(f"{name}: cannot read it as a picture (not an image PIL can read)")
     fmt, (width, height) = header
-    if formats is not None and fmt not in formats:
-        raise DigitImageError(f"{name}: a {fmt} picture; expected {' or '.join(formats)}")
-    if max_side is not None and max(width, height) > max_side:
-        raise PictureTooLargeError(
-            f"{name}: a picture of {width}x{height} pixels is larger than the limit of "
-            f"{max_side:,} pixels a side; scale it down first"
-        )
-    if width * height > max_pixels:
-        raise PictureTooLargeError(
-            f"{name}: a picture of {width}x{height} pixels ({width * height:,}) is larger "
-            f"than the limit of {max_pixels:,} pixels; scale it down first"
-        )
+    _check_header(name, fmt, width, height, max_pixels, max_side, formats)
     try:
         with Image.open(source, formats=[fmt]) as opened:
             opened.load()

@@ -463,6 +463,21 @@ def _picture_body() -> dict[str, Any]:
     }
 
 
+#: The error codes ``POST /api/predict`` can answer (see :mod:`mnistlite.serve.schema`).
+_PREDICT_ERRORS = (
+    "empty_body",
+    "malformed_multipart",
+    "no_file",
+    "unknown_model",
+    "body_too_large",
+    "picture_too_large",
+    "unsupported_media_type",
+    "unreadable_picture",
+    "no_digit",
+    "invalid_parameter",
+)
+
+
 def _add_predict_route(app: Any, served: _Models, default: str) -> None:
     """``POST /api/predict``."""
     from fastapi import Query, Request
@@ -470,18 +485,7 @@ def _add_predict_route(app: Any, served: _Models, default: str) -> None:
 
     from mnistlite.serve.schema import Prediction, error_responses
 
-    errors = error_responses(
-        "empty_body",
-        "malformed_multipart",
-        "no_file",
-        "unknown_model",
-        "body_too_large",
-        "picture_too_large",
-        "unsupported_media_type",
-        "unreadable_picture",
-        "no_digit",
-        "invalid_parameter",
-    )
+    errors = error_responses(*_PREDICT_ERRORS)
 
     @app.post(
         "/api/predict",
