@@ -30,6 +30,7 @@ import shutil
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -92,6 +93,23 @@ def _write_model(
     return export.onnx_weight_bytes(path), check
 
 
+def _page_meta(model: nn.Module, name: str | None, int8: bool, check: Any) -> dict[str, Any]:
+    """``model.json``: what the page shows of the model, and how to feed it."""
+    from mnistlite import export
+    from mnistlite.params import count_parameters
+
+    return {
+        "model": name or type(model).__name__,
+        "params": count_parameters(model),
+        "int8": int8,
+        "test_acc": None if check is None else check.accuracy_export,
+        "file": MODEL_FILE,
+        "input": export.INPUT_NAME,
+        "output": export.OUTPUT_NAME,
+        "onnxruntime_web": ORT_WEB_VERSION,
+    }
+
+
 def export_web(
     model: nn.Module,
     out: str | Path,
@@ -102,7 +120,7 @@ def export_web(
     check_labels: torch.Tensor | None = None,
     name: str | None = None,
     runtime_url: str = ORT_WEB_URL,
-):
+) -> Any:
     """Write a static folder that runs ``model`` in the browser with onnxruntime-web.
 
     Args:
@@ -128,7 +146,6 @@ def export_web(
         MissingExtraError: Without the ``mnistlite[export]`` extra.
     """
     from mnistlite import export
-    from mnistlite.params import count_parameters
 
     out = Path(out)
     _check_target(out)
@@ -138,17 +155,7 @@ def export_web(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         weights, check = _write_model(model, tmp, int8, calibration, check_images, check_labels)
-        meta = {
-            "model": name or type(model).__name__,
-            "params": count_parameters(model),
-            "int8": int8,
-            "test_acc": None if check is None else check.accuracy_export,
-            "file": MODEL_FILE,
-            "input": export.INPUT_NAME,
-            "output": export.OUTPUT_NAME,
-            "onnxruntime_web": ORT_WEB_VERSION,
-        }
-        _write_page(tmp, meta, runtime_url)
+        _write_page(tmp, _page_meta(model, name, int8, check), runtime_url)
         os.chmod(tmp, 0o755)
         if out.is_dir():
             out.rmdir()  # empty: checked above

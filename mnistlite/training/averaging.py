@@ -1,7 +1,7 @@
 """Weight averaging: an exponential moving average of a model's weights, for evaluation.
 
-Built on :class:`torch.optim.swa_utils.AveragedModel` with
-:func:`~torch.optim.swa_utils.get_ema_multi_avg_fn`: after every training step the
+Built on ``torch.optim.swa_utils.AveragedModel`` with
+``torch.optim.swa_utils.get_ema_multi_avg_fn``: after every training step the
 average moves towards the weights by ``1 - decay``; BatchNorm statistics are averaged too
 (``use_buffers=True``), so the averaged network needs no extra pass over the data. The
 Trainer evaluates the averaged weights, and the model ends its fit holding them.

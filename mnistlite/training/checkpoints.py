@@ -70,7 +70,8 @@ def assemble(
         data: The training batches, whose generator state is kept if they have one.
         callbacks: Callback states by key.
         members: A stacked run's per-member histories.
-        averaged: The state of a weight average (:class:`.WeightAverage`), if one is kept.
+        averaged: The state of a weight average, if one is kept
+            (:class:`~mnistlite.training.WeightAverage`).
     """
     rng: dict[str, Any] = {"torch": torch.get_rng_state()}
     if device.type == "cuda":

@@ -78,9 +78,9 @@ class Trainer:
         distill_temperature: Softening temperature of the teacher and student outputs
             (default 4.0, Hinton et al.'s usual range 2–8).
         distill_weight: Share of the teacher term in the loss, in [0, 1] (default 0.5).
-        ema: Keep an exponential moving average of the weights with this decay (e.g.
-            0.999, :class:`.WeightAverage`): it is what is evaluated, and what the model
-            holds after :meth:`fit`. None: off.
+        ema: Keep an exponential moving average of the weights with this decay, e.g.
+            0.999 (:class:`~mnistlite.training.WeightAverage`): what is evaluated, and
+            what the model holds after :meth:`fit`. None: off.
 
     Attributes:
         history: The :class:`History` of the current or last :meth:`fit` (for a stacked
