@@ -172,7 +172,7 @@ def load_mnist(
             ) from err
         raise DatasetNotFoundError(
             f"MNIST not found under {root} (expected {root / 'MNIST' / 'raw'}); "
-            "pass download=True (on the command line: --download) to fetch it"
+            "pass download=True to fetch it"
         ) from err
     images = dataset.data.unsqueeze(1).float().div_(255.0)
     images = images.sub_(MNIST_MEAN).div_(MNIST_STD)

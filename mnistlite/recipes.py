@@ -200,12 +200,17 @@ class Recipe:
         return _recipe_from_dict, (self.to_dict(),)
 
     def to_dict(self) -> dict[str, Any]:
-        """The recipe as plain JSON-ready data (``device_overrides`` only when set)."""
+        """The recipe as plain JSON-ready data (``device_overrides`` and ``ema`` only when set)."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["device_overrides"] = {k: dict(v) for k, v in self.device_overrides.items()}
-        if not data["device_overrides"]:
-            del data["device_overrides"]
+        for key in _OMITTED_WHEN_OFF:  # so histories written before these fields still match
+            if not data[key]:
+                del data[key]
         return data
+
+
+#: Fields left out of :meth:`Recipe.to_dict` while they are off (empty or None).
+_OMITTED_WHEN_OFF = ("device_overrides", "ema")
 
 
 def _recipe_from_dict(data: dict[str, Any]) -> Recipe:

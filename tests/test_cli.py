@@ -285,7 +285,7 @@ def test_only_the_error_family_becomes_exit_2(monkeypatch, capsys):
     def family(args):
         raise MnistliteError("bad input named here")
 
-    monkeypatch.setattr(cli, "_cmd_list", family)
+    monkeypatch.setattr(cli.commands, "_cmd_list", family)
     assert cli.main(["list"]) == 2
     err = capsys.readouterr().err
     assert err == "mnistlite list: error: bad input named here\n"
@@ -295,7 +295,7 @@ def test_only_the_error_family_becomes_exit_2(monkeypatch, capsys):
         def broken(args, bug=bug):
             raise bug
 
-        monkeypatch.setattr(cli, "_cmd_list", broken)
+        monkeypatch.setattr(cli.commands, "_cmd_list", broken)
         with pytest.raises(type(bug)):
             cli.main(["list"])
 
@@ -305,7 +305,7 @@ def test_a_bug_shows_its_traceback(tmp_path):
     code = (
         "import sys; from mnistlite import cli\n"
         "def broken(args): raise RuntimeError('a bug')\n"
-        "cli._cmd_list = broken\n"
+        "cli.commands._cmd_list = broken\n"
         "sys.exit(cli.main(['list']))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

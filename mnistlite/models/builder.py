@@ -45,7 +45,7 @@ def build_model(
         raise WeightsError(
             no_weights_hint
             or f"no pretrained weights are bundled for {name}; build it with weights=None and "
-            "load your own state dict (weights=PATH; on the command line: --weights PATH)"
+            "load your own state dict (weights=PATH)"
         )
     entry = weights_enum.verify(weights) if weights_enum is not None else None
     if entry is not None and options:

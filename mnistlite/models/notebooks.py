@@ -119,8 +119,7 @@ def step1(*, weights: Any | None = None, progress: bool = True, **kwargs: Any) -
     """
     hint = (
         "step1's weights (25 MB) are not bundled with mnistlite; use weights=None, or "
-        "train it with `mnistlite train step1` and pass weights=PATH to its model.pt "
-        "(on the command line: --weights PATH)"
+        "train it with `mnistlite train step1` and pass weights=PATH to its model.pt"
     )
     return build_model("step1", STEP1, None, weights, kwargs, no_weights_hint=hint)
 

@@ -548,7 +548,7 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError as err:
         raise MnistliteError(
             f"cannot listen on {host}:{port} ({err.strerror or err}); is another server on "
-            "that port? choose another with --port"
+            "that port? choose another port"
         ) from None
 
 
@@ -583,7 +583,7 @@ def run(
 
     if weights is not None:
         if model is None:
-            raise MnistliteError("--weights needs the MODEL it fits, e.g. serve step7 --weights F")
+            raise MnistliteError("weights=... needs the model it fits (model='step7', say)")
         app = create_app({model: registry.get_model(model, weights=weights)}, default=model)
     else:
         app = create_app(default=model)
