@@ -5,10 +5,9 @@ Usage::
     python benchmarks/deploy.py --data ../shared/data --out results [--models lite10k]
     python benchmarks/deploy.py --render results/deploy.json [OTHER.json] --out results
 
-Per model: rows of part ``onnx`` (fp32 and int8 ONNX with ONNX Runtime on the CPU) and of
-part ``bytes`` (every format's file bytes and test accuracy); ``templates/deploy.md`` says
-how. Writes ``OUT/deploy.json`` and ``OUT/deploy.md``; ``--render`` joins several files'
-rows (a later row wins).
+Rows of part ``onnx`` (ONNX fp32 and int8 run by ONNX Runtime on the CPU) and ``bytes``
+(every format's bytes and test accuracy), as ``templates/deploy.md`` says; ``--render``
+joins the rows of several files (a later row wins).
 """
 
 import argparse
@@ -81,22 +80,19 @@ def measure(name: str, folder: Path, train, test, threads: int) -> list[dict]:
     row["int8"], int8_logits = _onnx_row(int8, test, threads)
     row["int8_agreement"] = _percent(int8_logits.argmax(1), fp32_logits.argmax(1))
     row["int8_minus_fp32_pp"] = round(row["int8"]["accuracy"] - row["fp32"]["accuracy"], 2)
-    sizes = {"part": "bytes", "model": name, "params": row["params"],
-             **measure_bytes(name, model, folder, fp32, calibration, test)}  # fmt: skip
-    for k in ("fp32", "int8"):
-        sizes[f"onnx_{k}"] = {"file_bytes": row[k]["file_bytes"], "accuracy": row[k]["accuracy"]}
-    return [row, sizes]
+    return [row, measure_bytes(name, model, folder, fp32, calibration, test)]
 
 
 def measure_bytes(name: str, model, folder: Path, fp32: Path, calibration, test) -> dict:
-    """Bytes and test accuracy of ``.pt``, safetensors (a fresh model loaded from each),
-    weight-only int8 ONNX and ExecuTorch fp32 and int8."""
+    """The ``bytes`` row: bytes and test accuracy of ``.pt``, safetensors (a fresh model
+    loaded from each), weight-only int8 ONNX and ExecuTorch fp32 and int8 (the ONNX fp32
+    and int8 files' are in the ``onnx`` row)."""
     from safetensors.torch import load_file, save_file
 
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     pt, st = save_torch(folder / f"{name}.pt", state), folder / f"{name}.safetensors"
     save_file(state, str(st))
-    out = {}
+    out = {"part": "bytes", "model": name, "params": params.count_parameters(model)}
     for key, path, saved in (("pt", pt, torch.load(pt, weights_only=True)),
                              ("safetensors", st, load_file(str(st)))):  # fmt: skip
         fresh = models.get_model(name).eval()
@@ -137,17 +133,16 @@ def render(result: dict) -> str:
     for row in result["rows"]:
         withdrawn = "" if row["model"] in shipped else " (weights withdrawn)"
         parts[row.get("part", "onnx")].append({**row, "label": row["model"] + withdrawn})
-    rows, sizes = parts["onnx"], parts["bytes"]
-    for row in sizes:  # each int8 file's size against its fp32 file
+    rows, sizes, onnx = parts["onnx"], parts["bytes"], {r["model"]: r for r in parts["onnx"]}
+    for row in sizes:  # ONNX fp32 and int8 from the onnx row; each int8 file against fp32
+        row.update(onnx_fp32=onnx[row["model"]]["fp32"], onnx_int8=onnx[row["model"]]["int8"])
         row["change"] = {k: row[q]["file_bytes"] / row[f]["file_bytes"] - 1
                          for k, (f, q) in PAIRS.items()}  # fmt: skip
         row["smaller"] = {k: c < 0 for k, c in row["change"].items()}
-    missing = {p: [{"model": n} for n in shipped if n not in {r["model"] for r in parts[p]}]
-               for p in parts}  # fmt: skip
     losers = [f"{r['model']} ({k})" for r in sizes for k, s in r["smaller"].items() if not s]
     return fill("deploy.md", machine=result["machine"], settings=result["settings"],
                 provenance=_provenance(result), target=target, rows=rows, bytes=sizes,
-                missing=missing["onnx"], missing_bytes=missing["bytes"],
+                missing=[{"model": n} for n in shipped if n not in onnx],
                 worst=min(rows, key=lambda r: r["int8_minus_fp32_pp"]),
                 every="every" if all(r["int8_minus_fp32_pp"] >= -target for r in rows)
                 else "NOT every", **({"losers": losers} if losers else {"none": ""}))  # fmt: skip
@@ -203,9 +198,8 @@ def main() -> None:
     if args.render is None and args.data is None:
         parser.error("--data is required unless --render is given")
     result = join(args.render) if args.render else run(args)
-    if args.render:
-        save_result(args.out / "deploy.json", result["rows"], result["settings"],
-                    result["machine"], result["command"])  # fmt: skip
+    fields = [result[key] for key in ("rows", "settings", "machine", "command")]
+    save_result(args.out / "deploy.json", *fields)
     text = render(result).encode()
     atomic_write(args.out / "deploy.md", lambda handle: handle.write(text))
     print(text.decode())
