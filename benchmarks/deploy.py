@@ -1,9 +1,7 @@
 """Export every shipped model to every format; measure accuracy, bytes and ONNX latency.
 
-Usage::
-
-    python benchmarks/deploy.py --data ../shared/data --out results [--models lite10k]
-    python benchmarks/deploy.py --render results/deploy.json [OTHER.json] --out results
+Usage: python benchmarks/deploy.py --data ../shared/data --out results [--models lite10k]
+       python benchmarks/deploy.py --render results/deploy.json [OTHER.json] --out results
 
 Rows of part ``onnx`` (ONNX fp32 and int8 run by ONNX Runtime on the CPU) and ``bytes``
 (every format's bytes and test accuracy), as ``templates/deploy.md`` says; ``--render``
@@ -28,9 +26,8 @@ from mnistlite.export_weightonly import quantize_weights_onnx
 
 COMMAND = "python benchmarks/deploy.py --data ../shared/data --out results"
 FLAGS = ["avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8"]
-#: Each int8 file of the bytes table, against its fp32 file.
-PAIRS = {"onnx": ("onnx_fp32", "onnx_int8"), "weights only": ("onnx_fp32", "onnx_int8_weights"),
-         "pte": ("pte_fp32", "pte_int8")}  # fmt: skip
+INT8_VS_FP32 = {"onnx": ("onnx_fp32", "onnx_int8"), "pte": ("pte_fp32", "pte_int8"),
+                "weights only": ("onnx_fp32", "onnx_int8_weights")}  # fmt: skip
 
 
 def cpu_description() -> str:
@@ -54,9 +51,8 @@ def _percent(a: torch.Tensor, b: torch.Tensor) -> float:
 def _onnx_row(path: Path, test, threads: int) -> tuple[dict, torch.Tensor]:
     """One ONNX file: accuracy, bytes, fastest CPU and wall time per image at batch 1, 1000."""
     logits = export.run_onnx(export.onnx_session(path), test.images)
-    row = {"accuracy": _percent(logits.argmax(1), test.labels),
-           "weight_bytes": export.onnx_weight_bytes(path),
-           "file_bytes": path.stat().st_size}  # fmt: skip
+    row = {"accuracy": _percent(logits.argmax(1), test.labels), "file_bytes": path.stat().st_size,
+           "weight_bytes": export.onnx_weight_bytes(path)}  # fmt: skip
     for clock, prefix in (("cpu", "latency_us"), ("wall", "wall_us")):
         for batch, repeats in ((1, 200), (1000, 5)):
             seconds = onnx_latency(path, batch, threads=threads, repeats=repeats, clock=clock)
@@ -84,12 +80,11 @@ def measure(name: str, folder: Path, train, test, threads: int) -> list[dict]:
 
 
 def measure_bytes(name: str, model, folder: Path, fp32: Path, calibration, test) -> dict:
-    """The ``bytes`` row: bytes and test accuracy of ``.pt``, safetensors (a fresh model
-    loaded from each), weight-only int8 ONNX and ExecuTorch fp32 and int8 (the ONNX fp32
-    and int8 files' are in the ``onnx`` row)."""
+    """The ``bytes`` row: ``.pt``, safetensors, weight-only int8 ONNX, ``.pte`` fp32 and int8."""
     from safetensors.torch import load_file, save_file
 
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    check = {"check_images": test.images, "check_labels": test.labels}
     pt, st = save_torch(folder / f"{name}.pt", state), folder / f"{name}.safetensors"
     save_file(state, str(st))
     out = {"part": "bytes", "model": name, "params": params.count_parameters(model)}
@@ -107,9 +102,7 @@ def measure_bytes(name: str, model, folder: Path, fp32: Path, calibration, test)
                                 "accuracy": _percent(logits.argmax(1), test.labels)}  # fmt: skip
     for key, int8 in (("pte_fp32", False), ("pte_int8", True)):
         report = export.export_model(model, folder / f"{name}-{key}.pte", "pte", int8=int8,
-                                     calibration=calibration if int8 else None,
-                                     check_images=test.images,
-                                     check_labels=test.labels)  # fmt: skip
+                                     calibration=calibration, **check)  # fmt: skip
         out[key] = {"file_bytes": report.file_bytes, "accuracy": report.check.accuracy_export,
                     "agreement": report.check.agreement}  # fmt: skip
     return out
@@ -121,9 +114,9 @@ def _provenance(result: dict) -> str:
     for row in result["rows"]:
         names = by_command.setdefault(row.get("command", result["command"]), [])
         names += [row["model"]] if row["model"] not in names else []
-    if len(by_command) == 1:
-        return f"`{next(iter(by_command))}`"
-    return ", ".join(f"`{cmd}` ({', '.join(names)})" for cmd, names in by_command.items())
+    several = len(by_command) > 1  # then each command names its models
+    return ", ".join(f"`{cmd}`" + f" ({', '.join(names)})" * several
+                     for cmd, names in by_command.items())  # fmt: skip
 
 
 def render(result: dict) -> str:
@@ -137,30 +130,30 @@ def render(result: dict) -> str:
     for row in sizes:  # ONNX fp32 and int8 from the onnx row; each int8 file against fp32
         row.update(onnx_fp32=onnx[row["model"]]["fp32"], onnx_int8=onnx[row["model"]]["int8"])
         row["change"] = {k: row[q]["file_bytes"] / row[f]["file_bytes"] - 1
-                         for k, (f, q) in PAIRS.items()}  # fmt: skip
+                         for k, (f, q) in INT8_VS_FP32.items()}  # fmt: skip
         row["smaller"] = {k: c < 0 for k, c in row["change"].items()}
     losers = [f"{r['model']} ({k})" for r in sizes for k, s in r["smaller"].items() if not s]
     return fill("deploy.md", machine=result["machine"], settings=result["settings"],
                 provenance=_provenance(result), target=target, rows=rows, bytes=sizes,
                 missing=[{"model": n} for n in shipped if n not in onnx],
                 worst=min(rows, key=lambda r: r["int8_minus_fp32_pp"]),
-                every="every" if all(r["int8_minus_fp32_pp"] >= -target for r in rows)
-                else "NOT every", **({"losers": losers} if losers else {"none": ""}))  # fmt: skip
+                within=all(r["int8_minus_fp32_pp"] >= -target for r in rows),
+                **({"losers": losers} if losers else {"none": ""}))  # fmt: skip
 
 
 def join(paths: list[Path]) -> dict:
     """The results in ``paths`` as one: a later file's row replaces an earlier one's."""
     parts, order = [load(path) for path in paths], models.list_models()
-    rows = {(row.get("part"), row["model"]): {**row, "command": row.get("command", p["command"])}
-            for p in parts for row in p["rows"]}  # fmt: skip
-    key = lambda r: (r.get("part", "onnx") != "onnx", order.index(r["model"]))  # noqa: E731
+    rows = [{"part": "onnx", **row, "command": row.get("command", p["command"])}
+            for p in parts for row in p["rows"]]  # fmt: skip
+    rows = {(row["part"], row["model"]): row for row in rows}  # a later row wins
+    key = lambda r: (r["part"] != "onnx", order.index(r["model"]))  # noqa: E731
     return {**parts[0], "rows": sorted(rows.values(), key=key)}
 
 
 def run(args: argparse.Namespace) -> dict:
     """Measure ``args.models`` (default: every shipped model), saving after each model."""
-    import onnxruntime
-
+    _, onnxruntime = export.require_onnx()  # the export extra and executorch, before measuring
     export_pte.require_executorch()
     torch.set_num_threads(args.threads)
     train, test = load_mnist(args.data, train=True), load_mnist(args.data, train=False)
@@ -170,11 +163,10 @@ def run(args: argparse.Namespace) -> dict:
                "safetensors": version("safetensors")}  # fmt: skip
     settings = {"calibration_images": export.CALIBRATION_IMAGES}
     path, rows, done = args.out / "deploy.json", [], {}
-    for row in load(path)["rows"] if args.resume and path.is_file() else []:
+    for row in join([path])["rows"] if args.resume and path.is_file() else []:
         done.setdefault(row["model"], []).append(row)
     with tempfile.TemporaryDirectory() as tmp:
-        folder = args.keep or Path(tmp)
-        folder.mkdir(parents=True, exist_ok=True)
+        (folder := args.keep or Path(tmp)).mkdir(parents=True, exist_ok=True)
         for name in args.models or shipped_models():
             for row in done.get(name) or measure(name, folder, train, test, args.threads):
                 rows.append({**row, "command": row.get("command", command)})
@@ -200,9 +192,8 @@ def main() -> None:
     result = join(args.render) if args.render else run(args)
     fields = [result[key] for key in ("rows", "settings", "machine", "command")]
     save_result(args.out / "deploy.json", *fields)
-    text = render(result).encode()
-    atomic_write(args.out / "deploy.md", lambda handle: handle.write(text))
-    print(text.decode())
+    print(text := render(result))
+    atomic_write(args.out / "deploy.md", lambda handle: handle.write(text.encode()))
 
 
 if __name__ == "__main__":
