@@ -1,10 +1,6 @@
 """What every benchmark shares: the machine, timing a process, the JSON, tables, templates.
 
-Every benchmark JSON has one shape, written by :func:`save_result`: ``name``, ``command``,
-``machine`` (``summary`` is the line a page shows), ``settings`` and ``rows`` (flat dicts;
-a row's ``part`` names its table where a file holds several). Every page is a template of
-``templates/`` filled by :func:`fill`, tables included (a row template per table); targets
-are data, ``targets.json``.
+One JSON shape (:func:`save_result`), pages as templates (:func:`fill`): benchmarks/README.md.
 """
 
 import json

@@ -7,10 +7,9 @@ Parts (``--parts`` picks some; the other parts' rows are kept from ``--base``), 
 below: ``check`` (graph and stacked results match eager and single ones), ``step`` (how
 ``--bf16 auto`` and ``--channels-last auto`` were decided on CUDA), ``recipes`` (step7 and
 fast through the CLI, one process per seed), ``multi_seed`` (how ``--stack-mode auto`` was
-decided) and ``seeds_step`` (one step of 1 against 16 grouped seeds). The finished search
-``fast_validation`` (fast's CUDA epochs) is data: its rows, and the code as of commit
-b409bfe. ``--quick``: one seed, fewer epochs. On the device machine,
-``bash benchmarks/gpu_run.sh speed`` runs it with MNIST from ``.gpu/``.
+decided) and ``seeds_step`` (one step of 1 against 16 grouped seeds); ``fast_validation``
+is a finished part (benchmarks/README.md). ``--quick``: one seed, fewer epochs. On the
+device machine, ``bash benchmarks/gpu_run.sh speed`` runs it with MNIST from ``.gpu/``.
 """
 
 import argparse

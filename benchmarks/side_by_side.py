@@ -11,11 +11,10 @@ difference with its 95% confidence interval. Writes results/side_by_side.json.
 """
 
 import argparse
-import json
 import statistics
 
 import torch
-from common import HERE, save_result
+from common import HERE, fill, load, save_result
 from scipy import stats
 
 from mnistlite import recipes, runs
@@ -65,29 +64,12 @@ def main() -> None:
 
 
 def render() -> None:
-    """results/side_by_side.md: one row per model and mode, from the committed JSON."""
-    result = json.loads(JSON.read_text())
-    rows, s = result["rows"], result["settings"]
-    lines = [
-        "# Seeds side by side against one at a time",
-        "",
-        f"Written by `python benchmarks/side_by_side.py --render` from `side_by_side.json` "
-        f"(`{result['command']}`, on {result['machine'].get('cpu', 'a CPU')}). Each model's "
-        f"recipe in fp32 for {s['epochs']} epochs on the first {s['limit_train']:,} training "
-        f"images, seeds {', '.join(map(str, s['seeds']))}: each seed alone, then all at once "
-        "in each stack mode. Difference: the side-by-side final test accuracy minus the same "
-        "seed's alone, averaged over the seeds, with its 95% t interval; weight gap: the "
-        "largest difference of any weight from the seed's single run.",
-        "",
-        "| model | mode | seeds | difference (pp) | 95% interval | largest weight gap |",
-        "|---|---|---|---|---|---|",
-    ]
-    for model in s["models"]:
-        for mode in s["modes"]:
-            p = paired(rows, model, mode)
-            lines.append(f"| {model} | {mode} | {p['n']} | {p['mean']:+.3f} | "
-                         f"[{p['low']:+.3f}, {p['high']:+.3f}] | {p['max_gap']:.2g} |")  # fmt: skip
-    (HERE.parent / "results" / "side_by_side.md").write_text("\n".join(lines) + "\n")
+    """results/side_by_side.md: one row per model and mode (``templates/side_by_side.md``)."""
+    result = load(JSON)
+    s = result["settings"]
+    pairs = [paired(result["rows"], model, mode) for model in s["models"] for mode in s["modes"]]
+    page = fill("side_by_side.md", **result, pairs=pairs)
+    (HERE.parent / "results" / "side_by_side.md").write_text(page)
 
 
 def paired(rows: list[dict], model: str, mode: str) -> dict:

@@ -153,6 +153,27 @@ def test_deploy_provenance_names_the_command_of_each_row(deploy):
     assert deploy._provenance(result) == "`deploy --models a b`"
 
 
+def test_deploy_bytes_verdict_names_each_int8_file_larger_than_its_fp32_file(deploy):
+    """The bytes table's verdict: which int8 files do not pay for themselves in bytes."""
+    committed = json.loads((ROOT / "results" / "deploy.json").read_text())
+    onnx = {**next(r for r in committed["rows"] if r["part"] == "onnx"), "command": "x"}
+    onnx["fp32"] = {**onnx["fp32"], "file_bytes": 1000}
+    onnx["int8"] = {**onnx["int8"], "file_bytes": 400}
+    size = {"file_bytes": 1000, "accuracy": 99.0}
+    sizes = {"part": "bytes", "model": onnx["model"], "params": onnx["params"], "command": "x",
+             "pt": size, "safetensors": size, "pte_fp32": size,
+             "onnx_int8_weights": {**size, "file_bytes": 300},
+             "pte_int8": {**size, "file_bytes": 1200}}  # fmt: skip
+    result = {**committed, "command": "x", "rows": [onnx, sizes]}
+    text = deploy.render(result)
+    assert f"int8 does **not** pay for itself in bytes for: {onnx['model']} (pte)." in text
+    assert "ONNX yes (-60%), weights only yes (-70%); .pte **no** (+20%)" in text
+    sizes["pte_int8"] = {**size, "file_bytes": 999}
+    text = deploy.render(result)
+    assert "Every int8 file is smaller than its fp32 file." in text
+    assert "does **not** pay" not in text
+
+
 @pytest.fixture(scope="module")
 def make_frontier():
     return load_script("make_frontier")
