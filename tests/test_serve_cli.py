@@ -61,7 +61,10 @@ def test_without_the_extra_it_exits_2_with_the_pip_command(monkeypatch) -> None:
         (["nope"], "'nope' is not served"),
         (["step1"], "'step1' is not served"),
         (["step7", "--weights", "missing.pt"], "not found: missing.pt"),
-        (["--weights", "model.pt"], "--weights needs the MODEL"),
+        (
+            ["--weights", "model.pt"],
+            "weights=... needs the model it fits (model='step7', say) (--weights)",
+        ),
         (["--port", "70000"], "from 0 to 65535"),
         (["--port", "http"], "expected a port number"),
     ],

@@ -19,10 +19,10 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from mnistlite.cli.parser import SPEED_DEFAULTS, build_parser
+from mnistlite.cli.parser import SPEED_DEFAULTS, STACK_MODES, build_parser
 from mnistlite.errors import MnistliteError
 
-__all__ = ["SPEED_DEFAULTS", "build_parser", "main"]
+__all__ = ["SPEED_DEFAULTS", "STACK_MODES", "build_parser", "main"]
 
 EXIT_USAGE = 2
 

@@ -548,7 +548,7 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError as err:
         raise MnistliteError(
             f"cannot listen on {host}:{port} ({err.strerror or err}); is another server on "
-            "that port? choose another port"
+            "that port? choose another (port=0 picks a free one)"
         ) from None
 
 
