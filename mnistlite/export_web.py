@@ -60,7 +60,11 @@ def _check_target(out: Path) -> None:
 def _write_page(folder: Path, meta: dict, runtime_url: str) -> None:
     source = resources.files("mnistlite") / "web"
     for name in PAGE_FILES:
-        text = (source / name).read_text(encoding="utf-8")
+        if name == "style.css":  # the served page's style, and the picture picker's
+            served = resources.files("mnistlite") / "serve" / "static" / name
+            text = served.read_text(encoding="utf-8") + (source / "upload.css").read_text()
+        else:
+            text = (source / name).read_text(encoding="utf-8")
         if name == "index.html":
             text = text.replace("__ORT_URL__", runtime_url)
             text = text.replace("__ORT_VERSION__", ORT_WEB_VERSION)
