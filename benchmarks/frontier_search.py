@@ -4,13 +4,11 @@ Usage: python benchmarks/frontier_search.py CANDIDATE... --data ../shared/data [
            [--seeds 1 2 3] [--storage URL] [--study-name NAME]
        python benchmarks/frontier_search.py --list
 
-The candidates are data, ``results/frontier/candidates.json``: a network spec and changes to
-a registered recipe (``base``, lite8k unless named). Each trains on 50,000 training images
-with ``--seeds`` side by side and scores the mean final accuracy on the other 10,000. They
-run as queued trials of an Optuna study (``sweep.open_study``), so the same command on
-several machines with one ``--storage`` shares the queue. Records (one per candidate,
-epochs and seed) are appended to ``results/frontier/search.json``; a candidate with a record
-for every seed is skipped. Render with ``python benchmarks/make_frontier.py``.
+The candidates are data (``results/frontier/candidates.json``: a spec and changes to a recipe,
+``base`` lite8k unless named). Each trains on 50,000 training images with ``--seeds`` side by
+side, scored by the mean final accuracy on the other 10,000, as queued Optuna trials (machines
+sharing ``--storage`` share the queue); records per candidate, epochs and seed go to
+``results/frontier/search.json`` (rendered by make_frontier.py); recorded ones are skipped.
 """
 
 import argparse
@@ -47,8 +45,10 @@ def _train(trial, train, val, epochs: int, seeds: list[int]) -> float:
     name = trial.suggest_categorical("candidate", sorted(CANDIDATES))
     recipe, start = candidate(name).replace(epochs=epochs), time.time()
     nets, histories = runs.train(recipe, data=(train, val), seeds=seeds, progress=False)
+    base = recipes.get_recipe(CANDIDATES[name]["recipe"].get("base", "lite8k")).model
     shared = {"candidate": name, "epochs": epochs, "seconds": round(time.time() - start, 1),
-              "seeds_side_by_side": seeds,
+              "model": base, "network": f"frontier_search.py {name}", "split": "validation",
+              "date": time.strftime("%Y-%m-%d"), "seeds_side_by_side": seeds,
               "spec": repr(spec_from_dict(CANDIDATES[name]["spec"])),
               "recipe": {k: v for k, v in recipe.to_dict().items() if k not in ("name", "model")},
               "cpu": platform.processor() or platform.machine(),
