@@ -296,7 +296,7 @@ def open_study(
             now = ", ".join(f"{key}={settings[key]}" for key in differ)
             raise MnistliteError(
                 f"study {name!r} in {shown} was run with {was}; this run has {now}, so the "
-                "scores would not compare: pass another --study-name"
+                "scores would not compare: give another study_name=..."
             )
         for key, value in settings.items():
             if key not in saved:
