@@ -15,18 +15,14 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 
 
-def test_docs_build_without_warnings(tmp_path: Path) -> None:
-    """`sphinx-build -W -n`: no warning, and every cross-reference resolves (offline).
-
-    Where the real MNIST is present, the gallery's examples run in their quick mode, so
-    the gallery pages carry the figures the examples draw.
-    """
+def _build(tmp_path: Path, run_examples: bool) -> Path:
+    """`sphinx-build -W -n` into ``tmp_path/html``; with the gallery's examples run or not."""
     pytest.importorskip("sphinx")
     pytest.importorskip("sphinx_gallery")
     from conftest import optional_mnist_root
 
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    root = optional_mnist_root()
+    root = optional_mnist_root() if run_examples else None
     if root is not None:
         env["MNISTLITE_DOCS_RUN_EXAMPLES"] = "1"
         quick = f"--quick --data {root} --out {tmp_path / 'examples-out'}/{{example}}"
@@ -41,8 +37,27 @@ def test_docs_build_without_warnings(tmp_path: Path) -> None:
     for page in ("index", "quickstart", "tutorial", "custom_models", "training", "cli"):
         assert (tmp_path / "html" / f"{page}.html").is_file(), page
     assert (tmp_path / "html" / "api" / "models.html").is_file()
-    if root is not None:  # the examples ran: their figures are in the gallery
-        figures = list((tmp_path / "html" / "_images").glob("sphx_glr_*.png"))
+    return tmp_path / "html"
+
+
+def test_docs_build_without_warnings(tmp_path: Path) -> None:
+    """`sphinx-build -W -n`: no warning, and every cross-reference resolves (offline).
+
+    The examples themselves run in ``tests/test_examples.py`` (quick mode); the gallery
+    build that runs them too is the slow test below.
+    """
+    _build(tmp_path, run_examples=False)
+
+
+@pytest.mark.slow
+def test_docs_gallery_carries_the_examples_figures(tmp_path: Path) -> None:
+    """Where the real MNIST is present, the gallery's examples run in their quick mode, so
+    the gallery pages carry the figures the examples draw."""
+    html = _build(tmp_path, run_examples=True)
+    from conftest import optional_mnist_root
+
+    if optional_mnist_root() is not None:
+        figures = list((html / "_images").glob("sphx_glr_*.png"))
         assert len(figures) >= 4, figures
 
 
