@@ -54,6 +54,7 @@ def test_every_example_is_listed() -> None:
     assert found == sorted(SCRIPTS)
 
 
+@pytest.mark.slow  # each script also runs whole in its quick test below
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_help(script: str, tmp_path: Path) -> None:
     stdout = run_example(script, "--help", cwd=tmp_path).stdout
