@@ -191,6 +191,8 @@ def frontier_page(summary: dict[str, dict], records: list[dict]) -> str:
         a = f["anchor"] or {}
         cells = {k: a.get(k, "–") for k in ("name", "selected", "source")}
         cells["accuracy"] = f"{a['accuracy']:.2f}" if a else "–"
+        gap = statistics.mean(f["finals"]) - a["accuracy"] if a else None
+        cells["gap"] = "–" if gap is None else f"{gap:+.2f}".replace("-", "−")
         models_.append({"name": name, **f, "mean_std": mean_std(f["finals"]),
                         "anchor_cells": cells})  # fmt: skip
     lines = [line for name in summary for line in choices(name, records)]

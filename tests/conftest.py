@@ -98,6 +98,32 @@ def require_or_skip(reason: str) -> None:
     pytest.skip(reason)
 
 
+# -- a real browser: Playwright driving the system's Chromium -----------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update"]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium under Playwright (never ``playwright install``).
+
+    Shared by the page, web-export and docs tests; skipped without it, failed under
+    ``MNISTLITE_REQUIRE_DATA=1``.
+    """
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require_or_skip("playwright is not installed (pip install -e '.[dev]')")
+    if not Path(CHROMIUM).is_file():
+        require_or_skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
 class Server:
     """A ``mnistlite serve --port 0`` process: its URL, its folders and its output."""
 

@@ -40,13 +40,46 @@ def _build(tmp_path: Path, run_examples: bool) -> Path:
     return tmp_path / "html"
 
 
-def test_docs_build_without_warnings(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def built_docs(tmp_path_factory) -> Path:
+    """The docs built once for this module, without running the gallery's examples."""
+    return _build(tmp_path_factory.mktemp("docs"), run_examples=False)
+
+
+def test_docs_build_without_warnings(built_docs: Path) -> None:
     """`sphinx-build -W -n`: no warning, and every cross-reference resolves (offline).
 
     The examples themselves run in ``tests/test_examples.py`` (quick mode); the gallery
     build that runs them too is the slow test below.
     """
-    _build(tmp_path, run_examples=False)
+    assert (built_docs / "results.html").is_file()
+
+
+# Each table of a page: how far it sticks out of its box, and its tallest cell in lines.
+TABLE_FIT = """() => [...document.querySelectorAll('table')].map(t => {
+  const cells = [...t.querySelectorAll('td, th')].map(c => {
+    const s = getComputedStyle(c);
+    const inner = c.clientHeight - parseFloat(s.paddingTop) - parseFloat(s.paddingBottom);
+    return inner / parseFloat(s.lineHeight);
+  });
+  return {head: [...t.querySelectorAll('th')].map(h => h.innerText).join(' | '),
+          over: t.scrollWidth - t.parentElement.clientWidth, lines: Math.max(...cells)};
+})"""
+
+
+def test_results_page_frontier_tables_read_at_1280_px(built_docs: Path, browser) -> None:
+    """On the Results page at 1280 px, the frontier tables fit their column: no sideways
+    scrolling, and no cell wraps past three lines (the per-seed values and the machine
+    sit in a table of their own below the compared figures)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto((built_docs / "results.html").as_uri())
+    tables = [t for t in page.evaluate(TABLE_FIT) if t["head"].startswith("model | ")]
+    page.close()
+    frontier = [t for t in tables if "best published" in t["head"] or "per seed" in t["head"]]
+    assert len(frontier) == 2, [t["head"] for t in tables]  # compared figures; details
+    for table in frontier:
+        assert table["over"] <= 0, f"sticks out {table['over']} px: {table['head']}"
+        assert table["lines"] < 3.5, f"a cell wraps to {table['lines']:.1f} lines: {table['head']}"
 
 
 @pytest.mark.slow

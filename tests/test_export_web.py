@@ -30,9 +30,6 @@ pytest.importorskip("onnxruntime", reason="needs the mnistlite[export] extra")
 MODEL = "lite1k"
 STROKES = Path(__file__).resolve().parent / "data" / "strokes.json"
 ORT_DIST = REPO / "node_modules" / "onnxruntime-web" / "dist"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update"]  # fmt: skip
 SETTLED = (
     "n => { const a = document.getElementById('app'); "
     "return a.dataset.drawn === String(n) && a.dataset.shown === a.dataset.drawn; }"
@@ -65,26 +62,18 @@ def site(tmp_path_factory, mnist_root):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        require_or_skip("playwright is not installed (pip install -e '.[dev]')")
-    if not Path(CHROMIUM).is_file():
-        require_or_skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+def web_browser(browser):
+    """The shared browser, once the pinned onnxruntime-web is in node_modules."""
     if not (ORT_DIST / "ort.wasm.min.js").is_file():
         require_or_skip("onnxruntime-web is not installed (npm ci)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
+    return browser
 
 
 @pytest.fixture(scope="module")
-def page(browser, site):
+def page(web_browser, site):
     """The page, loaded; requests for the pinned runtime answered from node_modules."""
     _, url = site
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page = web_browser.new_page(viewport={"width": 1280, "height": 800})
     page.outside = []  # requests that left the loopback server, other than the runtime
     cdn = export_web.ORT_WEB_URL.rsplit("/", 1)[0] + "/"
 

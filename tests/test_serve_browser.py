@@ -10,40 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 from _helpers import run_cli
-from conftest import require_or_skip
 
 STROKES = Path(__file__).resolve().parent / "data" / "strokes.json"
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 SETTLED = "a => a.dataset.drawn === String(a.n) && a.dataset.shown === a.dataset.drawn"
-
-
-def chromium() -> str | None:
-    for name in CHROMIUM_NAMES:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        require_or_skip("playwright is not installed (pip install -e '.[dev]')")
-    executable = chromium()
-    if executable is None:
-        require_or_skip("chromium is not installed (apt-get install chromium)")
-    args = ["--no-sandbox"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=args)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
