@@ -369,6 +369,7 @@ KILL_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # 20 s; the default suite keeps test_training's single-run SIGKILL resume
 def test_sigkill_then_resume_a_multi_seed_run(tmp_path, mnist_root):
     """`mnistlite train --seeds` killed with SIGKILL, then --resume: as a run left alone."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

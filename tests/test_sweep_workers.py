@@ -184,6 +184,7 @@ def _claimed_running(study, pid: int):
     return None
 
 
+@pytest.mark.slow  # 17 s; the default suite keeps three workers filling one PostgreSQL study
 def test_worker_killed_mid_trial_has_its_trial_retried(postgres, mnist_root):
     url = postgres.url(postgres.fresh())
     victim, survivor = (_worker(mnist_root, url, trials=6, limit=2048) for _ in range(2))
@@ -238,6 +239,7 @@ def test_workers_starting_together_on_a_fresh_database(postgres):
         assert optuna.load_study(study_name="race", storage=url).user_attrs["budget"] == 3000
 
 
+@pytest.mark.slow  # 9 s; the default suite runs workers on PostgreSQL
 def test_workers_2_on_a_journal_file(mnist_root, tmp_path, capsys):
     url = f"journal:///{tmp_path / 'sweep.journal'}"
     argv = ["sweep", *QUICK, "--trials", "4", "--data", str(mnist_root), "--limit-train", "256"]
