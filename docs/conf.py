@@ -12,6 +12,7 @@ from ``../examples``; its scripts run only when ``MNISTLITE_DOCS_RUN_EXAMPLES=1`
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -126,3 +127,13 @@ html_theme_options = {
     "navigation_with_keys": True,
     "top_of_page_buttons": [],
 }
+
+# -- The in-browser demo (try_it.rst) -----------------------------------------------------
+
+# The committed part is the model (lite1k's bundled weights as ``mnistlite export lite1k
+# --format web`` writes them: model.onnx and model.json); the page's files are written here
+# on every build by the same function the export uses, so the demo is always today's page.
+DEMO = HERE / "_static" / "demo"
+from mnistlite import export_web  # noqa: E402
+
+export_web.write_page(DEMO, json.loads((DEMO / "model.json").read_text(encoding="utf-8")))

@@ -37,7 +37,7 @@ from torch import nn
 
 from mnistlite.errors import ExportError
 
-__all__ = ["ORT_WEB_URL", "ORT_WEB_VERSION", "PAGE_FILES", "export_web"]
+__all__ = ["ORT_WEB_URL", "ORT_WEB_VERSION", "PAGE_FILES", "export_web", "write_page"]
 
 #: The onnxruntime-web release the page loads (pinned in the repository's package.json).
 ORT_WEB_VERSION = "1.30.0"
@@ -57,7 +57,17 @@ def _check_target(out: Path) -> None:
         )
 
 
-def _write_page(folder: Path, meta: dict, runtime_url: str) -> None:
+def write_page(folder: Path, meta: dict, runtime_url: str = ORT_WEB_URL) -> None:
+    """Write the page's files (:data:`PAGE_FILES`) and ``model.json`` into ``folder``.
+
+    The model itself (``model.onnx``) is not written: :func:`export_web` writes it, and the
+    documentation's demo keeps a committed one.
+
+    Args:
+        folder: An existing folder.
+        meta: What ``model.json`` says of the model (as :func:`export_web` writes it).
+        runtime_url: Where the page loads onnxruntime-web from.
+    """
     source = resources.files("mnistlite") / "web"
     for name in PAGE_FILES:
         if name == "style.css":  # the served page's style, and the picture picker's
@@ -159,7 +169,7 @@ def export_web(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         weights, check = _write_model(model, tmp, int8, calibration, check_images, check_labels)
-        _write_page(tmp, _page_meta(model, name, int8, check), runtime_url)
+        write_page(tmp, _page_meta(model, name, int8, check), runtime_url)
         os.chmod(tmp, 0o755)
         if out.is_dir():
             out.rmdir()  # empty: checked above

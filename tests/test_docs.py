@@ -55,6 +55,19 @@ def test_docs_build_without_warnings(built_docs: Path) -> None:
     assert (built_docs / "results.html").is_file()
 
 
+def test_the_try_it_demo_is_the_page_export_web_writes(built_docs: Path, tmp_path: Path) -> None:
+    """The build writes the in-browser demo's page files (docs/try_it.rst embeds them) with
+    :func:`mnistlite.export_web.write_page`, beside the committed lite1k model."""
+    from mnistlite import export_web
+
+    export_web.write_page(tmp_path, {})
+    demo = built_docs / "_static" / "demo"
+    for name in export_web.PAGE_FILES:
+        assert (demo / name).read_text() == (tmp_path / name).read_text(), name
+    assert (demo / "model.onnx").stat().st_size > 0
+    assert 'src="_static/demo/index.html"' in (built_docs / "try_it.html").read_text()
+
+
 # Each table of a page: how far it sticks out of its box, and its tallest cell in lines.
 TABLE_FIT = """() => [...document.querySelectorAll('table')].map(t => {
   const cells = [...t.querySelectorAll('td, th')].map(c => {

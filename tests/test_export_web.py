@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from _helpers import run_cli
 from conftest import REPO, require_or_skip
 
@@ -262,14 +263,18 @@ def test_the_serve_page_marks_digit_and_probabilities_the_same_way(browser, serv
     page.close()
 
 
-def test_the_docs_demo_is_what_export_web_writes(tmp_path) -> None:
-    """docs/_static/demo (embedded by docs/try_it.rst) is the current page, lite1k's model."""
+def test_the_docs_demo_model_is_lite1ks_bundled_weights(mnist_test) -> None:
+    """docs/_static/demo/model.onnx (the try-it page's model, committed) answers as lite1k
+    with its bundled weights does: the same logits on real test images."""
+    import onnxruntime as ort
+
     demo = REPO / "docs" / "_static" / "demo"
-    written = tmp_path / "page"
-    written.mkdir()
-    export_web._write_page(written, {}, export_web.ORT_WEB_URL)
-    for name in export_web.PAGE_FILES:
-        assert (demo / name).read_text() == (written / name).read_text(), name
     meta = json.loads((demo / "model.json").read_text())
-    assert meta["model"] == "lite1k" and meta["onnxruntime_web"] == export_web.ORT_WEB_VERSION
-    assert (demo / meta["file"]).stat().st_size > 0
+    assert meta["model"] == MODEL and meta["onnxruntime_web"] == export_web.ORT_WEB_VERSION
+    session = ort.InferenceSession(str(demo / meta["file"]), providers=["CPUExecutionProvider"])
+    images = mnist_test.images[:64].float()
+    model = models.get_model(MODEL, weights="DEFAULT").eval()
+    with torch.no_grad():
+        expected = model(images).numpy()
+    got = session.run([meta["output"]], {meta["input"]: images.numpy()})[0]
+    np.testing.assert_allclose(got, expected, atol=1e-3)
