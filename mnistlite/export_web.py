@@ -44,7 +44,7 @@ ORT_WEB_VERSION = "1.30.0"
 #: Where the page loads it from (the npm package as served by a public CDN).
 ORT_WEB_URL = f"https://cdn.jsdelivr.net/npm/onnxruntime-web@{ORT_WEB_VERSION}/dist/ort.wasm.min.js"
 #: The page's files, shipped in ``mnistlite/web``.
-PAGE_FILES = ("index.html", "style.css", "app.js", "preprocess.js")
+PAGE_FILES = ("index.html", "style.css", "pad.js", "app.js", "preprocess.js")
 MODEL_FILE = "model.onnx"
 
 
@@ -70,9 +70,11 @@ def write_page(folder: Path, meta: dict, runtime_url: str = ORT_WEB_URL) -> None
     """
     source = resources.files("mnistlite") / "web"
     for name in PAGE_FILES:
+        served = resources.files("mnistlite") / "serve" / "static" / name
         if name == "style.css":  # the served page's style, and the picture picker's
-            served = resources.files("mnistlite") / "serve" / "static" / name
             text = served.read_text(encoding="utf-8") + (source / "upload.css").read_text()
+        elif name == "pad.js":  # the served page's pad and answer panel
+            text = served.read_text(encoding="utf-8")
         else:
             text = (source / name).read_text(encoding="utf-8")
         if name == "index.html":

@@ -105,7 +105,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update"]  # fmt: skip
 
 
-@pytest.fixture(scope="session")
+# Module scope: while Playwright's sync API is open, asyncio.run() fails in the same thread,
+# so the browser closes after each module that used it.
+@pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium under Playwright (never ``playwright install``).
 

@@ -194,7 +194,7 @@ def test_200_requests_from_8_threads(client, served) -> None:
 def test_page_and_docs_are_served(client) -> None:
     page = client.get("/")
     assert page.status_code == 200 and '<canvas id="pad"' in page.text
-    for asset in ("static/app.js", "static/style.css"):
+    for asset in ("static/pad.js", "static/app.js", "static/style.css"):
         assert client.get(f"/{asset}").status_code == 200
         assert asset in page.text
     assert "http" not in page.text.replace('href="docs"', "")  # nothing from the internet

@@ -44,7 +44,7 @@ def test_wheel_contents(wheel):
     assert not [n for n in names if n.endswith(".pt")]  # the bundled weights are safetensors
     assert "hubconf.py" not in names  # torch.hub reads it from the repository, not the wheel
     assert "mnistlite/py.typed" in names
-    for page in ("index.html", "app.js", "style.css"):  # the page of `mnistlite serve`
+    for page in ("index.html", "pad.js", "app.js", "style.css"):  # `mnistlite serve`'s page
         assert f"mnistlite/serve/static/{page}" in names
     assert not [n for n in names if n.startswith(("tests/", "docs/", "benchmarks/", "results/"))]
 
@@ -106,4 +106,4 @@ def test_wheel_installs_and_loads_weights_outside_checkout(wheel, tmp_path):
     assert location.startswith(str(env_dir)), location  # not the checkout
     assert shape == "torch.Size([1, 10])"
     assert float(accuracy) > 99.0
-    assert static == "['app.js', 'index.html', 'style.css']"
+    assert static == "['app.js', 'index.html', 'pad.js', 'style.css']"
