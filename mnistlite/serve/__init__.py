@@ -61,6 +61,7 @@ from mnistlite.preprocess import (
     load_digit,
     open_picture,
 )
+from mnistlite.serve.uploads import BadRequest, multipart_file
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -193,89 +194,18 @@ class _Models:
         return model
 
 
-class _BadRequest(Exception):
-    """A request the API refuses: its error code (which sets the status) and ``detail``."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        from mnistlite.serve.schema import ERROR_CODES
-
-        super().__init__(detail)
-        self.code = code
-        self.status = ERROR_CODES[code][0]
-        self.detail = detail
-
-
-def _multipart_file(body: bytes, content_type: str) -> tuple[str, bytes]:
-    """The first file of a multipart/form-data body: (its file name, its bytes)."""
-    from python_multipart.exceptions import MultipartParseError
-    from python_multipart.multipart import MultipartParser, parse_options_header
-
-    boundary = parse_options_header(content_type)[1].get(b"boundary")
-    if not boundary:
-        raise _BadRequest(
-            "malformed_multipart", "malformed multipart body: its Content-Type names no boundary"
-        )
-    parts: list[dict[str, Any]] = []
-    header = {"field": b"", "value": b""}
-    ended: list[bool] = []
-
-    def on_part_begin() -> None:
-        parts.append({"headers": {}, "data": bytearray()})
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        header["field"] += data[start:end]
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        header["value"] += data[start:end]
-
-    def on_header_end() -> None:
-        parts[-1]["headers"][header["field"].lower()] = header["value"]
-        header["field"] = header["value"] = b""
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        parts[-1]["data"] += data[start:end]
-
-    callbacks = {
-        "on_part_begin": on_part_begin,
-        "on_header_field": on_header_field,
-        "on_header_value": on_header_value,
-        "on_header_end": on_header_end,
-        "on_part_data": on_part_data,
-        "on_end": lambda: ended.append(True),
-    }
-    try:
-        parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
-        parser.write(body)
-        parser.finalize()
-    except MultipartParseError as err:
-        raise _BadRequest("malformed_multipart", f"malformed multipart body: {err}") from None
-    if not ended:
-        raise _BadRequest(
-            "malformed_multipart", "malformed multipart body: it ends before its closing boundary"
-        )
-    for part in parts:
-        disposition = parse_options_header(part["headers"].get(b"content-disposition", b""))[1]
-        if b"filename" in disposition:
-            name = disposition[b"filename"].decode("utf-8", "replace") or "image"
-            return name, bytes(part["data"])
-    raise _BadRequest(
-        "no_file",
-        "multipart body has no file; send the picture as a file field (curl -F file=@x.png)",
-    )
-
-
 def _answer(model: nn.Module, info: ModelInfo, data: bytes, name: str, details: bool) -> dict:
     """Preprocess and classify one picture, as ``mnistlite predict --json`` does."""
     try:
         picture = open_picture(data, name=name, max_side=MAX_SIDE, formats=FORMATS)
     except PictureTooLargeError as err:
-        raise _BadRequest("picture_too_large", str(err)) from None
+        raise BadRequest("picture_too_large", str(err)) from None
     except DigitImageError as err:
-        raise _BadRequest("unreadable_picture", str(err)) from None
+        raise BadRequest("unreadable_picture", str(err)) from None
     try:
         digit = load_digit(picture, name=name)
     except DigitImageError as err:
-        raise _BadRequest("no_digit", str(err)) from None
+        raise BadRequest("no_digit", str(err)) from None
     probs = probabilities(model, digit.unsqueeze(0))
     answer = rank(probs, [name])[0].to_dict()
     if details:
@@ -290,7 +220,7 @@ async def _read_body(request: Any) -> bytes:
     """The body, refused as soon as it is known to exceed MAX_BYTES."""
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > MAX_BYTES:
-        raise _BadRequest(
+        raise BadRequest(
             "body_too_large",
             f"body of {int(length):,} bytes is over the limit of {MAX_BYTES:,} bytes (2 MiB)",
         )
@@ -298,7 +228,7 @@ async def _read_body(request: Any) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BYTES:
-            raise _BadRequest(
+            raise BadRequest(
                 "body_too_large", f"body is over the limit of {MAX_BYTES:,} bytes (2 MiB)"
             )
         chunks.append(chunk)
@@ -376,7 +306,7 @@ def _add_error_handlers(app: Any) -> None:
         return JSONResponse({"detail": detail, "code": code}, status_code=status, headers=headers)
 
     async def refused(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, _BadRequest)
+        assert isinstance(exc, BadRequest)
         return error(exc.code, exc.detail, exc.status)
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -403,7 +333,7 @@ def _add_error_handlers(app: Any) -> None:
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
         return error("internal_error", "internal error; the server's log has the traceback", 500)
 
-    app.add_exception_handler(_BadRequest, refused)
+    app.add_exception_handler(BadRequest, refused)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(Exception, crashed)
@@ -505,25 +435,25 @@ def _add_predict_route(app: Any, served: _Models, default: str) -> None:
     ) -> dict:
         """The object ``mnistlite predict --json`` prints for the picture."""
         if model not in served.infos:
-            raise _BadRequest(
+            raise BadRequest(
                 "unknown_model", f"unknown model {model!r}; served: {', '.join(served.infos)}"
             )
         content_type = request.headers.get("content-type", "")
         kind = content_type.split(";")[0].strip().lower()
         if kind not in (*PICTURE_TYPES, "multipart/form-data"):
-            raise _BadRequest(
+            raise BadRequest(
                 "unsupported_media_type",
                 f"content type {content_type or '(none)'!r} is not accepted; send "
                 f"{', '.join(PICTURE_TYPES)} or multipart/form-data",
             )
         body = await _read_body(request)
         if not body:
-            raise _BadRequest("empty_body", "empty body; send a PNG or JPEG picture")
+            raise BadRequest("empty_body", "empty body; send a PNG or JPEG picture")
         filename = "image"
         if kind == "multipart/form-data":
-            filename, body = _multipart_file(body, content_type)
+            filename, body = multipart_file(body, content_type)
             if not body:
-                raise _BadRequest(
+                raise BadRequest(
                     "empty_body", f"the file {filename!r} in the multipart body is empty"
                 )
         module = await run_in_threadpool(served.get, model)
