@@ -37,7 +37,12 @@ def count(name: str) -> int:
 def differences(recipe: dict, teacher_epochs: int | None = None) -> dict:
     """The fields in which ``recipe`` differs from today's recipe of its model, and
     ``teacher_epochs`` where its teacher trained for another number of epochs."""
-    current = recipes.get_recipe(recipe.get("name", "")).to_dict()
+    # to_dict() leaves out the fields that are off (ema, device_overrides)
+    current = {
+        "ema": None,
+        "device_overrides": {},
+        **recipes.get_recipe(recipe.get("name", "")).to_dict(),
+    }
     found = {k: v for k, v in recipe.items() if k in current and current[k] != v}
     found.pop("name", None)
     if str(found.get("model", "")).startswith("search-"):
@@ -150,26 +155,45 @@ def is_chosen(record: dict) -> bool:
             and label(record) == "the recipe")  # fmt: skip
 
 
+def _scored(runs: list[dict]) -> list[tuple[str, int, list[dict]]]:
+    """Validation runs grouped by candidate (label and epochs), best mean first."""
+    groups: dict[tuple[str, int], list[dict]] = {}
+    for run in runs:
+        groups.setdefault((label(run), run["epochs"]), []).append(run)
+    mean = lambda group: statistics.mean(r["val_acc_final"] for r in group)  # noqa: E731
+    return sorted(((k[0], k[1], g) for k, g in groups.items()), key=lambda x: -mean(x[2]))
+
+
+def _score(group: list[dict]) -> str:
+    """A candidate's validation score: one seed's, or the mean over its seeds."""
+    seeds = sorted(r["seed"] for r in group)
+    mean = statistics.mean(r["val_acc_final"] for r in group)
+    return f"{mean:.2f}%" + (
+        f" (mean of seeds {', '.join(map(str, seeds))})" if len(seeds) > 1 else ""
+    )
+
+
 def choices(name: str, records: list[dict]) -> list[str]:
     """At most five lines: how ``name``'s network and recipe were chosen."""
     runs = [r for r in records if r["model"] == name and r["split"] == "validation"]
-    deciding = [r for r in runs if r["seed"] == 1 and r["epochs"] >= 30]
-    chosen = next((r for r in deciding if is_chosen(r)), None)
+    epochs = recipes.get_recipe(name).epochs
+    deciding = [g for g in _scored(r for r in runs if r["epochs"] >= 30)]
+    chosen = next((g for g in deciding if g[0] == "the recipe" and g[1] == epochs), None)
     if chosen is None:
         return [f"- **{name}**: no validation run recorded."]
-    others = sorted((r for r in deciding if r is not chosen), key=lambda r: -r["val_acc_final"])
+    others = [g for g in deciding if g is not chosen]
     dates = sorted({r["date"] for r in runs if "date" in r}) or ["undated"]
     span = " to ".join(dict.fromkeys([dates[0], dates[-1]]))
-    fields = sorted({k for r in deciding for k in record_differences(r)} - {"model"})
-    networks, proxies = len({r["params"] for r in deciding}), len(runs) - len(deciding)
+    fields = sorted({k for g in deciding for r in g[2] for k in record_differences(r)} - {"model"})
+    networks = len({r["params"] for g in deciding for r in g[2]})
+    proxies = len([r for r in runs if r["epochs"] < 30])
     return [
-        f"- **{name}** ({span}): {len(deciding)} candidates at "
-        f"{chosen['epochs']} epochs, {networks} network{'s' if networks > 1 else ''}, varied: "
-        f"{', '.join(fields) or '—'}"
-        + (f"; {proxies} more validation runs (other seeds, 4-epoch proxies)." if proxies else "."),
-        f"  Chosen: its registered network and recipe, {chosen['val_acc_final']:.2f}% on "
+        f"- **{name}** ({span}): {len(deciding)} candidates at 30 epochs or more, "
+        f"{networks} network{'s' if networks > 1 else ''}, varied: {', '.join(fields) or '—'}"
+        + (f"; {proxies} more validation runs at short proxies." if proxies else "."),
+        f"  Chosen: its registered network and recipe ({epochs} epochs), {_score(chosen[2])} on "
         "validation. Runners-up: "
-        + ", ".join(f"{r['val_acc_final']:.2f}% ({label(r)})" for r in others[:3]) + ".",
+        + ", ".join(f"{_score(g[2])} ({g[0]})" for g in others[:3]) + ".",
     ]  # fmt: skip
 
 
