@@ -124,6 +124,7 @@ def frontier_summary(anchors: dict) -> dict[str, dict]:
             "params": stats.total_params, "macs": stats.total_macs,
             "epochs": len(runs[0]["epochs"]), "seeds": [h["meta"]["seed"] for h in runs],
             "finals": finals, "mean": statistics.mean(finals),
+            "train_mean": statistics.mean(h["epochs"][-1]["train_acc"] for h in runs),
             "std": statistics.stdev(finals) if len(finals) > 1 else 0.0,
             "minutes": round(minutes, 1), "device": meta.get("machine") or meta.get("device"),
             "teacher": (meta.get("teacher") or {}).get("model"),
@@ -197,6 +198,29 @@ def choices(name: str, records: list[dict]) -> list[str]:
     ]  # fmt: skip
 
 
+def target_rows(summary: dict[str, dict], records: list[dict], targets: dict) -> list[dict]:
+    """Each model against its target: how far, its training fit, its validation evidence."""
+    rows = []
+    for name, f in summary.items():
+        target = targets["targets"].get(name)
+        if target is None:
+            continue
+        runs = [r for r in records if r["model"] == name and r["split"] == "validation"]
+        scored = _scored(r for r in runs if r["epochs"] >= 30)
+        epochs = recipes.get_recipe(name).epochs
+        recipe = next((g for lbl, e, g in scored if lbl == "the recipe" and e == epochs), None)
+        other = next(((lbl, g) for lbl, e, g in scored if g is not recipe), None)
+        short = target - f["mean"]
+        rows.append({
+            "name": name, "target": f"{target:.2f}", "mean": f"{f['mean']:.2f}",
+            "short": "met" if short <= 0 else f"{short:.2f}", "train": f"{f['train_mean']:.2f}",
+            "recipe_val": _score(recipe) if recipe else "–",
+            "best_other": f"{_score(other[1])} ({other[0]})" if other else "–",
+            "why": targets["why"].get(name, "") if short > 0 else "met",
+        })  # fmt: skip
+    return rows
+
+
 def teacher(records: list[dict]) -> dict:
     """The distillation teacher's run, with its validation twin's score ({} without a run)."""
     runs = sorted((FRONTIER / "teacher").glob("history-seed*.json"))
@@ -220,7 +244,10 @@ def frontier_page(summary: dict[str, dict], records: list[dict]) -> str:
         models_.append({"name": name, **f, "mean_std": mean_std(f["finals"]),
                         "anchor_cells": cells})  # fmt: skip
     lines = [line for name in summary for line in choices(name, records)]
+    targets = load(FRONTIER / "targets.json")
     return fill("frontier.md", std_note=STD_NOTE, **teacher(records), models=models_,
+                targets=target_rows(summary, records, targets),
+                max_epochs=targets["max_epochs"],
                 rule=fill("frontier_rule.md").strip(), choices="\n".join(lines))  # fmt: skip
 
 
