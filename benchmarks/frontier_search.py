@@ -1,7 +1,7 @@
 """Frontier search on a validation split: candidate designs and recipes, never the test set.
 
 Usage: python benchmarks/frontier_search.py CANDIDATE... --data ../shared/data [--epochs 4]
-           [--seeds 1 2 3] [--storage URL] [--study-name NAME]
+           [--seeds 1 2 3] [--storage URL] [--study-name NAME] [--teacher-weights PT]
        python benchmarks/frontier_search.py --list
 
 The candidates are data (``results/frontier/candidates.json``: a spec and changes to a recipe,
@@ -36,7 +36,7 @@ def candidate(name: str) -> recipes.Recipe:
     return base.replace(name=name, model=f"search-{name}", **overrides)
 
 
-def _train(trial, train, val, epochs: int, seeds: list[int]) -> float:
+def _train(trial, train, val, epochs: int, seeds: list[int], teacher: Path | None) -> float:
     """One queued candidate, as a trial: its records (one per seed) kept in its attributes."""
     import optuna
 
@@ -44,7 +44,9 @@ def _train(trial, train, val, epochs: int, seeds: list[int]) -> float:
         raise optuna.TrialPruned("no queued candidate left")
     name = trial.suggest_categorical("candidate", sorted(CANDIDATES))
     recipe, start = candidate(name).replace(epochs=epochs), time.time()
-    nets, histories = runs.train(recipe, data=(train, val), seeds=seeds, progress=False)
+    teacher = teacher if recipe.teacher else None
+    nets, histories = runs.train(recipe, data=(train, val), seeds=seeds, progress=False,
+                                 teacher_weights=teacher)  # fmt: skip
     base = recipes.get_recipe(CANDIDATES[name]["recipe"].get("base", "lite8k")).model
     shared = {"candidate": name, "epochs": epochs, "seconds": round(time.time() - start, 1),
               "model": base, "network": f"frontier_search.py {name}", "split": "validation",
@@ -74,6 +76,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=FRONTIER / "search.json", help="records file")
     parser.add_argument("--storage", default="sqlite:///frontier-search.db", help="study storage")
     parser.add_argument("--study-name", help="default: frontier-eEPOCHS-sSEEDS")
+    parser.add_argument("--teacher-weights", type=Path, help="distilling candidates' teacher")
     args = parser.parse_args()
     if args.list:
         for name in CANDIDATES:
@@ -81,6 +84,12 @@ def main() -> None:
         return
     if unknown := [n for n in args.candidates if n not in CANDIDATES]:
         parser.error(f"unknown candidates {unknown}; --list shows them")
+    distilling = [n for n in args.candidates if candidate(n).teacher]
+    if distilling and args.teacher_weights is None:
+        parser.error(
+            f"{distilling} distil: give --teacher-weights, a teacher trained on the "
+            "50,000 training images only (the bundled one saw the validation images)"
+        )
     records = load(args.out, [])
     done = {(r["candidate"], r["epochs"], r["seed"]) for r in records}
     settings = {"epochs": args.epochs, "seeds": args.seeds, "split": TARGETS["validation_images"]}
@@ -100,7 +109,8 @@ def main() -> None:
         sweep.fail_lost_trials(study)
         states = {t.state.name for t in study.get_trials(deepcopy=False)}
         if "WAITING" in states:
-            study.optimize(lambda t: _train(t, train, val, args.epochs, args.seeds), n_trials=1)
+            study.optimize(lambda t: _train(t, train, val, args.epochs, args.seeds,
+                                            args.teacher_weights), n_trials=1)  # fmt: skip
         elif "RUNNING" not in states:
             break
         else:

@@ -156,66 +156,60 @@ def is_chosen(record: dict) -> bool:
             and label(record) == "the recipe")  # fmt: skip
 
 
-def _scored(runs: list[dict]) -> list[tuple[str, int, list[dict]]]:
-    """Validation runs grouped by candidate (label and epochs), best mean first."""
+def _candidates(name: str, records: list[dict]) -> tuple[list[dict], list | None, list]:
+    """``name``'s validation runs; the recipe's (label, epochs, runs) and the others', best
+    mean first (runs of 30 epochs or more, grouped by label and epochs)."""
+    runs = [r for r in records if r["model"] == name and r["split"] == "validation"]
     groups: dict[tuple[str, int], list[dict]] = {}
-    for run in runs:
+    for run in (r for r in runs if r["epochs"] >= 30):
         groups.setdefault((label(run), run["epochs"]), []).append(run)
-    mean = lambda group: statistics.mean(r["val_acc_final"] for r in group)  # noqa: E731
-    return sorted(((k[0], k[1], g) for k, g in groups.items()), key=lambda x: -mean(x[2]))
+    ranked = sorted(groups.items(), key=lambda kv: -statistics.mean(_vals(kv[1])))
+    chosen = groups.get(("the recipe", recipes.get_recipe(name).epochs))
+    return runs, chosen, [(k[0], g) for k, g in ranked if g is not chosen]
+
+
+def _vals(group: list[dict]) -> list[float]:
+    return [r["val_acc_final"] for r in group]
 
 
 def _score(group: list[dict]) -> str:
     """A candidate's validation score: one seed's, or the mean over its seeds."""
-    seeds = sorted(r["seed"] for r in group)
-    mean = statistics.mean(r["val_acc_final"] for r in group)
-    return f"{mean:.2f}%" + (
-        f" (mean of seeds {', '.join(map(str, seeds))})" if len(seeds) > 1 else ""
-    )
+    seeds = ", ".join(str(r["seed"]) for r in sorted(group, key=lambda r: r["seed"]))
+    several = f" (mean of seeds {seeds})" if len(group) > 1 else ""
+    return f"{statistics.mean(_vals(group)):.2f}%{several}"
 
 
 def choices(name: str, records: list[dict]) -> list[str]:
     """At most five lines: how ``name``'s network and recipe were chosen."""
-    runs = [r for r in records if r["model"] == name and r["split"] == "validation"]
-    epochs = recipes.get_recipe(name).epochs
-    deciding = [g for g in _scored(r for r in runs if r["epochs"] >= 30)]
-    chosen = next((g for g in deciding if g[0] == "the recipe" and g[1] == epochs), None)
+    runs, chosen, others = _candidates(name, records)
     if chosen is None:
         return [f"- **{name}**: no validation run recorded."]
-    others = [g for g in deciding if g is not chosen]
+    deciding = [r for r in runs if r["epochs"] >= 30]
     dates = sorted({r["date"] for r in runs if "date" in r}) or ["undated"]
     span = " to ".join(dict.fromkeys([dates[0], dates[-1]]))
-    fields = sorted({k for g in deciding for r in g[2] for k in record_differences(r)} - {"model"})
-    networks = len({r["params"] for g in deciding for r in g[2]})
-    proxies = len([r for r in runs if r["epochs"] < 30])
+    fields = sorted({k for r in deciding for k in record_differences(r)} - {"model"})
+    networks, proxies = len({r["params"] for r in deciding}), len(runs) - len(deciding)
     return [
-        f"- **{name}** ({span}): {len(deciding)} candidates at 30 epochs or more, "
+        f"- **{name}** ({span}): {len(others) + 1} candidates at 30 epochs or more, "
         f"{networks} network{'s' if networks > 1 else ''}, varied: {', '.join(fields) or '—'}"
         + (f"; {proxies} more validation runs at short proxies." if proxies else "."),
-        f"  Chosen: its registered network and recipe ({epochs} epochs), {_score(chosen[2])} on "
-        "validation. Runners-up: "
-        + ", ".join(f"{_score(g[2])} ({g[0]})" for g in others[:3]) + ".",
+        f"  Chosen: its registered network and recipe ({recipes.get_recipe(name).epochs} "
+        f"epochs), {_score(chosen)} on validation. Runners-up: "
+        + ", ".join(f"{_score(g)} ({lbl})" for lbl, g in others[:3]) + ".",
     ]  # fmt: skip
 
 
 def target_rows(summary: dict[str, dict], records: list[dict], targets: dict) -> list[dict]:
     """Each model against its target: how far, its training fit, its validation evidence."""
     rows = []
-    for name, f in summary.items():
-        target = targets["targets"].get(name)
-        if target is None:
-            continue
-        runs = [r for r in records if r["model"] == name and r["split"] == "validation"]
-        scored = _scored(r for r in runs if r["epochs"] >= 30)
-        epochs = recipes.get_recipe(name).epochs
-        recipe = next((g for lbl, e, g in scored if lbl == "the recipe" and e == epochs), None)
-        other = next(((lbl, g) for lbl, e, g in scored if g is not recipe), None)
-        short = target - f["mean"]
+    for name, f in ((n, f) for n, f in summary.items() if n in targets["targets"]):
+        _, chosen, others = _candidates(name, records)
+        short = targets["targets"][name] - f["mean"]
         rows.append({
-            "name": name, "target": f"{target:.2f}", "mean": f"{f['mean']:.2f}",
+            "name": name, "target": f"{targets['targets'][name]:.2f}", "mean": f"{f['mean']:.2f}",
             "short": "met" if short <= 0 else f"{short:.2f}", "train": f"{f['train_mean']:.2f}",
-            "recipe_val": _score(recipe) if recipe else "–",
-            "best_other": f"{_score(other[1])} ({other[0]})" if other else "–",
+            "recipe_val": _score(chosen) if chosen else "–",
+            "best_other": f"{_score(others[0][1])} ({others[0][0]})" if others else "–",
             "why": targets["why"].get(name, "") if short > 0 else "met",
         })  # fmt: skip
     return rows
@@ -239,8 +233,7 @@ def frontier_page(summary: dict[str, dict], records: list[dict]) -> str:
         a = f["anchor"] or {}
         cells = {k: a.get(k, "–") for k in ("name", "selected", "source")}
         cells["accuracy"] = f"{a['accuracy']:.2f}" if a else "–"
-        gap = statistics.mean(f["finals"]) - a["accuracy"] if a else None
-        cells["gap"] = "–" if gap is None else f"{gap:+.2f}".replace("-", "−")
+        cells["gap"] = f"{f['mean'] - a['accuracy']:+.2f}".replace("-", "−") if a else "–"
         models_.append({"name": name, **f, "mean_std": mean_std(f["finals"]),
                         "anchor_cells": cells})  # fmt: skip
     lines = [line for name in summary for line in choices(name, records)]
