@@ -191,14 +191,25 @@ def test_frontier_pages_match_the_committed_json(make_frontier):
     assert (ROOT / "results" / "frontier_search.md").read_text() == search
 
 
+FRONTIER_JSON = ("targets.json", "anchors.json", "search.json")
+
+
 def test_frontier_page_reads_top_to_bottom(make_frontier):
-    """The table of our models beside the published ones, the plot, then the choices."""
+    """Our models beside the published ones (no target there), the per-seed details, each
+    model against its target with why it falls short, the plot, then the choices."""
     text = (ROOT / "results" / "frontier.md").read_text()
-    table = text.index("| model | parameters | MACs |")
+    table = text.index("| model | parameters | test accuracy, mean ± std |")
+    assert "target" not in text[table : text.index("\n", table)].lower()  # beside published ones
+    details = text.index("| model | test accuracy per seed |")
+    targets = text.index("## Against the targets")
     plot, choices = text.index("](frontier.png)"), text.index("## How each design was chosen")
-    assert table < plot < choices
-    assert "target" not in text.lower()
-    records = json.loads((ROOT / "results" / "frontier" / "search.json").read_text())
+    assert table < details < targets < plot < choices
+    folder = ROOT / "results" / "frontier"
+    goals, anchors, records = (json.loads((folder / f).read_text()) for f in FRONTIER_JSON)
+    summary = make_frontier.frontier_summary(anchors)
+    for row in make_frontier.target_rows(summary, records, goals):  # short of it: says why
+        assert row["short"] == "met" or row["why"] == goals["why"][row["name"]] != ""
+        assert f"- **{row['name']}**: {row['why']}" in text[targets:plot]
     for name in make_frontier.MODELS:  # at most five lines on how each model was chosen
         lines = make_frontier.choices(name, records)
         assert 2 <= len(lines) <= 5 and "Chosen:" in lines[1], lines
