@@ -143,7 +143,8 @@ def label(record: dict) -> str:
     """How a record differs from its model's registered network and recipe."""
     diff = record_differences(record)
     text = ", ".join(f"{k}={v}" for k, v in sorted(diff.items())) or "the recipe"
-    if record["params"] != count(record["model"]) or "network" in record:
+    registered = record.get("spec") == repr(models.get_model(record["model"]).spec)
+    if record["params"] != count(record["model"]) or ("network" in record and not registered):
         network = record.get("network", f"a {record['params']:,}-parameter network")
         text = network if text == "the recipe" else f"{network}; {text}"
     return text
