@@ -338,7 +338,7 @@ def _frontier_rows(name: str, result: dict | None) -> tuple[list[str], list[str]
     row = [
         name,
         _number(result.get("params")),
-        _pct(mean) if std is None else f"{mean:.2f} ± {std:.2f} %",
+        _pct(mean) if std is None else f"{mean:.2f}\u00a0±\u00a0{std:.2f}\u00a0%",
         str(result.get("epochs", "—")),
         f"{_pct(published)}, {anchor.get('name', '—')} parameters" if anchor else "—",
         _signed(mean - published) if anchor and mean is not None else "—",
