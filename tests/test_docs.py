@@ -71,9 +71,9 @@ def test_the_try_it_demo_is_the_page_export_web_writes(built_docs: Path, tmp_pat
 # Each table of a page: how far it sticks out of its box, and its tallest cell in lines.
 TABLE_FIT = """() => [...document.querySelectorAll('table')].map(t => {
   const cells = [...t.querySelectorAll('td, th')].map(c => {
-    const s = getComputedStyle(c);
-    const inner = c.clientHeight - parseFloat(s.paddingTop) - parseFloat(s.paddingBottom);
-    return inner / parseFloat(s.lineHeight);
+    const text = document.createRange();  // the cell's text, not its row's height
+    text.selectNodeContents(c);
+    return text.getBoundingClientRect().height / parseFloat(getComputedStyle(c).lineHeight);
   });
   return {head: [...t.querySelectorAll('th')].map(h => h.innerText).join(' | '),
           over: t.scrollWidth - t.parentElement.clientWidth, lines: Math.max(...cells)};

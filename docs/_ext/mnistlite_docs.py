@@ -303,8 +303,13 @@ class FrontierTableDirective(_ResultsDirective):
             compared.append(row)
             details.append(detail)
         headers = ["model", "parameters", "final test, mean ± std", "epochs"]
-        headers += ["best published ≤ budget", "ours − it", "how that one was selected"]
-        table = _table(headers, compared, widths=[7, 8, 12, 6, 14, 7, 22])
+        headers += [
+            "best published ≤ budget",
+            "ours − it",
+            "how that one was selected",
+        ]
+        table = _table(headers, compared, widths=[7, 8, 12, 6, 16, 7, 24])
+        table["classes"].append("colwidths-given")  # the widths above, not the text's
         detail_headers = ["model", "final test per seed", "wall time per run", "trained on"]
         detail_table = _table(
             detail_headers, details, title="Per seed, time and machine", widths=[7, 20, 8, 25]
@@ -340,7 +345,7 @@ def _frontier_rows(name: str, result: dict | None) -> tuple[list[str], list[str]
         _number(result.get("params")),
         _pct(mean) if std is None else f"{mean:.2f}\u00a0±\u00a0{std:.2f}\u00a0%",
         str(result.get("epochs", "—")),
-        f"{_pct(published)}, {anchor.get('name', '—')} parameters" if anchor else "—",
+        f"{_pct(published)}, {anchor.get('name', '—')} params" if anchor else "—",
         _signed(mean - published) if anchor and mean is not None else "—",
         anchor.get("selected", "—"),
     ]
