@@ -42,7 +42,7 @@ def _train(trial, train, val, epochs: int, seeds: list[int], teacher: Path | Non
 
     if "candidate" not in trial.user_attrs:  # not a queued one: another worker took the last
         raise optuna.TrialPruned("no queued candidate left")
-    name = trial.suggest_categorical("candidate", sorted(CANDIDATES))
+    name = trial.user_attrs["candidate"]  # not a parameter: the candidate list grows
     recipe, start = candidate(name).replace(epochs=epochs), time.time()
     teacher = teacher if recipe.teacher else None
     nets, histories = runs.train(recipe, data=(train, val), seeds=seeds, progress=False,
@@ -102,7 +102,7 @@ def main() -> None:
         if name in queued or all((name, args.epochs, s) in done for s in args.seeds):
             print(f"{name}: already recorded or queued, skipped")
         else:
-            study.enqueue_trial({"candidate": name}, user_attrs={"candidate": name})
+            study.enqueue_trial({}, user_attrs={"candidate": name})
     train = data.load_mnist(args.data, train=True)
     train, val = train.split(settings["split"], seed=TARGETS["split_seed"])
     while True:  # until no candidate is queued, nor trained by another worker
