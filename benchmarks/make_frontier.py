@@ -164,20 +164,21 @@ def _candidates(name: str, records: list[dict]) -> tuple[list[dict], list | None
     groups: dict[tuple[str, int], list[dict]] = {}
     for run in (r for r in runs if r["epochs"] >= 30):
         groups.setdefault((label(run), run["epochs"]), []).append(run)
-    ranked = sorted(groups.items(), key=lambda kv: -statistics.mean(_vals(kv[1])))
+    ranked = sorted(groups.items(), key=lambda kv: -_mean(kv[1]))
     chosen = groups.get(("the recipe", recipes.get_recipe(name).epochs))
     return runs, chosen, [(k[0], g) for k, g in ranked if g is not chosen]
 
 
-def _vals(group: list[dict]) -> list[float]:
-    return [r["val_acc_final"] for r in group]
+def _mean(group: list[dict]) -> float:
+    return statistics.mean(r["val_acc_final"] for r in group)
 
 
 def _score(group: list[dict]) -> str:
     """A candidate's validation score: one seed's, or the mean over its seeds."""
     seeds = ", ".join(str(r["seed"]) for r in sorted(group, key=lambda r: r["seed"]))
-    several = f" (mean of seeds {seeds})" if len(group) > 1 else ""
-    return f"{statistics.mean(_vals(group)):.2f}%{several}"
+    first = next((f"; seed 1: {r['val_acc_final']:.2f}%" for r in group if r["seed"] == 1), "")
+    several = f" (mean of seeds {seeds}{first})" if len(group) > 1 else ""
+    return f"{_mean(group):.2f}%{several}"
 
 
 def choices(name: str, records: list[dict]) -> list[str]:
