@@ -8,6 +8,8 @@
 #     (e.g. --parts multi_seed: one part again, the others' rows kept from benchmarks/)
 #   bash benchmarks/gpu_run.sh frontier   # every lite recipe, seeds 1-5, one process each
 #                                         # -> $OUT/frontier_runs.tar.gz (no checkpoints)
+#   bash benchmarks/gpu_run.sh search "CANDIDATE..." [EPOCHS]  # frontier_search.py, seeds 1-3
+#                                         # -> $OUT/search.json (results/frontier's, plus them)
 SECONDS=0
 mkdir -p /tmp/data/MNIST/raw /tmp/runs
 for f in .gpu/*.gz; do gunzip -c "$f" > /tmp/data/MNIST/raw/"$(basename "$f" .gz)"; done
@@ -24,5 +26,9 @@ case "${1:-speed}" in
       echo "$model done at $SECONDS s" | tee -a "$OUT/frontier.log"
     done
     tar czf "$OUT/frontier_runs.tar.gz" -C /tmp --exclude=checkpoint.pt runs ;;
+  search)
+    cp results/frontier/search.json "$OUT/search.json"
+    python3 benchmarks/frontier_search.py $2 --data /tmp/data --epochs "${3:-60}" --seeds 1 2 3 \
+      --out "$OUT/search.json" --storage sqlite:////tmp/search.db 2>&1 | tee "$OUT/search.log" ;;
 esac
 echo "all done at $SECONDS s"
