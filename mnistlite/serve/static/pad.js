@@ -1,16 +1,33 @@
 // The drawing pad and the answer panel of both draw-a-digit pages: `mnistlite serve`'s, and
-// the static page `mnistlite export --format web` writes. Pointer events (mouse, touch, pen)
-// draw on the pad; `onRead` is called to read it, debounced while drawing and at once when a
-// stroke ends. The page's app.js says how a drawing is read and shows the answer with show().
+// the static page `mnistlite export --format web` writes. The panel's markup is here too: each
+// page leaves an empty <section id="answer">. Pointer events (mouse, touch, pen) draw on the
+// pad; `onRead` is called to read it, debounced while drawing and at once when a stroke ends.
+// The page's app.js says how a drawing is read and shows the answer with show().
 "use strict";
 
 const mnistlitePad = (() => {
   const PEN = 18; // stroke width in pad pixels (the pad is 280x280)
   const byId = (id) => document.getElementById(id);
+  // The answer panel, the same on both pages: the digit, ten bars, the 28x28 input.
+  const ANSWER = `
+    <div class="answer">
+      <span id="digit" data-testid="digit" aria-label="predicted digit">–</span>
+      <span id="confidence" class="muted"></span>
+    </div>
+    <ol id="bars" aria-label="Probability of each digit"></ol>
+    <figure class="seen">
+      <canvas id="seen" width="28" height="28" aria-label="The 28 by 28 picture the model saw"></canvas>
+      <figcaption>
+        What the model saw: your ink cropped to its bounding box, scaled so its longer side
+        is 20 pixels, and placed in a 28×28 field with its centre of mass at the centre,
+        as MNIST's digits were made.
+      </figcaption>
+    </figure>`;
 
   // options: onRead() reads the pad; debounceMs; ready() says whether a model is there.
   return function create({ onRead, debounceMs, ready = () => true }) {
     const app = byId("app");
+    byId("answer").innerHTML = ANSWER;
     const pad = byId("pad");
     const ctx = pad.getContext("2d", { willReadFrequently: true });
     const [status, digitOut, confidence] = [byId("status"), byId("digit"), byId("confidence")];
