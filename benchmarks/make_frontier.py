@@ -37,13 +37,9 @@ def count(name: str) -> int:
 def differences(recipe: dict, teacher_epochs: int | None = None) -> dict:
     """The fields in which ``recipe`` differs from today's recipe of its model, and
     ``teacher_epochs`` where its teacher trained for another number of epochs."""
-    # to_dict() leaves out the fields that are off (ema, device_overrides)
-    current = {
-        "ema": None,
-        "device_overrides": {},
-        **recipes.get_recipe(recipe.get("name", "")).to_dict(),
-    }
-    found = {k: v for k, v in recipe.items() if k in current and current[k] != v}
+    off = {"ema": None, "device_overrides": {}}  # to_dict() leaves these out when off
+    current = {**off, **recipes.get_recipe(recipe.get("name", "")).to_dict()}
+    found = {k: v for k, v in {**off, **recipe}.items() if k in current and current[k] != v}
     found.pop("name", None)
     if str(found.get("model", "")).startswith("search-"):
         found.pop("model")  # a frontier_search.py network: the record names it

@@ -216,6 +216,22 @@ def test_frontier_page_reads_top_to_bottom(make_frontier):
         assert "\n".join(lines) in text[choices:]
 
 
+def test_every_seed_of_the_recipes_validation_runs_is_marked_chosen(make_frontier):
+    """The search page marks as chosen the same runs the frontier page scores the recipe by."""
+    records = json.loads((ROOT / "results" / "frontier" / "search.json").read_text())
+    for name in make_frontier.MODELS:
+        _, chosen, _ = make_frontier._candidates(name, records)
+        marked = [r for r in records if r["model"] == name and make_frontier.is_chosen(r)]
+        assert chosen is not None and marked == chosen, name
+    assert {
+        r["seed"] for r in records if r["model"] == "lite1k" and make_frontier.is_chosen(r)
+    } == {
+        1,
+        2,
+        3,
+    }
+
+
 def test_best_anchor_is_the_most_accurate_within_the_budget(make_frontier):
     anchors = {
         "budgets": {"lite5k": 5000, "lite600": 600},
