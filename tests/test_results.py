@@ -223,13 +223,8 @@ def test_every_seed_of_the_recipes_validation_runs_is_marked_chosen(make_frontie
         _, chosen, _ = make_frontier._candidates(name, records)
         marked = [r for r in records if r["model"] == name and make_frontier.is_chosen(r)]
         assert chosen is not None and marked == chosen, name
-    assert {
-        r["seed"] for r in records if r["model"] == "lite1k" and make_frontier.is_chosen(r)
-    } == {
-        1,
-        2,
-        3,
-    }
+    lite1k = [r["seed"] for r in records if r["model"] == "lite1k" and make_frontier.is_chosen(r)]
+    assert sorted(lite1k) == [1, 2, 3]  # seed 1 from the first search, seeds 2-3 from later
 
 
 def test_best_anchor_is_the_most_accurate_within_the_budget(make_frontier):
