@@ -6,13 +6,14 @@ Usage::
     python benchmarks/export_weights.py --data ../shared/data --refresh
 
 RUN_DIR's ``model.pt`` (the final epoch, never one picked on the test set) goes to
-``mnistlite/weights/MODEL_mnist_v1.safetensors``, evaluated on the test set, with its SHA-256 and
-metadata in ``manifest.json``; ``--refresh`` rewrites every bundled file's metadata.
+``mnistlite/weights/MODEL_mnist_v1.safetensors``, evaluated on the test and training sets, with
+its SHA-256 and metadata in ``manifest.json``; ``--refresh`` rewrites every file's metadata.
 """
 
 import argparse
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 from mnistlite import models, params
 from mnistlite.atomic import save_json
@@ -24,19 +25,29 @@ from mnistlite.training import Trainer
 MEMBER = "MNIST_V1"
 
 
-def entry(name: str, file: str, test: MNISTTensors, recipe: dict | None, run: dict) -> dict:
+class Split(NamedTuple):
+    """MNIST's training and test images."""
+
+    train: MNISTTensors
+    test: MNISTTensors
+
+
+def entry(name: str, file: str, data: Split, recipe: dict | None, run: dict) -> dict:
     """The manifest entry of the bundled ``file``: its SHA-256, then our metadata and
-    torchvision's keys (``_ops``: GFLOPs, one multiply-add one op; ``_file_size``: MiB)."""
+    torchvision's keys (``_ops``: GFLOPs, one multiply-add one op; ``_file_size``: MiB).
+    ``train_acc``: on the 60,000 training images as they are (no augmentation)."""
     path, model = WEIGHTS_DIR / file, models.get_model(name)
     model.load_state_dict(load_state_dict(path))
-    result = Trainer(model, progress=False).evaluate(test)
+    trainer = Trainer(model, progress=False)
+    result, train_acc = trainer.evaluate(data.test), trainer.evaluate(data.train)["accuracy"]
     test_acc, macs = round(result["accuracy"], 2), params.summary(model).total_macs
     docs = (f"The final-epoch weights of a {run.get('epochs', '?')}-epoch run of recipe "
             f"{(recipe or {}).get('name', name)!r} (seed {run.get('seed', '?')}), not an epoch "
             "picked on the test set.")  # fmt: skip
     meta = {
         "num_params": params.count_parameters(model), "macs": macs, "test_acc": test_acc,
-        "test_loss": round(result["loss"], 4), "dataset": f"MNIST test set, {len(test):,} images",
+        "train_acc": round(train_acc, 2), "test_loss": round(result["loss"], 4),
+        "dataset": f"MNIST test set, {len(data.test):,} images",
         "recipe": recipe, "run": run, "normalization": {"mean": MNIST_MEAN, "std": MNIST_STD},
         "categories": [str(digit) for digit in range(10)], "min_size": [28, 28],
         "_metrics": {"MNIST": {"acc@1": test_acc}}, "_ops": round(macs / 1e9, 6),
@@ -46,7 +57,7 @@ def entry(name: str, file: str, test: MNISTTensors, recipe: dict | None, run: di
     return {"file": file, "sha256": sha256_of(path), "meta": meta}
 
 
-def export(name: str, run_dir: Path, test: MNISTTensors) -> dict:
+def export(name: str, run_dir: Path, data: Split) -> dict:
     """Copy a run's final weights into the package; return its manifest entry."""
     history, model = json.loads((run_dir / "history.json").read_text()), models.get_model(name)
     model.load_state_dict(load_state_dict(run_dir / "model.pt"))
@@ -55,7 +66,7 @@ def export(name: str, run_dir: Path, test: MNISTTensors) -> dict:
     run = {"seed": meta.get("seed"), "epochs": len(history["epochs"]),
            "epoch_shipped": last["epoch"], "final_epoch_logged_test_acc": last["test_acc"],
            "device": meta.get("device"), "torch": meta.get("torch")}  # fmt: skip
-    return entry(name, f"{name}_mnist_v1.safetensors", test, meta.get("recipe"), run)
+    return entry(name, f"{name}_mnist_v1.safetensors", data, meta.get("recipe"), run)
 
 
 def main() -> None:
@@ -66,15 +77,15 @@ def main() -> None:
     args = parser.parse_args()
     if not args.pairs and not args.refresh:
         parser.error("give MODEL=RUN_DIR pairs, or --refresh")
-    test = load_mnist(args.data, train=False)
+    data = Split(load_mnist(args.data, train=True), load_mnist(args.data, train=False))
     path = WEIGHTS_DIR / "manifest.json"
     manifest = json.loads(path.read_text()) if path.exists() else {}
     for name, entries in manifest.items() if args.refresh else []:
         meta, file = entries[MEMBER]["meta"], entries[MEMBER]["file"]
-        manifest[name] = {MEMBER: entry(name, file, test, meta.get("recipe"), meta.get("run", {}))}
+        manifest[name] = {MEMBER: entry(name, file, data, meta.get("recipe"), meta.get("run", {}))}
     for pair in args.pairs:
         name, run_dir = pair.split("=", 1)
-        manifest[name] = {MEMBER: export(name, Path(run_dir), test)}
+        manifest[name] = {MEMBER: export(name, Path(run_dir), data)}
     names = models.list_models()
     order = {name: names.index(name) if name in names else len(names) for name in manifest}
     save_json(path, dict(sorted(manifest.items(), key=lambda kv: order[kv[0]])))

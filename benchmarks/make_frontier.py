@@ -197,6 +197,12 @@ def choices(name: str, records: list[dict]) -> list[str]:
     ]  # fmt: skip
 
 
+def _fit(name: str) -> str:
+    """The bundled weights' (seed 1's) accuracy on the training images as they are."""
+    meta = models.get_model_weights(name).DEFAULT.meta
+    return f"{meta['train_acc']:.2f}" if "train_acc" in meta else "–"
+
+
 def target_rows(summary: dict[str, dict], records: list[dict], targets: dict) -> list[dict]:
     """Each model against its target: how far, its training fit, its validation evidence."""
     rows = []
@@ -206,6 +212,7 @@ def target_rows(summary: dict[str, dict], records: list[dict], targets: dict) ->
         rows.append({
             "name": name, "target": f"{targets['targets'][name]:.2f}", "mean": f"{f['mean']:.2f}",
             "short": "met" if short <= 0 else f"{short:.2f}", "train": f"{f['train_mean']:.2f}",
+            "fit": _fit(name),
             "recipe_val": _score(chosen) if chosen else "–",
             "best_other": f"{_score(others[0][1])} ({others[0][0]})" if others else "–",
             "why": targets["why"].get(name, "") if short > 0 else "met",

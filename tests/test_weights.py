@@ -43,6 +43,14 @@ def test_shipped_weights_reach_stated_accuracy(name, mnist_test):
     assert result["accuracy"] == pytest.approx(ENUMS[name].DEFAULT.meta["test_acc"], abs=0.01)
 
 
+@pytest.mark.parametrize("name", ["lite600", "lite1k", "lite2k"])
+def test_stated_training_accuracy_is_the_fit_on_the_training_images(name, mnist_train):
+    """``train_acc``: the 60,000 training images as they are, in evaluation mode."""
+    model = models.get_model(name, weights="DEFAULT")
+    result = Trainer(model, progress=False).evaluate(mnist_train)
+    assert result["accuracy"] == pytest.approx(ENUMS[name].DEFAULT.meta["train_acc"], abs=0.01)
+
+
 def test_changed_or_truncated_file_is_refused(tmp_path, monkeypatch):
     entry = models.Step7_Weights.DEFAULT.value
     copy = tmp_path / entry.file

@@ -265,6 +265,8 @@ class Weights:
         meta: Metadata, written by ``benchmarks/export_weights.py``. Ours:
             ``num_params``, ``macs`` (multiply-accumulates per image), ``test_acc`` and
             ``test_loss`` (full MNIST test set, percent and mean cross-entropy),
+            ``train_acc`` (the 60,000 training images as they are, no augmentation:
+            how well the network fits what it was trained on),
             ``dataset``, ``recipe`` (a dict of its fields), ``run`` (seed, epochs,
             which epoch), ``normalization`` (mean, std). torchvision's, beside them:
             ``categories`` (``"0"`` to ``"9"``), ``min_size`` (``(28, 28)``),
