@@ -67,6 +67,11 @@ def _record(path: Path, history: dict, teacher_epochs: int | None) -> dict:
     return {**record, "date": datetime.date.today().isoformat()}
 
 
+def _key(model: str, seed: int, recipe: dict | None, full: bool) -> str:
+    """What makes a search record one of its own: a full run and a validation run differ."""
+    return json.dumps([model, seed, recipe, full])
+
+
 def ingest(roots: list[Path], machine: str | None = None) -> None:
     """Take in the finished runs below ``roots`` (see the module's docstring)."""
     histories = {p: load(p) for root in roots for p in sorted(root.rglob("history.json"))}
@@ -74,7 +79,7 @@ def ingest(roots: list[Path], machine: str | None = None) -> None:
                 for p, h in histories.items() if h["meta"]["recipe"]["name"] == "teacher"
                 and (p.parent / "model.pt").is_file()}  # fmt: skip
     records = load(SEARCH, [])
-    known = {json.dumps([r["model"], r["seed"], r.get("recipe")]) for r in records}
+    known = {_key(r["model"], r["seed"], r.get("recipe"), r["split"] == "test") for r in records}
     for path, history in histories.items():
         meta = history["meta"]
         name = meta["recipe"]["name"]
@@ -88,7 +93,7 @@ def ingest(roots: list[Path], machine: str | None = None) -> None:
             history["batch_losses"] = []
             (FRONTIER / name).mkdir(parents=True, exist_ok=True)
             save_json(FRONTIER / name / f"history-seed{meta['seed']}.json", history)
-        elif json.dumps([name, meta["seed"], meta["recipe"]]) not in known:
+        elif _key(name, meta["seed"], meta["recipe"], full) not in known:
             records.append(_record(path, history, epochs))
     save_json(SEARCH, records)
 

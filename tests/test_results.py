@@ -262,3 +262,12 @@ def test_ingest_takes_seed_folders(make_frontier, tmp_path, monkeypatch):
     assert record["val_acc_final"] == history["epochs"][-1]["test_acc"]
     make_frontier.ingest([tmp_path / "runs"])  # taking the same runs in again adds nothing
     assert len(json.loads((frontier / "search.json").read_text())) == 1
+    history["meta"].update(seed=1, train_images=50_000)  # a recipe not registered:
+    history["meta"]["recipe"] = {**history["meta"]["recipe"], "lr": 0.2}
+    for kind, images in (("validation", 50_000), ("full", 60_000)):  # its two runs of seed 1
+        history["meta"]["train_images"] = images
+        (tmp_path / kind / "seed-1").mkdir(parents=True)
+        (tmp_path / kind / "seed-1" / "history.json").write_text(json.dumps(history))
+        make_frontier.ingest([tmp_path / kind])  # one after the other
+    records = json.loads((frontier / "search.json").read_text())
+    assert [(r["seed"], r["split"]) for r in records[1:]] == [(1, "validation"), (1, "test")]
