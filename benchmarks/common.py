@@ -142,6 +142,11 @@ def _lines(line: str, fields: dict) -> list[str]:
     return [CELLS.vformat(text, (), {**fields, **row}) for row in fields[name]]
 
 
+def write_text(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically: an interrupted run leaves the old page whole."""
+    return atomic_write(path, lambda f: f.write(text.encode()))
+
+
 def write_section(path: Path, key: str, text: str) -> Path:
     """Rewrite the part of ``path`` between ``<!-- begin KEY -->`` and ``<!-- end KEY -->``
     (appended where absent), atomically."""
@@ -152,4 +157,4 @@ def write_section(path: Path, key: str, text: str) -> Path:
         page = page.rstrip("\n") + "\n\n" + block + "\n"
     else:
         page = page[:start] + block + page[stop + len(end) :]
-    return atomic_write(path, lambda f: f.write(page.encode()))
+    return write_text(path, page)

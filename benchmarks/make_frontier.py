@@ -17,7 +17,7 @@ import json
 import statistics
 from pathlib import Path
 
-from common import REPO, STD_NOTE, TARGETS, fill, load, mean_std
+from common import REPO, STD_NOTE, TARGETS, fill, load, mean_std, write_text
 
 from mnistlite import models, params, plots, recipes
 from mnistlite.atomic import save_json
@@ -295,8 +295,8 @@ def main() -> None:
     summary = load(RESULTS / "summary.json", {})
     summary["frontier"] = frontier_summary(anchors)
     save_json(RESULTS / "summary.json", summary)
-    (RESULTS / "frontier.md").write_text(frontier_page(summary["frontier"], records))
-    (RESULTS / "frontier_search.md").write_text(search_page(records))
+    write_text(RESULTS / "frontier.md", frontier_page(summary["frontier"], records))
+    write_text(RESULTS / "frontier_search.md", search_page(records))
     points = [{"name": n, "params": f["params"], "accuracy": f["mean"], "group": "mnistlite"}
               for n, f in summary["frontier"].items()]  # fmt: skip
     if points:

@@ -19,7 +19,7 @@ import shutil
 import statistics
 from pathlib import Path
 
-from common import REPO, STD_NOTE, fill, load, mean_std
+from common import REPO, STD_NOTE, fill, load, mean_std, write_text
 
 from mnistlite.atomic import save_json
 
@@ -139,7 +139,7 @@ def write_readme() -> None:
     if start < 0 or end < start:
         raise SystemExit(f"README.md lacks the markers {BEGIN!r} ... {END!r}")
     block = readme_table(load(RESULTS / "summary.json"), notebook_reference())
-    README.write_text(text[:start] + block + text[end + len(END) :])
+    write_text(README, text[:start] + block + text[end + len(END) :])
 
 
 def figures(summary: dict, reference: dict) -> None:
@@ -171,7 +171,7 @@ def main() -> None:
         summary["steps"] = steps_summary(reference)
         summary.setdefault("frontier", {})
         save_json(path, summary)
-        (RESULTS / "README.md").write_text(results_readme(summary, reference))
+        write_text(RESULTS / "README.md", results_readme(summary, reference))
         if not args.no_figures:
             figures(summary, reference)
     write_readme()

@@ -10,7 +10,7 @@ that part (:func:`common.fill`). A section without its JSON file is left as it i
 
 from pathlib import Path
 
-from common import HERE, fill, load, write_section
+from common import HERE, fill, load, write_section, write_text
 
 TEMPLATE = HERE / "templates" / "RESULTS.md"
 
@@ -38,7 +38,7 @@ def write(path: str | Path = HERE / "RESULTS.md") -> Path:
     """Rewrite every section whose JSON file exists; return the page's path."""
     path, head = Path(path), TEMPLATE.read_text().split("<!-- begin ")[0]
     page = path.read_text() if path.is_file() else head
-    path.write_text(head + page[page.find("<!-- begin ") :] if "<!-- begin " in page else head)
+    write_text(path, head + page[page.find("<!-- begin ") :] if "<!-- begin " in page else head)
     for key in sections():
         if (HERE / f"{key}.json").is_file():
             write_section(path, key, render(key, load(HERE / f"{key}.json")))

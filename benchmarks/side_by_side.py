@@ -14,7 +14,7 @@ import argparse
 import statistics
 
 import torch
-from common import HERE, fill, load, save_result
+from common import HERE, fill, load, save_result, write_text
 from scipy import stats
 
 from mnistlite import recipes, runs
@@ -69,7 +69,7 @@ def render() -> None:
     s = result["settings"]
     pairs = [paired(result["rows"], model, mode) for model in s["models"] for mode in s["modes"]]
     page = fill("side_by_side.md", **result, pairs=pairs)
-    (HERE.parent / "results" / "side_by_side.md").write_text(page)
+    write_text(HERE.parent / "results" / "side_by_side.md", page)
 
 
 def paired(rows: list[dict], model: str, mode: str) -> dict:
