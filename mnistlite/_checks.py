@@ -79,5 +79,5 @@ def decay(name: str, value: Any) -> float | None:
     if value is None:
         return None
     if not _is_number(value) or not 0 < value < 1:
-        raise MnistliteError(f"{name} must be a decay in (0, 1), e.g. 0.999; got {value!r}")
+        raise MnistliteError(f"{name} must be a decay in (0, 1) such as 0.999, got {value!r}")
     return float(value)

@@ -55,4 +55,4 @@ def port_int(text: str) -> int:
 
 def decay_float(text: str) -> float:
     """Parse an averaging decay in (0, 1), or raise :class:`argparse.ArgumentTypeError`."""
-    return _parse(text, float, _checks.decay, "a decay in (0, 1), e.g. 0.999")
+    return _parse(text, float, _checks.decay, "a decay in (0, 1) such as 0.999")
