@@ -2,6 +2,7 @@
 
 Usage: python benchmarks/frontier_search.py CANDIDATE... --data ../shared/data [--epochs 4]
            [--seeds 1 2 3] [--storage URL] [--study-name NAME] [--teacher-weights PT]
+           [--no-progress]
        python benchmarks/frontier_search.py --list
 
 The candidates are data (``results/frontier/candidates.json``: a spec and changes to a recipe,
@@ -36,16 +37,17 @@ def candidate(name: str) -> recipes.Recipe:
     return base.replace(name=name, model=f"search-{name}", **overrides)
 
 
-def _train(trial, train, val, epochs: int, seeds: list[int], teacher: Path | None) -> float:
+def _train(trial, train, val, args: argparse.Namespace) -> float:
     """One queued candidate, as a trial: its records (one per seed) kept in its attributes."""
     import optuna
 
     if "candidate" not in trial.user_attrs:  # not a queued one: another worker took the last
         raise optuna.TrialPruned("no queued candidate left")
     name = trial.user_attrs["candidate"]  # not a parameter: the candidate list grows
+    epochs, seeds = args.epochs, args.seeds
     recipe, start = candidate(name).replace(epochs=epochs), time.time()
-    teacher = teacher if recipe.teacher else None
-    nets, histories = runs.train(recipe, data=(train, val), seeds=seeds, progress=False,
+    teacher = args.teacher_weights if recipe.teacher else None
+    nets, histories = runs.train(recipe, data=(train, val), seeds=seeds, progress=args.progress,
                                  teacher_weights=teacher)  # fmt: skip
     base = recipes.get_recipe(CANDIDATES[name]["recipe"].get("base", "lite8k")).model
     shared = {"candidate": name, "epochs": epochs, "seconds": round(time.time() - start, 1),
@@ -77,6 +79,7 @@ def main() -> None:
     parser.add_argument("--storage", default="sqlite:///frontier-search.db", help="study storage")
     parser.add_argument("--study-name", help="default: frontier-eEPOCHS-sSEEDS")
     parser.add_argument("--teacher-weights", type=Path, help="distilling candidates' teacher")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no bars")
     args = parser.parse_args()
     if args.list:
         for name in CANDIDATES:
@@ -95,12 +98,15 @@ def main() -> None:
     settings = {"epochs": args.epochs, "seeds": args.seeds, "split": TARGETS["validation_images"]}
     name = args.study_name or f"frontier-e{args.epochs}-s{'-'.join(map(str, args.seeds))}"
     study = sweep.open_study(args.storage, name, settings)
+    sweep.fail_lost_trials(study)  # a killed worker's candidate is queued again, not lost
     trials = study.get_trials(deepcopy=False)
     live = ("WAITING", "RUNNING", "COMPLETE")
     queued = {t.user_attrs.get("candidate") for t in trials if t.state.name in live}
     for name in args.candidates:  # queue those with neither a record nor a live trial
-        if name in queued or all((name, args.epochs, s) in done for s in args.seeds):
-            print(f"{name}: already recorded or queued, skipped")
+        if all((name, args.epochs, s) in done for s in args.seeds):
+            print(f"{name}: already recorded, skipped")
+        elif name in queued:
+            print(f"{name}: queued (or trained by another worker): training it if it waits")
         else:
             study.enqueue_trial({}, user_attrs={"candidate": name})
     train = data.load_mnist(args.data, train=True)
@@ -109,8 +115,7 @@ def main() -> None:
         sweep.fail_lost_trials(study)
         states = {t.state.name for t in study.get_trials(deepcopy=False)}
         if "WAITING" in states:
-            study.optimize(lambda t: _train(t, train, val, args.epochs, args.seeds,
-                                            args.teacher_weights), n_trials=1)  # fmt: skip
+            study.optimize(lambda t: _train(t, train, val, args), n_trials=1)
         elif "RUNNING" not in states:
             break
         else:

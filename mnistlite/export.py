@@ -18,20 +18,9 @@ training set (:class:`~mnistlite.preprocess.Normalize`), any batch size ``N``, a
   JavaScript) that runs the model in the browser with onnxruntime-web:
   :mod:`mnistlite.export_web`.
 
-**BatchNorm after ReLU.** The notebooks' blocks run Conv → ReLU → BatchNorm, so the usual
-folding of a BatchNorm into the convolution *before* it does not apply (the ReLU sits in
-between). In eval mode a BatchNorm is a per-channel affine map ``y = a·x + b``, and the
-next layer that mixes channels is linear, so :func:`fold_batchnorm` folds the affine map
-into the *next* convolution instead: ``W' = W·a`` (per input channel) and
-``bias' = bias + Σ W·b``. That is exact when nothing non-linear lies in between and the
-next convolution pads nothing: Dropout (identity in eval) and global average pooling
-pass through; a 2×2 max-pool passes through only when every scale ``a`` is positive
-(``max(a·x) = a·max(x)`` needs ``a > 0``); a padded convolution does not (its zero padding
-would become ``b`` padding). Where the fold is not exact the BatchNorm stays in the graph
-(as ONNX ``BatchNormalization``, which the quantizer keeps in float between a dequantize
-and a quantize). In the shipped models this removes every BatchNorm but the ones before
-step 5-7's two padded convolutions. The fold is applied to the ONNX exports (fp32 and
-int8); the ``pt2`` program is the unchanged eval-mode model.
+**BatchNorm folding.** The ONNX and ExecuTorch exports first fold each BatchNorm into the
+convolution after it where that is exact (:mod:`mnistlite.export_fold` says when); the
+``pt2`` program is the unchanged eval-mode model.
 
 Needs the optional extra ``mnistlite[export]`` (onnx, onnxscript, onnxruntime) for ONNX;
 ``pt2`` needs only PyTorch; ``pte`` needs ``mnistlite[edge]`` (executorch).

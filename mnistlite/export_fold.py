@@ -1,8 +1,19 @@
 """BatchNorm folded into the next convolution where exact: what every export starts from.
 
-A BatchNorm is folded into the convolution that follows it when the ReLU and max-pooling
-between them commute with its scale (all scales positive) and the convolution is not
-padded; elsewhere it stays. The ONNX and ExecuTorch exports fold; ``pt2`` does not.
+**BatchNorm after ReLU.** The notebooks' blocks run Conv → ReLU → BatchNorm, so the usual
+folding of a BatchNorm into the convolution *before* it does not apply (the ReLU sits in
+between). In eval mode a BatchNorm is a per-channel affine map ``y = a·x + b``, and the next
+layer that mixes channels is linear, so :func:`~mnistlite.export.fold_batchnorm` folds the
+affine map into the *next* convolution instead: ``W' = W·a`` (per input channel) and ``bias'
+= bias + Σ W·b``. That is exact when nothing non-linear lies in between and the next
+convolution pads nothing: Dropout (identity in eval) and global average pooling pass
+through; a 2×2 max-pool passes through only when every scale ``a`` is positive (``max(a·x) =
+a·max(x)`` needs ``a > 0``); a padded convolution does not (its zero padding would become
+``b`` padding). Where the fold is not exact the BatchNorm stays in the graph (as ONNX
+``BatchNormalization``, which the quantizer keeps in float between a dequantize and a
+quantize). In the shipped models this removes every BatchNorm but the ones before step 5-7's
+two padded convolutions. The fold is applied to the ONNX exports (fp32 and int8); the
+``pt2`` program is the unchanged eval-mode model.
 """
 
 from __future__ import annotations
