@@ -37,6 +37,11 @@ def candidate(name: str) -> recipes.Recipe:
     return base.replace(name=name, model=f"search-{name}", **overrides)
 
 
+def _key(record: dict) -> tuple[str, int, int]:
+    """What makes a record one of its own: its candidate, epochs and seed."""
+    return record["candidate"], record["epochs"], record["seed"]
+
+
 def _train(trial, train, val, args: argparse.Namespace) -> float:
     """One queued candidate, as a trial: its records (one per seed) kept in its attributes."""
     import optuna
@@ -93,8 +98,7 @@ def main() -> None:
             f"{distilling} distil: give --teacher-weights, a teacher trained on the "
             "50,000 training images only (the bundled one saw the validation images)"
         )
-    records = load(args.out, [])
-    done = {(r["candidate"], r["epochs"], r["seed"]) for r in records}
+    done = {_key(r) for r in load(args.out, [])}
     settings = {"epochs": args.epochs, "seeds": args.seeds, "split": TARGETS["validation_images"]}
     name = args.study_name or f"frontier-e{args.epochs}-s{'-'.join(map(str, args.seeds))}"
     study = sweep.open_study(args.storage, name, settings)
@@ -120,11 +124,13 @@ def main() -> None:
             break
         else:
             time.sleep(10)
+    records = load(args.out, [])  # read again: others may have added records meanwhile
+    done = {_key(r) for r in records}
     for trial in study.get_trials(deepcopy=False):
         for record in trial.user_attrs.get("records", []) if trial.state.name == "COMPLETE" else []:
-            if (key := (record["candidate"], record["epochs"], record["seed"])) not in done:
+            if _key(record) not in done:
                 records.append(record)
-                done.add(key)
+                done.add(_key(record))
     save_json(args.out, records)
 
 
