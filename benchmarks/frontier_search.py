@@ -65,7 +65,8 @@ def _train(trial, train, val, args: argparse.Namespace) -> float:
     records = [{**shared, "seed": seed, "params": params.count_parameters(net),
                 "val_acc_final": history.final["test_acc"],
                 "val_acc_per_epoch": history.column("test_acc"),
-                "train_acc_final": history.final["train_acc"], "device": history.meta["device"]}
+                "train_acc_final": history.final["train_acc"], "device": history.meta["device"],
+                "bf16": history.meta["bf16"]}
                for seed, net, history in zip(seeds, nets, histories, strict=True)]  # fmt: skip
     trial.set_user_attr("records", records)
     scores = [r["val_acc_final"] for r in records]
