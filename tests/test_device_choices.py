@@ -98,3 +98,16 @@ def test_cli_list_shows_device_overrides():
     assert code == 0, err
     line = next(line for line in out.splitlines() if line.split()[:2] == ["fast", "model=fast"])
     assert "epochs=6" in line and "on cuda: epochs=8" in line
+
+
+def test_cli_list_shows_teacher_and_weight_averaging():
+    from mnistlite import recipes
+
+    code, out, err = run_cli("list")
+    assert code == 0, err
+    lines = {line.split()[0]: line for line in out.splitlines() if "model=" in line}
+    for name in recipes.list_recipes():
+        recipe = recipes.get_recipe(name)
+        assert (f"teacher={recipe.teacher}" in lines[name]) == bool(recipe.teacher), name
+        assert ("ema=" in lines[name]) == (recipe.ema is not None), name
+    assert "ema=0.999" in lines["lite8k"] and "teacher=teacher" in lines["lite10k"]

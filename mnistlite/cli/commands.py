@@ -72,6 +72,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
         r = recipes.get_recipe(name)
         extras = [f"schedule={r.schedule}"] if r.schedule != "constant" else []
         extras += [f"rotation={r.rotation:g}"] if r.rotation else []
+        extras += [f"teacher={r.teacher}"] if r.teacher else []
+        extras += [f"ema={r.ema:g}"] if r.ema is not None else []
         extras += [
             f"on {device}: " + " ".join(f"{k}={v}" for k, v in changes.items())
             for device, changes in r.device_overrides.items()
